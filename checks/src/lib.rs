@@ -1,0 +1,21 @@
+//! pl-doctor's functional core: the snapshot model, the runbook checks and the
+//! report. No I/O, no clock, no AWS SDK: every check is a pure function of a
+//! [`model::Snapshot`] and the [`check::EvalOptions`].
+
+pub mod check;
+pub mod checks;
+pub mod client;
+pub mod fact;
+pub mod model;
+pub mod net;
+pub mod registry;
+pub mod report;
+pub mod snapshot_io;
+
+#[cfg(feature = "scenarios")]
+pub mod scenarios;
+
+pub use check::{Check, CheckMeta, CheckResult, EvalOptions, Outcome, Status};
+pub use fact::{Fact, Missing};
+pub use model::Snapshot;
+pub use report::Report;

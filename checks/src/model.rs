@@ -1,0 +1,602 @@
+//! The snapshot: everything the runbook reads about one interface endpoint.
+//!
+//! Plain serde data, no SDK types, so it can be saved by one engineer and replayed
+//! by another with no AWS access. Field values that AWS sends as strings (states,
+//! protocols, schemes) stay strings exactly as they arrive on the wire; compare
+//! them with [`eq_wire`] because the API and the SDK disagree on case
+//! (`pendingAcceptance` on the wire, `PendingAcceptance` in the SDK enum).
+
+use crate::fact::Fact;
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// The snapshot format this build writes and reads. Bump it when a field is
+/// renamed or removed (adding optional fields does not need a bump).
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// AWS state strings compare case-insensitively (see module docs).
+pub fn eq_wire(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub snapshot_version: u32,
+    /// pl-doctor version that collected it.
+    pub collected_by: String,
+    /// RFC 3339 time the collection started.
+    pub collected_at: String,
+    pub region: String,
+    /// What the collection was asked for; replay uses these unless overridden on the command line.
+    pub inputs: CollectionInputs,
+    /// The consumer credentials' identity (sts:GetCallerIdentity).
+    pub consumer_identity: Fact<CallerIdentity>,
+    pub consumer: ConsumerSide,
+    pub provider: ProviderSide,
+    /// Answers from the resolver for the endpoint's names (dns-resolution).
+    pub dns: Fact<DnsFacts>,
+    /// TCP connects to the endpoint from where pl-doctor ran (connect-probe).
+    pub probe: Fact<ProbeFacts>,
+    /// Metrics and flow-log window and results.
+    pub observability: Observability,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionInputs {
+    pub endpoint_id: String,
+    /// `--client` as given (IP, CIDR, sg-…, i-…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// `--port` values as given; empty means "the NLB listener ports".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<u16>,
+    /// The `--since` window in seconds for metrics and flow logs.
+    #[serde(default = "default_window")]
+    pub window_seconds: u64,
+}
+
+fn default_window() -> u64 {
+    3600
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallerIdentity {
+    pub account: String,
+    pub arn: String,
+}
+
+// ---------------------------------------------------------------- consumer side
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsumerSide {
+    /// DescribeVpcEndpoints. Required: without the endpoint there is no diagnosis.
+    pub endpoint: Endpoint,
+    /// DescribeNetworkInterfaces for the endpoint's ENIs.
+    pub endpoint_enis: Fact<Vec<NetworkInterface>>,
+    /// DescribeVpcs + DescribeVpcAttribute for the endpoint's VPC.
+    pub vpc: Fact<Vpc>,
+    /// DescribeSubnets for the endpoint's subnets and the client's subnet.
+    pub subnets: Fact<Vec<Subnet>>,
+    /// DescribeNetworkAcls for those subnets.
+    pub network_acls: Fact<Vec<NetworkAcl>>,
+    /// DescribeSecurityGroups for the endpoint's and the client's groups.
+    pub security_groups: Fact<Vec<SecurityGroup>>,
+    /// DescribeManagedPrefixLists/GetManagedPrefixListEntries for prefix lists the rules reference.
+    #[serde(default)]
+    pub prefix_lists: Fact<Vec<PrefixList>>,
+    /// DescribeAvailabilityZones in the consumer account (names differ per account; IDs do not).
+    pub az_map: Fact<Vec<AzMapping>>,
+    /// DescribeVpcEndpointServices: the service as the consumer sees it.
+    pub service: Fact<ServiceView>,
+    /// The client named by `--client`, resolved (instance → IPs, groups, subnet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<Fact<ClientFacts>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub id: String,
+    /// `Interface`, `Gateway`, `GatewayLoadBalancer`, …
+    pub endpoint_type: String,
+    /// Wire value: available, pending, pendingAcceptance, rejected, failed, expired, deleting, deleted.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<StateMessage>,
+    pub owner_id: String,
+    pub vpc_id: String,
+    pub service_name: String,
+    pub subnet_ids: Vec<String>,
+    pub network_interface_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    pub private_dns_enabled: bool,
+    /// DnsEntries: the regional name first, then one per AZ, then the private DNS name when enabled.
+    pub dns_entries: Vec<DnsEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateMessage {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsEntry {
+    pub dns_name: String,
+    pub hosted_zone_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkInterface {
+    pub id: String,
+    pub subnet_id: String,
+    pub availability_zone: String,
+    pub private_ip: IpAddr,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ipv6_addresses: Vec<IpAddr>,
+    pub security_group_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vpc {
+    pub id: String,
+    pub cidr_blocks: Vec<IpNet>,
+    /// DescribeVpcAttribute enableDnsSupport.
+    pub enable_dns_support: Fact<bool>,
+    /// DescribeVpcAttribute enableDnsHostnames.
+    pub enable_dns_hostnames: Fact<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dhcp_options_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subnet {
+    pub id: String,
+    pub vpc_id: String,
+    pub cidr_block: IpNet,
+    pub availability_zone: String,
+    pub availability_zone_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkAcl {
+    pub id: String,
+    pub vpc_id: String,
+    pub is_default: bool,
+    /// Subnets associated with this ACL.
+    pub subnet_ids: Vec<String>,
+    pub entries: Vec<NaclEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NaclEntry {
+    /// 1..=32766; 32767 is the implicit `*` deny and is never listed by AWS here.
+    pub rule_number: u16,
+    /// true = outbound (egress) rule.
+    pub egress: bool,
+    /// IANA number as a string, `-1` for all (wire form of the API).
+    pub protocol: String,
+    /// `allow` or `deny`.
+    pub rule_action: String,
+    pub cidr: IpNet,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_range: Option<PortRange>,
+}
+
+/// An inclusive port range, as AWS writes it (FromPort/ToPort).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PortRange {
+    pub from: u16,
+    pub to: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub name: String,
+    pub vpc_id: String,
+    pub owner_id: String,
+    pub ingress: Vec<SgRule>,
+    pub egress: Vec<SgRule>,
+}
+
+/// One IpPermission flattened to a single source/destination, like a security group rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SgRule {
+    /// `tcp`, `udp`, `icmp`, a number, or `-1` for all (wire form).
+    pub protocol: String,
+    /// Absent when protocol is `-1` (all ports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_range: Option<PortRange>,
+    pub peer: SgPeer,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SgPeer {
+    Cidr(IpNet),
+    SecurityGroup(String),
+    PrefixList(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrefixList {
+    pub id: String,
+    pub name: String,
+    pub cidrs: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AzMapping {
+    pub name: String,
+    pub id: String,
+}
+
+/// DescribeVpcEndpointServices: what the consumer can see of the provider's service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceView {
+    pub service_name: String,
+    pub service_id: String,
+    pub owner: String,
+    pub service_type: String,
+    pub acceptance_required: bool,
+    /// AZ names in the consumer account's naming.
+    pub availability_zones: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_name: Option<String>,
+    /// pendingVerification, verified, failed (wire form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_name_verification_state: Option<String>,
+    #[serde(default)]
+    pub base_endpoint_dns_names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_region: Option<String>,
+    #[serde(default)]
+    pub supported_ip_address_types: Vec<String>,
+}
+
+/// What `--client` named, resolved to addresses and groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientFacts {
+    /// The `--client` argument.
+    pub spec: String,
+    /// Addresses the client sends from (an IP as /32, a CIDR, an instance's IPs, or for a
+    /// bare security group the CIDRs of its VPC, because its members can be anywhere in it).
+    pub addresses: Vec<IpNet>,
+    /// Security groups the client's traffic carries (instance's groups, or the given group).
+    pub security_group_ids: Vec<String>,
+    /// The client's own subnet when known (an instance), for its NACL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_id: Option<String>,
+}
+
+// ---------------------------------------------------------------- provider side
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderSide {
+    /// The provider account's identity when pl-doctor had provider credentials.
+    pub identity: Fact<CallerIdentity>,
+    /// DescribeVpcEndpointServiceConfigurations.
+    pub service_configuration: Fact<ServiceConfiguration>,
+    /// DescribeVpcEndpointServicePermissions.
+    pub allowed_principals: Fact<Vec<AllowedPrincipal>>,
+    /// DescribeVpcEndpointConnections filtered to this service.
+    pub connections: Fact<Vec<EndpointConnection>>,
+    /// DescribeAvailabilityZones in the provider account.
+    pub az_map: Fact<Vec<AzMapping>>,
+    /// DescribeLoadBalancers for the service's NLBs, with their listeners and attributes.
+    pub load_balancers: Fact<Vec<LoadBalancer>>,
+    /// DescribeTargetGroups for the NLBs' target groups, with health.
+    pub target_groups: Fact<Vec<TargetGroup>>,
+    /// DescribeSubnets for the NLB's and the targets' subnets.
+    pub subnets: Fact<Vec<Subnet>>,
+    /// DescribeSecurityGroups for the NLB's and the targets' groups.
+    pub security_groups: Fact<Vec<SecurityGroup>>,
+    #[serde(default)]
+    pub prefix_lists: Fact<Vec<PrefixList>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceConfiguration {
+    pub service_id: String,
+    pub service_name: String,
+    /// Pending, Available, Deleting, Deleted, Failed.
+    pub service_state: String,
+    pub acceptance_required: bool,
+    pub network_load_balancer_arns: Vec<String>,
+    #[serde(default)]
+    pub gateway_load_balancer_arns: Vec<String>,
+    /// AZ names in the provider account's naming.
+    pub availability_zones: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_name_configuration: Option<PrivateDnsNameConfiguration>,
+    #[serde(default)]
+    pub supported_regions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateDnsNameConfiguration {
+    /// pendingVerification, verified, failed.
+    pub state: String,
+    /// `TXT`.
+    pub record_type: String,
+    /// The record name AWS asks for, e.g. `_a1b2c3d4`.
+    pub name: String,
+    /// The value, e.g. `vpce:abc123…`. A verification token, not a secret: it is published in public DNS.
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowedPrincipal {
+    /// An ARN (`arn:aws:iam::222222222222:root`, a role, a user) or `*`.
+    pub principal: String,
+    /// All, Service, OrganizationUnit, Account, User, Role.
+    pub principal_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointConnection {
+    pub vpc_endpoint_id: String,
+    pub vpc_endpoint_owner: String,
+    /// Same values as the endpoint state, as the provider sees it.
+    pub vpc_endpoint_state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_timestamp: Option<String>,
+    #[serde(default)]
+    pub network_load_balancer_arns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancer {
+    pub arn: String,
+    pub name: String,
+    /// `network`, `application`, `gateway`.
+    pub lb_type: String,
+    /// `internal` or `internet-facing`.
+    pub scheme: String,
+    /// active, provisioning, active_impaired, failed.
+    pub state: String,
+    pub vpc_id: String,
+    pub availability_zones: Vec<LbZone>,
+    /// Empty when the NLB was created without security groups.
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
+    /// EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic: `on` (AWS default) or `off`;
+    /// absent when the NLB has no security groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforce_sg_inbound_rules_on_privatelink: Option<String>,
+    /// DescribeLoadBalancerAttributes.
+    pub attributes: Fact<LbAttributes>,
+    /// DescribeListeners (+ DescribeListenerAttributes for the idle timeout).
+    pub listeners: Fact<Vec<Listener>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LbZone {
+    /// AZ name in the provider account's naming.
+    pub zone_name: String,
+    pub subnet_id: String,
+    /// The NLB's private address in this AZ: what targets see as the source of PrivateLink traffic.
+    #[serde(default)]
+    pub private_ipv4_addresses: Vec<IpAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LbAttributes {
+    /// `load_balancing.cross_zone.enabled`.
+    pub cross_zone_enabled: bool,
+    /// Every attribute as AWS returned it, for the evidence.
+    #[serde(default)]
+    pub raw: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Listener {
+    pub arn: String,
+    pub port: u16,
+    /// TCP, TLS, UDP, TCP_UDP.
+    pub protocol: String,
+    pub default_actions: Vec<ListenerAction>,
+    /// `tcp.idle_timeout.seconds` (DescribeListenerAttributes); AWS default 350.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_idle_timeout_seconds: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListenerAction {
+    /// `forward`, …
+    pub action_type: String,
+    /// Target groups of the action (TargetGroupArn or ForwardConfig.TargetGroups).
+    pub target_group_arns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetGroup {
+    pub arn: String,
+    pub name: String,
+    pub protocol: String,
+    pub port: u16,
+    /// `instance`, `ip`, `alb`.
+    pub target_type: String,
+    pub vpc_id: String,
+    pub load_balancer_arns: Vec<String>,
+    pub health_check: HealthCheck,
+    /// Target-group level `load_balancing.cross_zone.enabled`: `true`, `false` or
+    /// `use_load_balancer_configuration` (AWS default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_zone: Option<String>,
+    /// DescribeTargetHealth.
+    pub targets: Fact<Vec<TargetHealthFact>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub protocol: String,
+    /// `traffic-port` or a port number, as AWS writes it.
+    pub port: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetHealthFact {
+    /// Instance id, IP address or ALB ARN.
+    pub id: String,
+    pub port: u16,
+    /// initial, healthy, unhealthy, unhealthy.draining, unused, draining, unavailable.
+    pub state: String,
+    /// AWS reason code, e.g. Target.FailedHealthChecks, Target.NotInUse, Elb.InitialHealthChecking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The target's AZ name in the provider account (from the instance, or the subnet holding the IP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    /// The target's private address (the IP itself, or the instance's primary IP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_ip: Option<IpAddr>,
+    /// Security groups on the target (instance or the ENI holding the IP).
+    pub security_group_ids: Fact<Vec<String>>,
+}
+
+// ---------------------------------------------------------------- DNS and probe
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DnsFacts {
+    /// The resolver asked (`system` or IP:port).
+    pub resolver: String,
+    pub lookups: Vec<DnsLookup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DnsLookup {
+    pub name: String,
+    pub role: DnsNameRole,
+    pub outcome: DnsOutcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsNameRole {
+    /// The service's private DNS name (payments.internal.example.com).
+    PrivateDnsName,
+    /// The endpoint's regional name (vpce-…-….vpce-svc-….region.vpce.amazonaws.com).
+    Regional,
+    /// One of the endpoint's zonal names.
+    Zonal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DnsOutcome {
+    /// Final A/AAAA addresses and the CNAME chain that led to them.
+    Answer {
+        addresses: Vec<IpAddr>,
+        cname_chain: Vec<String>,
+    },
+    NxDomain,
+    /// The name exists but has no A/AAAA records.
+    NoData,
+    ServFail,
+    Timeout {
+        after_ms: u64,
+    },
+    Error {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeFacts {
+    pub port: u16,
+    pub attempts: Vec<ProbeAttempt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeAttempt {
+    pub address: IpAddr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    pub outcome: ProbeOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProbeOutcome {
+    Connected { millis: u64 },
+    Refused,
+    Timeout { after_ms: u64 },
+    Error { message: String },
+}
+
+// ---------------------------------------------------------------- observability
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observability {
+    /// Window start and end, RFC 3339.
+    pub window_start: String,
+    pub window_end: String,
+    /// GetMetricData on AWS/NetworkELB (provider) and AWS/PrivateLinkEndpoints (consumer).
+    pub metrics: Fact<Vec<MetricSeries>>,
+    /// DescribeFlowLogs for the endpoint ENIs, their subnets and VPC.
+    pub flow_logs: Fact<Vec<FlowLog>>,
+    /// The Logs Insights REJECT query over those flow logs.
+    pub flow_log_rejects: Fact<FlowLogRejects>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricSeries {
+    pub namespace: String,
+    pub metric_name: String,
+    pub dimensions: BTreeMap<String, String>,
+    pub statistic: String,
+    pub period_seconds: u32,
+    /// (RFC 3339 timestamp, value), oldest first.
+    pub points: Vec<(String, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowLog {
+    pub id: String,
+    /// The ENI, subnet or VPC the flow log is attached to.
+    pub resource_id: String,
+    /// ACCEPT, REJECT, ALL.
+    pub traffic_type: String,
+    /// cloud-watch-logs, s3, kinesis-data-firehose.
+    pub destination_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
+    /// ACTIVE, …
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowLogRejects {
+    pub log_groups: Vec<String>,
+    pub query: String,
+    /// Top rejected (source, destination port) pairs, most rejects first.
+    pub rows: Vec<RejectRow>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_scanned: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_scanned: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RejectRow {
+    pub src_addr: String,
+    pub dst_port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface_id: Option<String>,
+    pub rejects: u64,
+}

@@ -1,0 +1,1 @@
+//! Shared network logic used by several checks.

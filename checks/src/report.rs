@@ -1,0 +1,175 @@
+//! Runs the runbook over a snapshot and assembles the report (JSON contract, schema_version 1).
+
+use crate::check::{CheckResult, Context, EvalOptions, Status};
+use crate::fact::Fact;
+use crate::model::Snapshot;
+use crate::registry::RUNBOOK;
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: String,
+    pub version: String,
+    pub target: Target,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub verdict: Verdict,
+    pub root_cause: Option<String>,
+    pub counts: Counts,
+    pub checks: Vec<CheckResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    pub endpoint_id: String,
+    pub service_name: String,
+    pub service_id: Option<String>,
+    pub region: String,
+    pub consumer_account: Option<String>,
+    pub provider_account: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Warn,
+    Fail,
+    Inconclusive,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "fail",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+    pub unknown: usize,
+    pub skip: usize,
+}
+
+/// Evaluate every check in runbook order. Checks selected away by `--only`/`--skip`
+/// are `skip`; every other check sees the results before it.
+pub fn evaluate(snapshot: &Snapshot, options: &EvalOptions) -> Vec<CheckResult> {
+    let mut results: Vec<CheckResult> = Vec::with_capacity(RUNBOOK.len());
+    for check in RUNBOOK.iter() {
+        let meta = check.meta;
+        let deselected = (!options.only.is_empty() && !options.only.iter().any(|i| i == meta.id))
+            || options.skip.iter().any(|i| i == meta.id);
+        let outcome = if deselected {
+            let why = if options.skip.iter().any(|i| i == meta.id) {
+                "skipped by --skip"
+            } else {
+                "not selected by --only"
+            };
+            crate::check::Outcome::skip(why)
+        } else {
+            (check.evaluate)(&Context::new(snapshot, options, &results))
+        };
+        results.push(CheckResult {
+            id: meta.id.to_owned(),
+            step: meta.step,
+            title: meta.title.to_owned(),
+            status: outcome.status,
+            summary: outcome.summary,
+            details: outcome.details,
+            evidence: outcome.evidence,
+            remediation: outcome.remediation,
+        });
+    }
+    results
+}
+
+/// The root cause is the first `fail` in runbook order.
+pub fn root_cause(results: &[CheckResult]) -> Option<&CheckResult> {
+    results.iter().find(|r| r.status == Status::Fail)
+}
+
+/// `fail` if anything failed; else `inconclusive` if something could not be
+/// evaluated (the broken link may hide there); else `warn`; else `pass`.
+pub fn verdict(counts: &Counts) -> Verdict {
+    if counts.fail > 0 {
+        Verdict::Fail
+    } else if counts.unknown > 0 {
+        Verdict::Inconclusive
+    } else if counts.warn > 0 {
+        Verdict::Warn
+    } else {
+        Verdict::Pass
+    }
+}
+
+pub fn count(results: &[CheckResult]) -> Counts {
+    let mut c = Counts::default();
+    for r in results {
+        match r.status {
+            Status::Pass => c.pass += 1,
+            Status::Warn => c.warn += 1,
+            Status::Fail => c.fail += 1,
+            Status::Unknown => c.unknown += 1,
+            Status::Skip => c.skip += 1,
+        }
+    }
+    c
+}
+
+/// Run the runbook and assemble the report. Time fields come from the caller:
+/// the core never reads the clock.
+pub fn build(
+    snapshot: &Snapshot,
+    options: &EvalOptions,
+    started_at: String,
+    duration_ms: u64,
+) -> Report {
+    let checks = evaluate(snapshot, options);
+    let counts = count(&checks);
+    let consumer = &snapshot.consumer;
+    let service = consumer.service.known();
+    let provider_account = match (&snapshot.provider.identity, service) {
+        (Fact::Known(id), _) => Some(id.account.clone()),
+        (_, Some(s)) if !s.owner.is_empty() => Some(s.owner.clone()),
+        _ => None,
+    };
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: "pl-doctor".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        target: Target {
+            endpoint_id: consumer.endpoint.id.clone(),
+            service_name: consumer.endpoint.service_name.clone(),
+            service_id: service.map(|s| s.service_id.clone()).or_else(|| {
+                snapshot
+                    .provider
+                    .service_configuration
+                    .known()
+                    .map(|c| c.service_id.clone())
+            }),
+            region: snapshot.region.clone(),
+            consumer_account: snapshot
+                .consumer_identity
+                .known()
+                .map(|i| i.account.clone())
+                .or_else(|| Some(consumer.endpoint.owner_id.clone())),
+            provider_account,
+        },
+        started_at,
+        duration_ms,
+        verdict: verdict(&counts),
+        root_cause: root_cause(&checks).map(|r| r.id.clone()),
+        counts,
+        checks,
+    }
+}
