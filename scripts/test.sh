@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test of pl-doctor on a fresh machine with only the Rust toolchain and
+# Python 3.11: unit tests of the core, the fixture replays through the real binary,
+# the CLI tests. (Later layers provision their own servers here too.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Builds are large; keep them outside the clone when the caller says so (CI does).
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Snapshot tests never rewrite their snapshots here: a difference is a failure.
+export INSTA_UPDATE=no
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo test (workspace, all features)"
+cargo test --workspace --all-features --locked 2>&1

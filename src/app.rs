@@ -1,0 +1,153 @@
+//! The imperative shell: turn the command line into a snapshot (loaded, or in a later
+//! version collected live), evaluate it with the core, render, and pick the exit code.
+
+use crate::cli::{Cli, Command, DiagnoseArgs, OutputFormat};
+use crate::exit::{self, Failure};
+use crate::render;
+use pl_checks::check::EvalOptions;
+use pl_checks::client::ClientSpec;
+use pl_checks::model::Snapshot;
+use pl_checks::registry;
+use pl_checks::report;
+use pl_checks::snapshot_io;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+pub fn run(cli: Cli) -> Result<u8, Failure> {
+    let style = render::Style::detect();
+    match cli.command {
+        Some(Command::Checks) => {
+            print_out(&render::checks_list(style))?;
+            Ok(exit::NO_FAILURE)
+        }
+        Some(Command::Explain { id }) => {
+            let check = registry::find(&id).ok_or_else(|| unknown_check(&id, "explain"))?;
+            print_out(&render::explain(check.meta, style))?;
+            Ok(exit::NO_FAILURE)
+        }
+        None => diagnose(cli.diagnose, style),
+    }
+}
+
+fn unknown_check(id: &str, flag: &str) -> Failure {
+    let valid: Vec<&str> = registry::ids().collect();
+    Failure::BadInput(format!(
+        "{flag}: unknown check id {id:?}; valid ids: {}",
+        valid.join(", ")
+    ))
+}
+
+fn eval_options(args: &DiagnoseArgs) -> Result<EvalOptions, Failure> {
+    for (flag, ids) in [("--only", &args.only), ("--skip", &args.skip)] {
+        if let Some(bad) = ids.iter().find(|id| registry::find(id).is_none()) {
+            return Err(unknown_check(bad, flag));
+        }
+    }
+    let client = args
+        .client
+        .as_deref()
+        .map(ClientSpec::parse)
+        .transpose()
+        .map_err(|e| Failure::BadInput(format!("--client: {e}")))?;
+    Ok(EvalOptions {
+        client,
+        ports: args.port.clone(),
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+    })
+}
+
+fn diagnose(args: DiagnoseArgs, style: render::Style) -> Result<u8, Failure> {
+    let options = eval_options(&args)?;
+    if let Some(ep) = &args.endpoint {
+        if !crate::cli::is_endpoint_id(ep) {
+            return Err(Failure::BadInput(format!(
+                "--endpoint: {ep:?} is not an interface endpoint id (vpce- then 8 or 17 hex digits, e.g. vpce-0a1b2c3d4e5f6a7b8)"
+            )));
+        }
+    }
+    let started_at = now_rfc3339();
+    let clock = Instant::now();
+    let snapshot = match (&args.from_snapshot, &args.endpoint) {
+        (Some(path), endpoint) => {
+            let snap = load_snapshot(path)?;
+            if let Some(ep) = endpoint {
+                if *ep != snap.consumer.endpoint.id {
+                    return Err(Failure::BadInput(format!(
+                        "--endpoint {ep} does not match the snapshot, which is of {}; drop --endpoint or use the right file",
+                        snap.consumer.endpoint.id
+                    )));
+                }
+            }
+            snap
+        }
+        (None, Some(ep)) => {
+            return Err(Failure::CannotDiagnose {
+                reason: format!("cannot collect {ep}: live collection from AWS is not part of this build yet"),
+                hint: "diagnose a saved snapshot with --from-snapshot FILE".into(),
+            })
+        }
+        (None, None) => {
+            return Err(Failure::BadInput(
+                "nothing to diagnose: give --endpoint vpce-… or --from-snapshot FILE (see pl-doctor --help)".into(),
+            ))
+        }
+    };
+    if let Some(path) = &args.save_snapshot {
+        save_snapshot(path, &snapshot)?;
+    }
+    let report = report::build(
+        &snapshot,
+        &options,
+        started_at,
+        clock.elapsed().as_millis() as u64,
+    );
+    let text = match args.output {
+        OutputFormat::Table => render::table(&report, style),
+        OutputFormat::Json => render::json(&report),
+        OutputFormat::Markdown => render::markdown(&report),
+    };
+    print_out(&text)?;
+    Ok(exit::for_report(&report))
+}
+
+fn load_snapshot(path: &Path) -> Result<Snapshot, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Failure::BadInput(format!(
+            "--from-snapshot {}: cannot read it: {e}",
+            path.display()
+        ))
+    })?;
+    snapshot_io::from_slice(&bytes)
+        .map_err(|e| Failure::BadInput(format!("--from-snapshot {}: {e}", path.display())))
+}
+
+fn save_snapshot(path: &Path, snapshot: &Snapshot) -> Result<(), Failure> {
+    // Write beside the target and rename, so an interrupted run never leaves half a snapshot.
+    let tmp = path.with_extension("tmp-pl-doctor");
+    std::fs::write(&tmp, snapshot_io::to_string(snapshot))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            Failure::BadInput(format!(
+                "--save-snapshot {}: cannot write it: {e}",
+                path.display()
+            ))
+        })
+}
+
+fn print_out(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        // A closed pipe (`pl-doctor … | head`) is the reader's choice, not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::Output(format!("cannot write output: {e}"))),
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}

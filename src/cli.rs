@@ -1,0 +1,212 @@
+//! The command line (clap derive). Values are validated here or in `app`, and every
+//! validation failure becomes a one-line usage error (exit 2).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pl-doctor",
+    version,
+    about = "Diagnose an AWS PrivateLink interface endpoint: walks the troubleshooting runbook and names the broken link, the evidence and the fix.",
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  pl-doctor --endpoint vpce-0a1b2c3d4e5f6a7b8 --client 10.0.3.10\n  pl-doctor --from-snapshot fixtures/healthy.json -o json\n  pl-doctor explain endpoint-sg-ingress\n\nExit codes: 0 no check failed, 1 a check failed, 2 bad usage or input, 3 could not diagnose."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub diagnose: DiagnoseArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the runbook's checks in order.
+    Checks,
+    /// Print what a check looks at, why it matters and how to fix it.
+    Explain {
+        /// A check id, as listed by `pl-doctor checks`.
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// The interface endpoint to diagnose (vpce-…).
+    #[arg(long, value_name = "VPCE_ID")]
+    pub endpoint: Option<String>,
+
+    /// Evaluate a saved snapshot instead of collecting from AWS (no AWS access needed).
+    #[arg(long, value_name = "FILE")]
+    pub from_snapshot: Option<PathBuf>,
+
+    /// Write the collected snapshot to FILE (safe to attach to a ticket: no credentials).
+    #[arg(long, value_name = "FILE")]
+    pub save_snapshot: Option<PathBuf>,
+
+    /// Who cannot connect: an IP, a CIDR, a security group (sg-…) or an instance (i-…).
+    #[arg(long, value_name = "IP|CIDR|sg-…|i-…")]
+    pub client: Option<String>,
+
+    /// Service port(s) to test (default: the NLB's listener ports). Repeat or comma-separate.
+    #[arg(long, value_name = "PORT", value_delimiter = ',', value_parser = parse_port)]
+    pub port: Vec<u16>,
+
+    /// Run only these checks (comma-separated ids).
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub only: Vec<String>,
+
+    /// Skip these checks (comma-separated ids).
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub skip: Vec<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    /// AWS region of the endpoint (default: from the profile or AWS_REGION).
+    #[arg(long, env = "AWS_REGION", value_parser = parse_region)]
+    pub region: Option<String>,
+
+    /// AWS named profile for the consumer account.
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+
+    /// An AWS-compatible API endpoint (e.g. a local emulator).
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Profile for the provider account (service, NLB, targets).
+    #[arg(long, value_name = "PROFILE")]
+    pub provider_profile: Option<String>,
+
+    /// Role to assume in the provider account (sts:AssumeRole).
+    #[arg(long, value_name = "ARN", value_parser = parse_role_arn, conflicts_with = "provider_profile")]
+    pub provider_role_arn: Option<String>,
+
+    /// External id for --provider-role-arn.
+    #[arg(long, requires = "provider_role_arn")]
+    pub external_id: Option<String>,
+
+    /// DNS resolver for dns-resolution (default: the system resolver), e.g. 10.0.0.2:53.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_resolver)]
+    pub resolver: Option<std::net::SocketAddr>,
+
+    /// Metrics and flow-log window, e.g. 1h, 30m, 2h30m.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub since: Duration,
+
+    /// Overall deadline: facts still missing then become `unknown` and the report is printed.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    match s.trim().parse::<u32>() {
+        Ok(p) if (1..=65535).contains(&p) => Ok(p as u16),
+        _ => Err(format!("{s:?} is not a TCP port (1-65535)")),
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration ({e}); use e.g. 30s, 15m, 1h"))?;
+    if d.is_zero() {
+        return Err(format!("{s:?} must be longer than zero"));
+    }
+    Ok(d)
+}
+
+/// Region names are `<partition-prefix>-<area>-<n>`, e.g. us-east-1, eu-central-2, us-gov-west-1.
+fn parse_region(s: &str) -> Result<String, String> {
+    let parts: Vec<&str> = s.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("{s:?} is not an AWS region name (e.g. us-east-1)"))
+    }
+}
+
+fn parse_role_arn(s: &str) -> Result<String, String> {
+    let fields: Vec<&str> = s.splitn(6, ':').collect();
+    let ok = fields.len() == 6
+        && fields[0] == "arn"
+        && fields[1].starts_with("aws")
+        && fields[2] == "iam"
+        && fields[3].is_empty()
+        && fields[4].len() == 12
+        && fields[4].bytes().all(|b| b.is_ascii_digit())
+        && fields[5]
+            .strip_prefix("role/")
+            .is_some_and(|n| !n.is_empty());
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"
+        ))
+    }
+}
+
+fn parse_resolver(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(sa) = s.parse::<std::net::SocketAddr>() {
+        return Ok(sa);
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .map_err(|_| {
+            format!(
+                "{s:?} is not a resolver address (IP or IP:PORT, e.g. 10.0.0.2 or [fd00::2]:53)"
+            )
+        })
+}
+
+/// `vpce-` followed by 8 or 17 lowercase hex digits.
+pub fn is_endpoint_id(s: &str) -> bool {
+    pl_checks::client::is_aws_id(s, "vpce-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_values_with_messages_that_name_the_input() {
+        assert_eq!(parse_port("8443"), Ok(8443));
+        assert!(parse_port("0").unwrap_err().contains("\"0\""));
+        assert!(parse_port("70000").is_err());
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_region("us-east-1").is_ok());
+        assert!(parse_region("us-gov-west-1").is_ok());
+        assert!(parse_region("useast1").is_err());
+        assert!(parse_region("us-east-1a").is_err());
+        assert!(parse_role_arn("arn:aws:iam::111111111111:role/pl-doctor").is_ok());
+        assert!(parse_role_arn("arn:aws:iam::111111111111:user/bob").is_err());
+        assert!(parse_role_arn("arn:aws:iam::1111:role/x").is_err());
+        assert_eq!(parse_resolver("10.0.0.2").unwrap().port(), 53);
+        assert_eq!(parse_resolver("127.0.0.1:5353").unwrap().port(), 5353);
+        assert!(parse_resolver("dns.example").is_err());
+        assert!(is_endpoint_id("vpce-0a1b2c3d4e5f6a7b8"));
+        assert!(!is_endpoint_id("vpce-0A1B2C3D4E5F6A7B8"));
+        assert!(!is_endpoint_id("vpce-svc-0123456789abcdef0"));
+    }
+}

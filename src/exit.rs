@@ -1,0 +1,48 @@
+//! The one place that decides pl-doctor's exit codes (DESIGN.md):
+//! 0 no check failed, 1 at least one check failed, 2 bad usage or bad input,
+//! 3 could not diagnose at all.
+
+use pl_checks::report::Report;
+use std::process::ExitCode;
+
+/// Why a run ended without a report.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Bad usage or bad input: a malformed id, an unreadable snapshot, conflicting flags.
+    #[error("{0}")]
+    BadInput(String),
+    /// Nothing to diagnose: endpoint not found, no credentials, API unreachable.
+    #[error("{reason}\nhint: {hint}")]
+    CannotDiagnose { reason: String, hint: String },
+    /// Writing the output failed (closed pipe, full disk).
+    #[error("{0}")]
+    Output(String),
+}
+
+pub const NO_FAILURE: u8 = 0;
+pub const CHECK_FAILED: u8 = 1;
+pub const BAD_INPUT: u8 = 2;
+pub const CANNOT_DIAGNOSE: u8 = 3;
+
+impl Failure {
+    pub fn code(&self) -> u8 {
+        match self {
+            Failure::BadInput(_) => BAD_INPUT,
+            Failure::CannotDiagnose { .. } | Failure::Output(_) => CANNOT_DIAGNOSE,
+        }
+    }
+}
+
+/// The exit code of a finished diagnosis: only `fail` checks make it non-zero;
+/// `unknown` and `warn` are reported but do not fail the run.
+pub fn for_report(report: &Report) -> u8 {
+    if report.counts.fail > 0 {
+        CHECK_FAILED
+    } else {
+        NO_FAILURE
+    }
+}
+
+pub fn code(c: u8) -> ExitCode {
+    ExitCode::from(c)
+}

@@ -1,0 +1,131 @@
+//! The human report: a header, the runbook as a table, then the findings with their fixes.
+
+use super::Style;
+use colored::Colorize;
+use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
+use pl_checks::check::{CheckResult, Status};
+use pl_checks::report::{Report, Verdict};
+
+fn status_color(s: Status) -> Color {
+    match s {
+        Status::Pass => Color::Green,
+        Status::Warn => Color::Yellow,
+        Status::Fail => Color::Red,
+        Status::Unknown => Color::Magenta,
+        Status::Skip => Color::DarkGrey,
+    }
+}
+
+fn colored_status(s: Status) -> colored::ColoredString {
+    let t = s.as_str().to_uppercase();
+    match s {
+        Status::Pass => t.green(),
+        Status::Warn => t.yellow(),
+        Status::Fail => t.red().bold(),
+        Status::Unknown => t.magenta(),
+        Status::Skip => t.dimmed(),
+    }
+}
+
+pub fn table(report: &Report, style: Style) -> String {
+    let t = &report.target;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{} {}  {} -> {} ({})\n",
+        "pl-doctor".bold(),
+        report.version,
+        t.endpoint_id.bold(),
+        t.service_name,
+        t.region
+    ));
+    out.push_str(&format!(
+        "consumer {}  provider {}\n\n",
+        t.consumer_account.as_deref().unwrap_or("unknown"),
+        t.provider_account.as_deref().unwrap_or("unknown")
+    ));
+
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(style.width)
+        .set_header(vec!["#", "Check", "Status", "Summary"]);
+    if style.color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    for c in &report.checks {
+        let status = Cell::new(c.status.as_str());
+        let status = if style.color {
+            status.fg(status_color(c.status))
+        } else {
+            status
+        };
+        table.add_row(vec![
+            Cell::new(c.step),
+            Cell::new(&c.id),
+            status,
+            Cell::new(&c.summary),
+        ]);
+    }
+    out.push_str(&table.to_string());
+    out.push_str("\n\n");
+
+    let root = report.root_cause.as_deref();
+    if let Some(rc) = root.and_then(|id| report.checks.iter().find(|c| c.id == id)) {
+        out.push_str(&format!(
+            "{} {} (step {})\n",
+            "Root cause:".red().bold(),
+            rc.id.bold(),
+            rc.step
+        ));
+        finding(&mut out, rc, style.width);
+    }
+    let others: Vec<&CheckResult> = report
+        .checks
+        .iter()
+        .filter(|c| {
+            Some(c.id.as_str()) != root
+                && matches!(c.status, Status::Fail | Status::Warn | Status::Unknown)
+        })
+        .collect();
+    if !others.is_empty() {
+        out.push_str(&format!("{}\n", "Other findings:".bold()));
+        for c in others {
+            out.push_str(&format!(
+                "[{}] {} (step {})\n",
+                colored_status(c.status),
+                c.id.bold(),
+                c.step
+            ));
+            finding(&mut out, c, style.width);
+        }
+    }
+    let n = &report.counts;
+    let verdict = match report.verdict {
+        Verdict::Pass => "PASS".green().bold(),
+        Verdict::Warn => "WARN".yellow().bold(),
+        Verdict::Fail => "FAIL".red().bold(),
+        Verdict::Inconclusive => "INCONCLUSIVE".magenta().bold(),
+    };
+    out.push_str(&format!(
+        "Verdict: {verdict}  ({} pass, {} warn, {} fail, {} unknown, {} skip)\n",
+        n.pass, n.warn, n.fail, n.unknown, n.skip
+    ));
+    out
+}
+
+fn finding(out: &mut String, c: &CheckResult, width: u16) {
+    out.push_str(&super::wrap(&c.summary, width, "  "));
+    out.push('\n');
+    for d in &c.details {
+        let w = super::wrap(d, width, "    ");
+        out.push_str(&format!("  - {}\n", w.trim_start()));
+    }
+    if let Some(fix) = &c.remediation {
+        let w = super::wrap(fix, width, "       ");
+        out.push_str(&format!("  {} {}\n", "Fix:".bold(), w.trim_start()));
+    }
+    out.push('\n');
+}

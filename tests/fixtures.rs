@@ -1,0 +1,198 @@
+//! Layer 1: every scenario under fixtures/ replayed through the real binary.
+//!
+//! The fixture files are generated from the scenario builders in
+//! `checks/src/scenarios/`; regenerate them with `UPDATE_FIXTURES=1 cargo test --test fixtures`.
+//! Each fixture test asserts the status of every check, the root cause and the exit
+//! code, validates the JSON against the published schema, and snapshots the table.
+
+use assert_cmd::Command;
+use pl_checks::scenarios;
+use pl_checks::snapshot_io;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn expected_json(sc: &scenarios::Scenario) -> String {
+    let statuses: Map<String, Value> = sc
+        .expect
+        .iter()
+        .map(|(id, s)| (id.to_string(), Value::String(s.as_str().into())))
+        .collect();
+    let v = json!({
+        "description": sc.description,
+        "root_cause": sc.root_cause,
+        "statuses": statuses,
+    });
+    let mut s = serde_json::to_string_pretty(&v).unwrap();
+    s.push('\n');
+    s
+}
+
+#[test]
+fn fixture_files_match_the_scenario_builders() {
+    let dir = fixtures_dir();
+    let update = std::env::var_os("UPDATE_FIXTURES").is_some();
+    let mut wanted = BTreeSet::new();
+    let mut stale = Vec::new();
+    for sc in scenarios::all() {
+        for (file, content) in [
+            (
+                format!("{}.json", sc.name),
+                snapshot_io::to_string(&sc.snapshot),
+            ),
+            (format!("{}.expected.json", sc.name), expected_json(&sc)),
+        ] {
+            let path = dir.join(&file);
+            if update {
+                std::fs::write(&path, &content).unwrap();
+            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
+                stale.push(file.clone());
+            }
+            wanted.insert(file);
+        }
+    }
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".json") && !wanted.contains(&name) {
+            if update {
+                std::fs::remove_file(dir.join(&name)).unwrap();
+            } else {
+                stale.push(format!("{name} (no scenario builds it)"));
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "fixtures/ is out of date with checks/src/scenarios: {stale:?}\nregenerate: UPDATE_FIXTURES=1 cargo test --test fixtures"
+    );
+}
+
+fn schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/report.schema.json"),
+    )
+    .unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("schema compiles")
+}
+
+/// Assert a report JSON validates against schema/report.schema.json.
+pub fn assert_valid_report(report: &Value) {
+    let v = schema();
+    let errors: Vec<String> = v
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not validate against the schema:\n{}",
+        errors.join("\n")
+    );
+}
+
+fn replay(name: &str) {
+    let dir = fixtures_dir();
+    let snap = dir.join(format!("{name}.json"));
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(format!("{name}.expected.json"))).unwrap(),
+    )
+    .unwrap();
+
+    let out = Command::cargo_bin("pl-doctor")
+        .unwrap()
+        .args(["--from-snapshot", snap.to_str().unwrap(), "-o", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{name}: stdout is not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_valid_report(&report);
+
+    let got: Map<String, Value> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap().to_owned(), c["status"].clone()))
+        .collect();
+    let want = expected["statuses"].as_object().unwrap();
+    let ids_in_order: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids_in_order,
+        want.keys().map(String::as_str).collect::<Vec<_>>(),
+        "{name}: runbook order"
+    );
+    let diffs: Vec<String> = want
+        .iter()
+        .filter(|(id, s)| got.get(*id) != Some(s))
+        .map(|(id, s)| {
+            format!(
+                "{id}: expected {s}, got {}",
+                got.get(id).unwrap_or(&Value::Null)
+            )
+        })
+        .collect();
+    assert!(diffs.is_empty(), "{name}: {}", diffs.join("; "));
+    assert_eq!(
+        report["root_cause"], expected["root_cause"],
+        "{name}: root cause"
+    );
+
+    let any_fail = want.values().any(|s| s == "fail");
+    assert_eq!(
+        out.status.code(),
+        Some(if any_fail { 1 } else { 0 }),
+        "{name}: exit code"
+    );
+
+    let table = Command::cargo_bin("pl-doctor")
+        .unwrap()
+        .env("NO_COLOR", "1")
+        .args(["--from-snapshot", snap.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        table.status.code(),
+        out.status.code(),
+        "{name}: table exit code"
+    );
+    insta::assert_snapshot!(
+        format!("table-{name}"),
+        String::from_utf8(table.stdout).unwrap()
+    );
+}
+
+macro_rules! fixture_tests {
+    ($($test:ident => $file:literal),* $(,)?) => {
+        $( #[test] fn $test() { replay($file); } )*
+
+        #[test]
+        fn every_fixture_on_disk_has_a_test() {
+            let tested: BTreeSet<&str> = [$($file),*].into_iter().collect();
+            let on_disk: BTreeSet<String> = std::fs::read_dir(fixtures_dir())
+                .unwrap()
+                .filter_map(|e| {
+                    let n = e.unwrap().file_name().to_string_lossy().into_owned();
+                    (n.ends_with(".json") && !n.ends_with(".expected.json")).then(|| n.trim_end_matches(".json").to_owned())
+                })
+                .collect();
+            let on_disk: BTreeSet<&str> = on_disk.iter().map(String::as_str).collect();
+            assert_eq!(tested, on_disk, "add a line to fixture_tests! for every fixture");
+        }
+    };
+}
+
+fixture_tests! {
+    healthy => "healthy",
+    enterprise => "enterprise",
+}
