@@ -185,6 +185,84 @@ pub fn evaluate_ports<'a>(
         .collect()
 }
 
+/// What a new rule should name as the other end: a CIDR or a security group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    Cidr(IpNet),
+    Group(String),
+}
+
+impl std::fmt::Display for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Grant::Cidr(n) => write!(f, "{n}"),
+            Grant::Group(g) => f.write_str(g),
+        }
+    }
+}
+
+/// The exact AWS CLI command adding a TCP `port` rule to `group_id`.
+pub fn authorize_cli(direction: Direction, group_id: &str, port: u16, grant: &Grant) -> String {
+    match (direction, grant) {
+        (Direction::Ingress, Grant::Cidr(IpNet::V4(n))) => format!(
+            "aws ec2 authorize-security-group-ingress --group-id {group_id} --protocol tcp --port {port} --cidr {n}"
+        ),
+        (Direction::Ingress, Grant::Group(g)) => format!(
+            "aws ec2 authorize-security-group-ingress --group-id {group_id} --protocol tcp --port {port} --source-group {g}"
+        ),
+        (Direction::Ingress, Grant::Cidr(IpNet::V6(n))) => format!(
+            "aws ec2 authorize-security-group-ingress --group-id {group_id} --ip-permissions 'IpProtocol=tcp,FromPort={port},ToPort={port},Ipv6Ranges=[{{CidrIpv6={n}}}]'"
+        ),
+        (Direction::Egress, grant) => format!(
+            "aws ec2 authorize-security-group-egress --group-id {group_id} --ip-permissions 'IpProtocol=tcp,FromPort={port},ToPort={port},{}'",
+            match grant {
+                Grant::Cidr(IpNet::V4(n)) => format!("IpRanges=[{{CidrIp={n}}}]"),
+                Grant::Cidr(IpNet::V6(n)) => format!("Ipv6Ranges=[{{CidrIpv6={n}}}]"),
+                Grant::Group(g) => format!("UserIdGroupPairs=[{{GroupId={g}}}]"),
+            }
+        ),
+    }
+}
+
+/// The same rule as a standalone Terraform resource
+/// (`aws_vpc_security_group_ingress_rule` / `aws_vpc_security_group_egress_rule`).
+pub fn terraform_rule(direction: Direction, group_id: &str, port: u16, grant: &Grant, description: &str) -> String {
+    let kind = match direction {
+        Direction::Ingress => "ingress",
+        Direction::Egress => "egress",
+    };
+    let peer = match grant {
+        Grant::Cidr(IpNet::V4(n)) => format!("cidr_ipv4 = \"{n}\""),
+        Grant::Cidr(IpNet::V6(n)) => format!("cidr_ipv6 = \"{n}\""),
+        Grant::Group(g) => format!("referenced_security_group_id = \"{g}\""),
+    };
+    format!(
+        "resource \"aws_vpc_security_group_{kind}_rule\" \"{name}\" {{ security_group_id = \"{group_id}\", ip_protocol = \"tcp\", from_port = {port}, to_port = {port}, {peer}, description = \"{description}\" }}",
+        name = description.to_ascii_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+    )
+}
+
+/// One rule in one line for details: `sg-… tcp 8443 from 10.0.0.0/16`.
+pub fn describe(r: &RuleRef, direction: Direction) -> String {
+    let ports = match crate::net::ports::Protocol::parse(&r.rule.protocol) {
+        Some(crate::net::ports::Protocol::All) => "all traffic".to_owned(),
+        _ => match r.rule.port_range {
+            Some(pr) => format!("{} {}", r.rule.protocol, crate::net::ports::fmt_range(pr)),
+            None => format!("{} all ports", r.rule.protocol),
+        },
+    };
+    let peer = match &r.rule.peer {
+        SgPeer::Cidr(n) => n.to_string(),
+        SgPeer::SecurityGroup(g) => format!("security group {g}"),
+        SgPeer::PrefixList(p) => format!("prefix list {p}"),
+    };
+    let dir = match direction {
+        Direction::Ingress => "from",
+        Direction::Egress => "to",
+    };
+    format!("{} {ports} {dir} {peer}", r.group_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,5 +502,23 @@ mod tests {
         assert_eq!(v["admitting"][0]["group_id"], "sg-a");
         assert_eq!(v["admitting"][0]["peer"]["cidr"], "10.0.0.0/16");
         assert_eq!(v["admitted"], true);
+    }
+
+    #[test]
+    fn fix_commands_name_the_group_port_and_peer() {
+        let c = authorize_cli(Direction::Ingress, "sg-e", 8443, &Grant::Cidr(n("10.0.3.10/32")));
+        assert_eq!(c, "aws ec2 authorize-security-group-ingress --group-id sg-e --protocol tcp --port 8443 --cidr 10.0.3.10/32");
+        let c = authorize_cli(Direction::Ingress, "sg-e", 8443, &Grant::Group("sg-c".into()));
+        assert!(c.ends_with("--source-group sg-c"));
+        let c = authorize_cli(Direction::Egress, "sg-c", 8443, &Grant::Group("sg-e".into()));
+        assert!(c.contains("IpProtocol=tcp,FromPort=8443,ToPort=8443,UserIdGroupPairs=[{GroupId=sg-e}]"), "{c}");
+        let c = authorize_cli(Direction::Ingress, "sg-e", 443, &Grant::Cidr(n("fd00::/64")));
+        assert!(c.contains("Ipv6Ranges=[{CidrIpv6=fd00::/64}]"), "{c}");
+        let t = terraform_rule(Direction::Ingress, "sg-t", 8443, &Grant::Group("sg-n".into()), "from the NLB");
+        assert!(t.starts_with("resource \"aws_vpc_security_group_ingress_rule\" \"from_the_nlb\""), "{t}");
+        assert!(t.contains("referenced_security_group_id = \"sg-n\""));
+        let g = group("sg-a", vec![rule("-1", None, SgPeer::Cidr(n("0.0.0.0/0")))], vec![]);
+        let r = RuleRef { group_id: &g.id, rule: &g.ingress[0] };
+        assert_eq!(describe(&r, Direction::Ingress), "sg-a all traffic from 0.0.0.0/0");
     }
 }
