@@ -64,8 +64,14 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         Err(why) => return Outcome::unknown(format!("the service ports are not known: {why}")),
     };
     let consumer = &ctx.snapshot.consumer;
-    let enis = known_or_unknown!(&consumer.endpoint_enis, "the endpoint's network interfaces (ec2:DescribeNetworkInterfaces)");
-    let all_groups = known_or_unknown!(&consumer.security_groups, "the client's security groups (ec2:DescribeSecurityGroups)");
+    let enis = known_or_unknown!(
+        &consumer.endpoint_enis,
+        "the endpoint's network interfaces (ec2:DescribeNetworkInterfaces)"
+    );
+    let all_groups = known_or_unknown!(
+        &consumer.security_groups,
+        "the client's security groups (ec2:DescribeSecurityGroups)"
+    );
     let (groups, missing) = sg::find_groups(all_groups, &client.security_group_ids);
     if groups.is_empty() {
         return Outcome::unknown(format!(
@@ -79,7 +85,8 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     for e in enis {
         dest.addresses.push(cidr::host(e.private_ip));
         if client_v6 {
-            dest.addresses.extend(e.ipv6_addresses.iter().map(|a| cidr::host(*a)));
+            dest.addresses
+                .extend(e.ipv6_addresses.iter().map(|a| cidr::host(*a)));
         }
         for g in &e.security_group_ids {
             if !dest.security_group_ids.contains(g) {
@@ -106,13 +113,22 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     if blocked.is_empty() {
         let rules: Vec<String> = decisions
             .iter()
-            .flat_map(|d| d.admitting.iter().map(move |r| format!("port {}: {}", d.port, sg::describe(r, Direction::Egress))))
+            .flat_map(|d| {
+                d.admitting.iter().map(move |r| {
+                    format!("port {}: {}", d.port, sg::describe(r, Direction::Egress))
+                })
+            })
             .collect();
         return base(Outcome::pass(format!(
             "{}'s security groups {} allow TCP {} out to the endpoint ENIs",
             client.spec,
             group_ids.join(", "),
-            ports.ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+            ports
+                .ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         )))
         .details(rules);
     }
@@ -120,7 +136,11 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         return base(Outcome::unknown(format!(
             "no resolved egress rule of {} reaches the endpoint, but {} could hold one",
             group_ids.join(", "),
-            if missing.is_empty() { "an unresolved prefix list".to_owned() } else { format!("groups {} (not returned)", missing.join(", ")) }
+            if missing.is_empty() {
+                "an unresolved prefix list".to_owned()
+            } else {
+                format!("groups {} (not returned)", missing.join(", "))
+            }
         )));
     }
     let blocked_ports: Vec<String> = blocked.iter().map(|d| d.port.to_string()).collect();
@@ -128,7 +148,10 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         .iter()
         .flat_map(|d| d.uncovered.iter())
         .map(|n| {
-            let eni = enis.iter().find(|e| cidr::host(e.private_ip) == *n || e.ipv6_addresses.iter().any(|a| cidr::host(*a) == *n));
+            let eni = enis.iter().find(|e| {
+                cidr::host(e.private_ip) == *n
+                    || e.ipv6_addresses.iter().any(|a| cidr::host(*a) == *n)
+            });
             match eni {
                 Some(e) => format!("{} ({}, {})", n.addr(), e.id, e.availability_zone),
                 None => n.to_string(),
@@ -141,14 +164,30 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     let mut fixes = Vec::new();
     for d in &blocked {
         if let Some(ep_sg) = dest.security_group_ids.first() {
-            fixes.push(sg::authorize_cli(Direction::Egress, client_sg, d.port, &Grant::Group(ep_sg.clone())));
+            fixes.push(sg::authorize_cli(
+                Direction::Egress,
+                client_sg,
+                d.port,
+                &Grant::Group(ep_sg.clone()),
+            ));
             fixes.push(format!(
                 "Terraform: {}",
-                sg::terraform_rule(Direction::Egress, client_sg, d.port, &Grant::Group(ep_sg.clone()), "to the PrivateLink endpoint")
+                sg::terraform_rule(
+                    Direction::Egress,
+                    client_sg,
+                    d.port,
+                    &Grant::Group(ep_sg.clone()),
+                    "to the PrivateLink endpoint"
+                )
             ));
         } else {
             for n in &d.uncovered {
-                fixes.push(sg::authorize_cli(Direction::Egress, client_sg, d.port, &Grant::Cidr(*n)));
+                fixes.push(sg::authorize_cli(
+                    Direction::Egress,
+                    client_sg,
+                    d.port,
+                    &Grant::Cidr(*n),
+                ));
             }
         }
     }
@@ -183,7 +222,10 @@ mod tests {
 
     #[test]
     fn healthy_passes_and_enterprise_skips() {
-        assert_eq!(run(&base::healthy(), &EvalOptions::default()).status, Status::Pass);
+        assert_eq!(
+            run(&base::healthy(), &EvalOptions::default()).status,
+            Status::Pass
+        );
         let o = run(&base::enterprise(), &EvalOptions::default());
         assert_eq!(o.status, Status::Skip);
         assert!(o.summary.contains("--client sg-"), "{}", o.summary);
@@ -195,12 +237,22 @@ mod tests {
     #[test]
     fn egress_only_on_443_fails_naming_both_groups() {
         let mut s = base::healthy();
-        let Fact::Known(gs) = &mut s.consumer.security_groups else { unreachable!() };
+        let Fact::Known(gs) = &mut s.consumer.security_groups else {
+            unreachable!()
+        };
         let c = gs.iter_mut().find(|g| g.id == base::CLIENT_SG).unwrap();
-        c.egress = vec![base::tcp(443, SgPeer::Cidr(base::net("0.0.0.0/0")), "HTTPS out")];
+        c.egress = vec![base::tcp(
+            443,
+            SgPeer::Cidr(base::net("0.0.0.0/0")),
+            "HTTPS out",
+        )];
         let o = run(&s, &EvalOptions::default());
         assert_eq!(o.status, Status::Fail);
-        assert!(o.summary.contains("10.0.1.25") && o.summary.contains("eni-0b1b2b3b4b5b6b7b8"), "{}", o.summary);
+        assert!(
+            o.summary.contains("10.0.1.25") && o.summary.contains("eni-0b1b2b3b4b5b6b7b8"),
+            "{}",
+            o.summary
+        );
         let r = o.remediation.unwrap();
         assert!(r.contains(&format!(
             "aws ec2 authorize-security-group-egress --group-id {} --ip-permissions 'IpProtocol=tcp,FromPort=8443,ToPort=8443,UserIdGroupPairs=[{{GroupId={}}}]'",
@@ -211,13 +263,29 @@ mod tests {
     #[test]
     fn a_cidr_rule_covering_one_eni_is_not_enough() {
         let mut s = base::healthy();
-        let Fact::Known(gs) = &mut s.consumer.security_groups else { unreachable!() };
+        let Fact::Known(gs) = &mut s.consumer.security_groups else {
+            unreachable!()
+        };
         let c = gs.iter_mut().find(|g| g.id == base::CLIENT_SG).unwrap();
-        c.egress = vec![base::tcp(8443, SgPeer::Cidr(base::net("10.0.1.0/24")), "az-a only")];
+        c.egress = vec![base::tcp(
+            8443,
+            SgPeer::Cidr(base::net("10.0.1.0/24")),
+            "az-a only",
+        )];
         let o = run(&s, &EvalOptions::default());
         assert_eq!(o.status, Status::Fail);
-        assert!(o.summary.contains("10.0.2.25") && !o.summary.contains("10.0.1.25"), "{}", o.summary);
-        let o = run(&s, &EvalOptions { client: Some(ClientSpec::parse("10.0.3.10").unwrap()), ..Default::default() });
+        assert!(
+            o.summary.contains("10.0.2.25") && !o.summary.contains("10.0.1.25"),
+            "{}",
+            o.summary
+        );
+        let o = run(
+            &s,
+            &EvalOptions {
+                client: Some(ClientSpec::parse("10.0.3.10").unwrap()),
+                ..Default::default()
+            },
+        );
         assert_eq!(o.status, Status::Skip);
     }
 }

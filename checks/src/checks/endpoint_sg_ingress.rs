@@ -125,7 +125,13 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             )
         }
     };
-    let decisions = sg::evaluate_ports(&groups, Direction::Ingress, &ports.ports, &peer, prefix_lists);
+    let decisions = sg::evaluate_ports(
+        &groups,
+        Direction::Ingress,
+        &ports.ports,
+        &peer,
+        prefix_lists,
+    );
     let ok = |d: &SgDecision| {
         if vpc_mode_cidrs.is_some() {
             d.admits_some()
@@ -135,22 +141,35 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     };
     let blocked: Vec<&SgDecision> = decisions.iter().filter(|d| !ok(d)).collect();
     let who = match &client {
-        Some(c) if c.spec.contains('/') || c.spec.parse::<std::net::IpAddr>().is_ok() => c.spec.clone(),
+        Some(c) if c.spec.contains('/') || c.spec.parse::<std::net::IpAddr>().is_ok() => {
+            c.spec.clone()
+        }
         Some(c) => format!(
             "{} ({})",
             c.spec,
-            c.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+            c.addresses
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         None => format!(
             "the VPC {}",
-            peer.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+            peer.addresses
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let mut out_evidence = vec![
         ("ports", serde_json::to_value(&ports).unwrap_or_default()),
         ("endpoint_security_groups", serde_json::json!(group_ids)),
         ("client", serde_json::to_value(&client).unwrap_or_default()),
-        ("decisions", serde_json::to_value(&decisions).unwrap_or_default()),
+        (
+            "decisions",
+            serde_json::to_value(&decisions).unwrap_or_default(),
+        ),
     ];
     if !missing.is_empty() {
         out_evidence.push(("groups_not_returned", serde_json::json!(missing)));
@@ -163,7 +182,10 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     };
     let details: Vec<String> = decisions.iter().flat_map(rules_line).collect();
     let port_list = |ds: &[&SgDecision]| {
-        ds.iter().map(|d| d.port.to_string()).collect::<Vec<_>>().join(", ")
+        ds.iter()
+            .map(|d| d.port.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
 
     if blocked.is_empty() {
@@ -172,9 +194,19 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             .flat_map(|d| {
                 d.admitting
                     .iter()
-                    .chain(if vpc_mode_cidrs.is_some() { d.partial.iter() } else { [].iter() })
-                    .chain(if vpc_mode_cidrs.is_some() { d.other_group_refs.iter() } else { [].iter() })
-                    .map(move |r| format!("port {}: {}", d.port, sg::describe(r, Direction::Ingress)))
+                    .chain(if vpc_mode_cidrs.is_some() {
+                        d.partial.iter()
+                    } else {
+                        [].iter()
+                    })
+                    .chain(if vpc_mode_cidrs.is_some() {
+                        d.other_group_refs.iter()
+                    } else {
+                        [].iter()
+                    })
+                    .map(move |r| {
+                        format!("port {}: {}", d.port, sg::describe(r, Direction::Ingress))
+                    })
             })
             .collect();
         let summary = if vpc_mode_cidrs.is_some() {
@@ -187,12 +219,19 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             format!(
                 "{} admits TCP {} from {who}",
                 group_ids.join(", "),
-                ports.ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+                ports
+                    .ports
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         let mut o = Outcome::pass(summary).details(admitting);
         if vpc_mode_cidrs.is_some() {
-            o = o.detail("give --client <IP|CIDR|sg-…|i-…> to check that a particular client is admitted");
+            o = o.detail(
+                "give --client <IP|CIDR|sg-…|i-…> to check that a particular client is admitted",
+            );
         }
         return with_evidence(o);
     }
@@ -206,7 +245,8 @@ pub fn evaluate(ctx: &Context) -> Outcome {
                 missing.join(", ")
             )
         } else {
-            "a prefix-list rule could not be resolved (needs ec2:GetManagedPrefixListEntries)".to_owned()
+            "a prefix-list rule could not be resolved (needs ec2:GetManagedPrefixListEntries)"
+                .to_owned()
         };
         return with_evidence(
             Outcome::unknown(format!(
@@ -284,14 +324,22 @@ mod tests {
     }
 
     fn endpoint_sg(s: &mut Snapshot) -> &mut SecurityGroup {
-        let Fact::Known(gs) = &mut s.consumer.security_groups else { unreachable!() };
+        let Fact::Known(gs) = &mut s.consumer.security_groups else {
+            unreachable!()
+        };
         gs.iter_mut().find(|g| g.id == base::ENDPOINT_SG).unwrap()
     }
 
     #[test]
     fn healthy_and_enterprise_pass() {
-        assert_eq!(run(&base::healthy(), &EvalOptions::default()).status, Status::Pass);
-        assert_eq!(run(&base::enterprise(), &EvalOptions::default()).status, Status::Pass);
+        assert_eq!(
+            run(&base::healthy(), &EvalOptions::default()).status,
+            Status::Pass
+        );
+        assert_eq!(
+            run(&base::enterprise(), &EvalOptions::default()).status,
+            Status::Pass
+        );
     }
 
     #[test]
@@ -300,7 +348,11 @@ mod tests {
         endpoint_sg(&mut s).ingress[0].port_range = Some(PortRange { from: 443, to: 443 });
         let o = run(&s, &EvalOptions::default());
         assert_eq!(o.status, Status::Fail);
-        assert!(o.summary.contains(base::ENDPOINT_SG) && o.summary.contains("8443"), "{}", o.summary);
+        assert!(
+            o.summary.contains(base::ENDPOINT_SG) && o.summary.contains("8443"),
+            "{}",
+            o.summary
+        );
         let r = o.remediation.unwrap();
         assert!(r.contains(&format!(
             "aws ec2 authorize-security-group-ingress --group-id {} --protocol tcp --port 8443 --source-group {}",
@@ -313,14 +365,24 @@ mod tests {
     #[test]
     fn ip_client_outside_the_rule_fails_and_partial_overlap_is_reported() {
         let s = base::healthy();
-        let opts = EvalOptions { client: Some(ClientSpec::parse("10.9.0.0/16").unwrap()), ..Default::default() };
+        let opts = EvalOptions {
+            client: Some(ClientSpec::parse("10.9.0.0/16").unwrap()),
+            ..Default::default()
+        };
         let o = run(&s, &opts);
         assert_eq!(o.status, Status::Fail);
         assert!(o.remediation.unwrap().contains("--cidr 10.9.0.0/16"));
-        let opts = EvalOptions { client: Some(ClientSpec::parse("10.0.0.0/8").unwrap()), ..Default::default() };
+        let opts = EvalOptions {
+            client: Some(ClientSpec::parse("10.0.0.0/8").unwrap()),
+            ..Default::default()
+        };
         let o = run(&s, &opts);
         assert_eq!(o.status, Status::Fail);
-        assert!(o.details.iter().any(|d| d.contains("only part")), "{:?}", o.details);
+        assert!(
+            o.details.iter().any(|d| d.contains("only part")),
+            "{:?}",
+            o.details
+        );
     }
 
     #[test]
@@ -355,7 +417,13 @@ mod tests {
         assert_eq!(o.status, Status::Unknown);
         assert!(o.summary.contains("--port"), "{}", o.summary);
         // With --port, no provider access is needed.
-        let o = run(&s, &EvalOptions { ports: vec![8443], ..Default::default() });
+        let o = run(
+            &s,
+            &EvalOptions {
+                ports: vec![8443],
+                ..Default::default()
+            },
+        );
         assert_eq!(o.status, Status::Pass);
     }
 

@@ -55,9 +55,14 @@ CIDR ranges) on the listener port: `aws ec2 authorize-security-group-ingress --g
 
 pub fn evaluate(ctx: &Context) -> Outcome {
     let provider = &ctx.snapshot.provider;
-    let lbs = known_or_unknown!(&provider.load_balancers, "the service's load balancers (elasticloadbalancing:DescribeLoadBalancers)");
+    let lbs = known_or_unknown!(
+        &provider.load_balancers,
+        "the service's load balancers (elasticloadbalancing:DescribeLoadBalancers)"
+    );
     if lbs.is_empty() {
-        return Outcome::unknown("no load balancer of the service was collected (see nlb-listener)");
+        return Outcome::unknown(
+            "no load balancer of the service was collected (see nlb-listener)",
+        );
     }
     let ports = match ctx.ports() {
         Ok(p) => p,
@@ -69,7 +74,10 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     let mut enforcing = Vec::new();
     for lb in lbs {
         if lb.security_group_ids.is_empty() {
-            notes.push(format!("{}: no security group: all client traffic reaches the listeners", lb.name));
+            notes.push(format!(
+                "{}: no security group: all client traffic reaches the listeners",
+                lb.name
+            ));
             continue;
         }
         match lb.enforce_sg_inbound_rules_on_privatelink.as_deref() {
@@ -95,18 +103,53 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         })).collect::<Vec<_>>());
     }
 
-    let all_groups = known_or_unknown!(&provider.security_groups, "the NLB's security groups (ec2:DescribeSecurityGroups in the provider account)");
+    let all_groups = known_or_unknown!(
+        &provider.security_groups,
+        "the NLB's security groups (ec2:DescribeSecurityGroups in the provider account)"
+    );
     // Per AWS, the NLB's inbound rules see the consumer client's private IP for PrivateLink traffic.
     let (peer, who, vpc_mode) = match ctx.client() {
         Some(Err(why)) => return Outcome::unknown(format!("cannot resolve the client: {why}")),
         Some(Ok(c)) => {
-            let who = format!("client {} ({})", c.spec, c.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "));
-            (Peer { addresses: c.addresses, security_group_ids: vec![] }, who, false)
+            let who = format!(
+                "client {} ({})",
+                c.spec,
+                c.addresses
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            (
+                Peer {
+                    addresses: c.addresses,
+                    security_group_ids: vec![],
+                },
+                who,
+                false,
+            )
         }
         None => {
-            let vpc = known_or_unknown!(&ctx.snapshot.consumer.vpc, "the consumer VPC's CIDRs (ec2:DescribeVpcs)");
-            let who = format!("the consumer VPC {}", vpc.cidr_blocks.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "));
-            (Peer { addresses: vpc.cidr_blocks.clone(), security_group_ids: vec![] }, who, true)
+            let vpc = known_or_unknown!(
+                &ctx.snapshot.consumer.vpc,
+                "the consumer VPC's CIDRs (ec2:DescribeVpcs)"
+            );
+            let who = format!(
+                "the consumer VPC {}",
+                vpc.cidr_blocks
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            (
+                Peer {
+                    addresses: vpc.cidr_blocks.clone(),
+                    security_group_ids: vec![],
+                },
+                who,
+                true,
+            )
         }
     };
     let pls = provider.prefix_lists.known().map(Vec::as_slice);
@@ -118,7 +161,11 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     for lb in &enforcing {
         let (groups, missing) = sg::find_groups(all_groups, &lb.security_group_ids);
         if groups.is_empty() {
-            undecided.push(format!("{}'s security groups {} were not returned by DescribeSecurityGroups", lb.name, missing.join(", ")));
+            undecided.push(format!(
+                "{}'s security groups {} were not returned by DescribeSecurityGroups",
+                lb.name,
+                missing.join(", ")
+            ));
             continue;
         }
         let decisions = sg::evaluate_ports(&groups, Direction::Ingress, &ports.ports, &peer, pls);
@@ -131,13 +178,26 @@ pub fn evaluate(ctx: &Context) -> Outcome {
                 ));
             }
             for r in &d.partial {
-                details.push(format!("{}: {} covers only part of {who}", lb.name, sg::describe(r, Direction::Ingress)));
+                details.push(format!(
+                    "{}: {} covers only part of {who}",
+                    lb.name,
+                    sg::describe(r, Direction::Ingress)
+                ));
             }
         }
-        let ok = |d: &sg::SgDecision| if vpc_mode { d.admitted || !d.partial.is_empty() } else { d.admitted };
+        let ok = |d: &sg::SgDecision| {
+            if vpc_mode {
+                d.admitted || !d.partial.is_empty()
+            } else {
+                d.admitted
+            }
+        };
         let blocked: Vec<_> = decisions.iter().filter(|d| !ok(d)).collect();
         if !blocked.is_empty() && (!missing.is_empty() || blocked.iter().all(|d| d.undecidable())) {
-            undecided.push(format!("{}: no resolved rule admits it, but an unreadable group or prefix list might", lb.name));
+            undecided.push(format!(
+                "{}: no resolved rule admits it, but an unreadable group or prefix list might",
+                lb.name
+            ));
         } else if !blocked.is_empty() {
             let bports: Vec<String> = blocked.iter().map(|d| d.port.to_string()).collect();
             failures.push(format!(
@@ -148,7 +208,12 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             ));
             for d in &blocked {
                 for n in &d.uncovered {
-                    fixes.push(sg::authorize_cli(Direction::Ingress, &groups[0].id, d.port, &Grant::Cidr(*n)));
+                    fixes.push(sg::authorize_cli(
+                        Direction::Ingress,
+                        &groups[0].id,
+                        d.port,
+                        &Grant::Cidr(*n),
+                    ));
                 }
             }
             fixes.push(format!(
@@ -185,7 +250,12 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     }
     let mut o = Outcome::pass(format!(
         "the NLB security groups admit PrivateLink traffic on TCP {} from {who}",
-        ports.ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+        ports
+            .ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
     .details(details);
     if vpc_mode {
@@ -207,8 +277,13 @@ mod tests {
     }
 
     fn nlb_sg_ingress(s: &mut Snapshot, rules: Vec<SgRule>) {
-        let Fact::Known(gs) = &mut s.provider.security_groups else { unreachable!() };
-        gs.iter_mut().find(|g| g.id == base::NLB_SG).unwrap().ingress = rules;
+        let Fact::Known(gs) = &mut s.provider.security_groups else {
+            unreachable!()
+        };
+        gs.iter_mut()
+            .find(|g| g.id == base::NLB_SG)
+            .unwrap()
+            .ingress = rules;
     }
 
     #[test]
@@ -222,19 +297,37 @@ mod tests {
     #[test]
     fn a_rule_for_the_provider_vpc_does_not_admit_privatelink_clients() {
         let mut s = base::healthy();
-        nlb_sg_ingress(&mut s, vec![
-            base::tcp(8443, SgPeer::Cidr(base::net("10.1.0.0/16")), "provider VPC"),
-            base::tcp(8443, SgPeer::SecurityGroup(base::ENDPOINT_SG.into()), "endpoint sg"),
-        ]);
+        nlb_sg_ingress(
+            &mut s,
+            vec![
+                base::tcp(8443, SgPeer::Cidr(base::net("10.1.0.0/16")), "provider VPC"),
+                base::tcp(
+                    8443,
+                    SgPeer::SecurityGroup(base::ENDPOINT_SG.into()),
+                    "endpoint sg",
+                ),
+            ],
+        );
         let o = run(&s);
         assert_eq!(o.status, Status::Fail);
         assert!(o.details.iter().any(|d| d.contains("CloudWatch metrics")));
-        assert!(o.details.iter().any(|d| d.contains("cannot match PrivateLink traffic")));
+        assert!(o
+            .details
+            .iter()
+            .any(|d| d.contains("cannot match PrivateLink traffic")));
         let r = o.remediation.unwrap();
-        assert!(r.contains(&format!("--group-id {} --protocol tcp --port 8443 --cidr 10.0.3.10/32", base::NLB_SG)), "{r}");
+        assert!(
+            r.contains(&format!(
+                "--group-id {} --protocol tcp --port 8443 --cidr 10.0.3.10/32",
+                base::NLB_SG
+            )),
+            "{r}"
+        );
         assert!(r.contains("--enforce-security-group-inbound-rules-on-private-link-traffic off"));
         // Turning enforcement off makes the same rules irrelevant.
-        let Fact::Known(lbs) = &mut s.provider.load_balancers else { unreachable!() };
+        let Fact::Known(lbs) = &mut s.provider.load_balancers else {
+            unreachable!()
+        };
         lbs[0].enforce_sg_inbound_rules_on_privatelink = Some("off".into());
         let o = run(&s);
         assert_eq!(o.status, Status::Pass);

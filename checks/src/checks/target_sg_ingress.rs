@@ -53,7 +53,11 @@ or, for an NLB without security groups, `--cidr <NLB subnet CIDR>` per NLB subne
     },
 };
 
-fn nlb_sources(lb: &LoadBalancer, subnets: Option<&[crate::model::Subnet]>, zone: Option<&str>) -> Result<Vec<IpNet>, String> {
+fn nlb_sources(
+    lb: &LoadBalancer,
+    subnets: Option<&[crate::model::Subnet]>,
+    zone: Option<&str>,
+) -> Result<Vec<IpNet>, String> {
     let mut out = Vec::new();
     for z in &lb.availability_zones {
         if let Some(zone) = zone {
@@ -83,9 +87,18 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         return Outcome::skip(format!("prerequisite nlb-listener failed: {}", r.summary));
     }
     let p = &ctx.snapshot.provider;
-    let lbs = known_or_unknown!(&p.load_balancers, "the service's load balancers (elasticloadbalancing:DescribeLoadBalancers)");
-    let tgs = known_or_unknown!(&p.target_groups, "the target groups (elasticloadbalancing:DescribeTargetGroups)");
-    let all_groups = known_or_unknown!(&p.security_groups, "the targets' security groups (ec2:DescribeSecurityGroups in the provider account)");
+    let lbs = known_or_unknown!(
+        &p.load_balancers,
+        "the service's load balancers (elasticloadbalancing:DescribeLoadBalancers)"
+    );
+    let tgs = known_or_unknown!(
+        &p.target_groups,
+        "the target groups (elasticloadbalancing:DescribeTargetGroups)"
+    );
+    let all_groups = known_or_unknown!(
+        &p.security_groups,
+        "the targets' security groups (ec2:DescribeSecurityGroups in the provider account)"
+    );
     let ports = match ctx.ports() {
         Ok(p) => p,
         Err(why) => return Outcome::unknown(format!("the service ports are not known: {why}")),
@@ -96,10 +109,17 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     let mut unknowns = Vec::new();
     let mut fixes = std::collections::BTreeSet::new();
     for lb in lbs {
-        let listeners = known_or_unknown!(&lb.listeners, "the NLB's listeners (elasticloadbalancing:DescribeListeners)");
+        let listeners = known_or_unknown!(
+            &lb.listeners,
+            "the NLB's listeners (elasticloadbalancing:DescribeListeners)"
+        );
         let cross_zone = lb.attributes.known().map(|a| a.cross_zone_enabled);
         for l in listeners.iter().filter(|l| ports.ports.contains(&l.port)) {
-            for arn in l.default_actions.iter().flat_map(|a| a.target_group_arns.iter()) {
+            for arn in l
+                .default_actions
+                .iter()
+                .flat_map(|a| a.target_group_arns.iter())
+            {
                 let Some(tg) = tgs.iter().find(|t| t.arn == *arn) else {
                     unknowns.push(format!("target group {arn} was not collected"));
                     continue;
@@ -118,15 +138,23 @@ pub fn evaluate(ctx: &Context) -> Outcome {
                     _ => cross_zone == Some(false),
                 };
                 for t in targets {
-                    let zone = if zonal { t.availability_zone.as_deref() } else { None };
-                    let sources = match nlb_sources(lb, p.subnets.known().map(Vec::as_slice), zone) {
+                    let zone = if zonal {
+                        t.availability_zone.as_deref()
+                    } else {
+                        None
+                    };
+                    let sources = match nlb_sources(lb, p.subnets.known().map(Vec::as_slice), zone)
+                    {
                         Ok(s) => s,
                         Err(e) => {
                             unknowns.push(e);
                             continue;
                         }
                     };
-                    let peer = Peer { addresses: sources.clone(), security_group_ids: lb.security_group_ids.clone() };
+                    let peer = Peer {
+                        addresses: sources.clone(),
+                        security_group_ids: lb.security_group_ids.clone(),
+                    };
                     let sg_ids = match t.security_group_ids.as_result() {
                         Ok(ids) => ids,
                         Err(m) => {
@@ -146,7 +174,8 @@ pub fn evaluate(ctx: &Context) -> Outcome {
                             tports.push(h);
                         }
                     }
-                    let decisions = sg::evaluate_ports(&groups, Direction::Ingress, &tports, &peer, pls);
+                    let decisions =
+                        sg::evaluate_ports(&groups, Direction::Ingress, &tports, &peer, pls);
                     let bad: Vec<_> = decisions.iter().filter(|d| !d.admitted).collect();
                     checked.push(serde_json::json!({
                         "target_group": tg.name, "target": t.id, "availability_zone": t.availability_zone,
@@ -155,7 +184,10 @@ pub fn evaluate(ctx: &Context) -> Outcome {
                     if bad.is_empty() {
                         continue;
                     }
-                    if !missing.is_empty() || bad.iter().all(|d| d.undecidable()) || groups.is_empty() {
+                    if !missing.is_empty()
+                        || bad.iter().all(|d| d.undecidable())
+                        || groups.is_empty()
+                    {
                         unknowns.push(format!("target {}: no resolved rule admits the NLB, but groups {} or a prefix list could not be read", t.id, missing.join(", ")));
                         continue;
                     }
@@ -184,18 +216,43 @@ pub fn evaluate(ctx: &Context) -> Outcome {
                     for d in &bad {
                         if let Some(nlb_sg) = lb.security_group_ids.first() {
                             let g = Grant::Group(nlb_sg.clone());
-                            fixes.insert(sg::authorize_cli(Direction::Ingress, target_sg, d.port, &g));
-                            fixes.insert(format!("Terraform: {}", sg::terraform_rule(Direction::Ingress, target_sg, d.port, &g, "from the NLB")));
+                            fixes.insert(sg::authorize_cli(
+                                Direction::Ingress,
+                                target_sg,
+                                d.port,
+                                &g,
+                            ));
+                            fixes.insert(format!(
+                                "Terraform: {}",
+                                sg::terraform_rule(
+                                    Direction::Ingress,
+                                    target_sg,
+                                    d.port,
+                                    &g,
+                                    "from the NLB"
+                                )
+                            ));
                         } else {
-                            for src in nlb_sources(lb, p.subnets.known().map(Vec::as_slice), zone).unwrap_or_default() {
+                            for src in nlb_sources(lb, p.subnets.known().map(Vec::as_slice), zone)
+                                .unwrap_or_default()
+                            {
                                 let net = lb
                                     .availability_zones
                                     .iter()
-                                    .filter_map(|z| p.subnets.known().and_then(|ss| ss.iter().find(|s| s.id == z.subnet_id)))
+                                    .filter_map(|z| {
+                                        p.subnets
+                                            .known()
+                                            .and_then(|ss| ss.iter().find(|s| s.id == z.subnet_id))
+                                    })
                                     .map(|s| s.cidr_block)
                                     .find(|c| cidr::contains(c, &src))
                                     .unwrap_or(src);
-                                fixes.insert(sg::authorize_cli(Direction::Ingress, target_sg, d.port, &Grant::Cidr(net)));
+                                fixes.insert(sg::authorize_cli(
+                                    Direction::Ingress,
+                                    target_sg,
+                                    d.port,
+                                    &Grant::Cidr(net),
+                                ));
                             }
                         }
                     }
@@ -220,7 +277,12 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     if checked.is_empty() {
         return ev(Outcome::skip(format!(
             "no target behind a listener on TCP {} (see nlb-listener and target-health)",
-            ports.ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+            ports
+                .ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     ev(Outcome::pass(format!(
@@ -242,8 +304,13 @@ mod tests {
     }
 
     fn target_ingress(s: &mut Snapshot, rules: Vec<SgRule>) {
-        let Fact::Known(gs) = &mut s.provider.security_groups else { unreachable!() };
-        gs.iter_mut().find(|g| g.id == base::TARGET_SG).unwrap().ingress = rules;
+        let Fact::Known(gs) = &mut s.provider.security_groups else {
+            unreachable!()
+        };
+        gs.iter_mut()
+            .find(|g| g.id == base::TARGET_SG)
+            .unwrap()
+            .ingress = rules;
     }
 
     #[test]
@@ -255,28 +322,48 @@ mod tests {
     #[test]
     fn targets_admitting_only_an_alb_fail_with_the_nlb_sg_fix() {
         let mut s = base::healthy();
-        target_ingress(&mut s, vec![base::tcp(8443, SgPeer::SecurityGroup("sg-0a1a1a1a1a1a1a1a1".into()), "ALB")]);
+        target_ingress(
+            &mut s,
+            vec![base::tcp(
+                8443,
+                SgPeer::SecurityGroup("sg-0a1a1a1a1a1a1a1a1".into()),
+                "ALB",
+            )],
+        );
         let o = run(&s);
         assert_eq!(o.status, Status::Fail);
-        assert!(o.summary.contains("10.1.1.100") && o.summary.contains("10.1.2.100"), "{}", o.summary);
+        assert!(
+            o.summary.contains("10.1.1.100") && o.summary.contains("10.1.2.100"),
+            "{}",
+            o.summary
+        );
         assert!(o.remediation.unwrap().contains(&format!(
-            "--group-id {} --protocol tcp --port 8443 --source-group {}", base::TARGET_SG, base::NLB_SG
+            "--group-id {} --protocol tcp --port 8443 --source-group {}",
+            base::TARGET_SG,
+            base::NLB_SG
         )));
     }
 
     #[test]
     fn separate_health_check_port_is_required_and_cross_zone_off_needs_only_the_local_node() {
         let mut s = base::enterprise();
-        let Fact::Known(tgs) = &mut s.provider.target_groups else { unreachable!() };
+        let Fact::Known(tgs) = &mut s.provider.target_groups else {
+            unreachable!()
+        };
         tgs[0].health_check.port = "9000".into();
         let o = run(&s);
         assert_eq!(o.status, Status::Fail);
         assert!(o.summary.contains("9000 (health checks)"), "{}", o.summary);
-        assert!(o.remediation.unwrap().contains("--port 9000 --cidr 10.20.101.0/24"));
+        assert!(o
+            .remediation
+            .unwrap()
+            .contains("--port 9000 --cidr 10.20.101.0/24"));
 
         // Each zone's NLB subnet admitted only by... its own zone: fine with cross-zone off.
         let mut s = base::enterprise();
-        let Fact::Known(tgs) = &mut s.provider.target_groups else { unreachable!() };
+        let Fact::Known(tgs) = &mut s.provider.target_groups else {
+            unreachable!()
+        };
         tgs[0].cross_zone = Some("false".into());
         target_ingress(&mut s, vec![]);
         assert_eq!(run(&s).status, Status::Fail);

@@ -226,7 +226,13 @@ pub fn authorize_cli(direction: Direction, group_id: &str, port: u16, grant: &Gr
 
 /// The same rule as a standalone Terraform resource
 /// (`aws_vpc_security_group_ingress_rule` / `aws_vpc_security_group_egress_rule`).
-pub fn terraform_rule(direction: Direction, group_id: &str, port: u16, grant: &Grant, description: &str) -> String {
+pub fn terraform_rule(
+    direction: Direction,
+    group_id: &str,
+    port: u16,
+    grant: &Grant,
+    description: &str,
+) -> String {
     let kind = match direction {
         Direction::Ingress => "ingress",
         Direction::Egress => "egress",
@@ -506,19 +512,63 @@ mod tests {
 
     #[test]
     fn fix_commands_name_the_group_port_and_peer() {
-        let c = authorize_cli(Direction::Ingress, "sg-e", 8443, &Grant::Cidr(n("10.0.3.10/32")));
+        let c = authorize_cli(
+            Direction::Ingress,
+            "sg-e",
+            8443,
+            &Grant::Cidr(n("10.0.3.10/32")),
+        );
         assert_eq!(c, "aws ec2 authorize-security-group-ingress --group-id sg-e --protocol tcp --port 8443 --cidr 10.0.3.10/32");
-        let c = authorize_cli(Direction::Ingress, "sg-e", 8443, &Grant::Group("sg-c".into()));
+        let c = authorize_cli(
+            Direction::Ingress,
+            "sg-e",
+            8443,
+            &Grant::Group("sg-c".into()),
+        );
         assert!(c.ends_with("--source-group sg-c"));
-        let c = authorize_cli(Direction::Egress, "sg-c", 8443, &Grant::Group("sg-e".into()));
-        assert!(c.contains("IpProtocol=tcp,FromPort=8443,ToPort=8443,UserIdGroupPairs=[{GroupId=sg-e}]"), "{c}");
-        let c = authorize_cli(Direction::Ingress, "sg-e", 443, &Grant::Cidr(n("fd00::/64")));
+        let c = authorize_cli(
+            Direction::Egress,
+            "sg-c",
+            8443,
+            &Grant::Group("sg-e".into()),
+        );
+        assert!(
+            c.contains(
+                "IpProtocol=tcp,FromPort=8443,ToPort=8443,UserIdGroupPairs=[{GroupId=sg-e}]"
+            ),
+            "{c}"
+        );
+        let c = authorize_cli(
+            Direction::Ingress,
+            "sg-e",
+            443,
+            &Grant::Cidr(n("fd00::/64")),
+        );
         assert!(c.contains("Ipv6Ranges=[{CidrIpv6=fd00::/64}]"), "{c}");
-        let t = terraform_rule(Direction::Ingress, "sg-t", 8443, &Grant::Group("sg-n".into()), "from the NLB");
-        assert!(t.starts_with("resource \"aws_vpc_security_group_ingress_rule\" \"from_the_nlb\""), "{t}");
+        let t = terraform_rule(
+            Direction::Ingress,
+            "sg-t",
+            8443,
+            &Grant::Group("sg-n".into()),
+            "from the NLB",
+        );
+        assert!(
+            t.starts_with("resource \"aws_vpc_security_group_ingress_rule\" \"from_the_nlb\""),
+            "{t}"
+        );
         assert!(t.contains("referenced_security_group_id = \"sg-n\""));
-        let g = group("sg-a", vec![rule("-1", None, SgPeer::Cidr(n("0.0.0.0/0")))], vec![]);
-        let r = RuleRef { group_id: &g.id, rule: &g.ingress[0] };
-        assert_eq!(describe(&r, Direction::Ingress), "sg-a all traffic from 0.0.0.0/0");
+        let g = group(
+            "sg-a",
+            vec![rule("-1", None, SgPeer::Cidr(n("0.0.0.0/0")))],
+            vec![],
+        );
+        let r = RuleRef {
+            group_id: &g.id,
+            rule: &g.ingress[0],
+        };
+        assert_eq!(
+            describe(&r, Direction::Ingress),
+            "sg-a all traffic from 0.0.0.0/0"
+        );
     }
 }
