@@ -1,1 +1,6 @@
 //! Shared network logic used by several checks.
+
+pub mod cidr;
+pub mod nacl;
+pub mod ports;
+pub mod sg;
