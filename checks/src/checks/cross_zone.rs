@@ -48,7 +48,8 @@ is in effect: the target group's `load_balancing.cross_zone.enabled` (`true`, `f
 `use_load_balancer_configuration`, which defers to the NLB's attribute of the same name). Where it is off, every \
 AZ ID that holds an endpoint ENI (consumer names translated to IDs in the consumer account) must have a healthy \
 target (provider names translated in the provider account). Passes with a note when it is off but every endpoint \
-AZ is covered: a deliberate zonal-isolation design is legitimate. Skipped when nlb-listener or target-health failed.",
+AZ is covered: a deliberate zonal-isolation design is legitimate. Skipped when target-health failed, or when \
+nlb-listener failed and no listener on the ports forwards to a target group.",
         why_it_matters: "An NLB is zonal by default: the endpoint ENI in one AZ only sends to targets in the same \
 physical AZ. With cross-zone off and no healthy target in an ENI's AZ, clients resolving to that ENI fail while \
 the others work: the seed's \"works in one AZ, fails in another\". AZ names cannot be compared across accounts; \
@@ -101,7 +102,7 @@ fn effective_cross_zone(
 }
 
 pub fn evaluate(ctx: &Context) -> Outcome {
-    if let Some(p) = ctx.failed_prerequisite(&["nlb-listener", "target-health"]) {
+    if let Some(p) = ctx.failed_prerequisite(&["target-health"]) {
         return Outcome::skip(format!("prerequisite {} failed: {}", p.id, p.summary));
     }
     let s = ctx.snapshot;
@@ -126,7 +127,10 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         .filter(|t| tg_arns.contains(&t.arn))
         .collect();
     if tgs.is_empty() {
-        return Outcome::skip("no target group behind the ports under test (see nlb-listener)");
+        return Outcome::skip(match ctx.failed_prerequisite(&["nlb-listener"]) {
+            Some(p) => format!("prerequisite nlb-listener failed: {}", p.summary),
+            None => "no target group behind the ports under test (see nlb-listener)".into(),
+        });
     }
 
     let mut settings = Vec::new();
@@ -227,7 +231,7 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         for lb in &nlbs.found {
             if lb.attributes.known().is_some_and(|a| !a.cross_zone_enabled) {
                 fixes.push(format!(
-                    "aws elbv2 modify-load-balancer-attributes --load-balancer-arn {} --attributes Key=load_balancing.cross_zone.enabled,Value=true (Terraform: enable_cross_zone_load_balancing = true on aws_lb.{})",
+                    "aws elbv2 modify-load-balancer-attributes --load-balancer-arn {} --attributes Key=load_balancing.cross_zone.enabled,Value=true (Terraform: enable_cross_zone_load_balancing = true on the aws_lb of {})",
                     lb.arn, lb.name
                 ));
             }

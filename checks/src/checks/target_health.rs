@@ -43,7 +43,7 @@ reason code AWS gives for each target that is not healthy (Elb.RegistrationInPro
 Target.FailedHealthChecks, Target.Timeout, Target.ResponseCodeMismatch, Target.NotRegistered, Target.NotInUse, \
 Target.DeregistrationInProgress, Target.InvalidState, Target.IpUnusable, Target.HealthCheckDisabled, \
 Elb.InternalError). Fails when a target group has no targets or no healthy target; warns when some targets are \
-not healthy. Skipped when nlb-listener failed.",
+not healthy. Skipped when nlb-listener failed and no listener on the ports forwards to a target group.",
         why_it_matters: "The endpoint ENI, the NLB and every security group can be right and the client still \
 gets resets or hangs because nothing healthy stands behind the listener. When every target is unhealthy the NLB \
 fails open and sends traffic to all of them, so clients see the dead service's refusals, not a clean error.",
@@ -190,9 +190,6 @@ fn zone_label(provider: &AzMap, consumer: &AzMap, zone: &TargetZone) -> String {
 }
 
 pub fn evaluate(ctx: &Context) -> Outcome {
-    if let Some(p) = ctx.failed_prerequisite(&["nlb-listener"]) {
-        return Outcome::skip(format!("prerequisite nlb-listener failed: {}", p.summary));
-    }
     let s = ctx.snapshot;
     let nlbs = match service_nlbs(s) {
         Ok(n) => n,
@@ -213,6 +210,11 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         .collect::<Vec<_>>()
         .join(", ");
     if tg_arns.is_empty() {
+        // Without a forwarding listener there are no targets to judge; with one (say an
+        // internet-facing NLB), target health still matters even though nlb-listener failed.
+        if let Some(p) = ctx.failed_prerequisite(&["nlb-listener"]) {
+            return Outcome::skip(format!("prerequisite nlb-listener failed: {}", p.summary));
+        }
         return Outcome::fail(format!(
             "no listener on {port_list} forwards to a target group"
         ))
@@ -450,8 +452,9 @@ mod tests {
     }
 
     #[test]
-    fn skips_when_nlb_listener_failed() {
-        let s = base::healthy();
+    fn skips_when_nlb_listener_failed_for_lack_of_a_listener() {
+        let mut s = base::healthy();
+        s.inputs.ports = vec![9443];
         let prior = [CheckResult {
             id: "nlb-listener".into(),
             step: 7,
