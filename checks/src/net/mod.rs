@@ -1,5 +1,6 @@
 //! Shared network logic used by several checks.
 
+pub mod az;
 pub mod cidr;
 pub mod nacl;
 pub mod ports;
