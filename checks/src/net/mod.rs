@@ -1,1 +1,2 @@
 //! Shared network logic used by several checks.
+pub mod dns;
