@@ -72,6 +72,54 @@ fn health_check_elsewhere(ctx: &Context, port: u16) -> Vec<String> {
         .collect()
 }
 
+/// With cross-zone off an ENI reaches only the targets in its own AZ ID, whose *name*
+/// differs between the accounts: name them, so the provider knows where to look.
+fn targets_behind(ctx: &Context, a: &ProbeAttempt) -> Option<String> {
+    let s = ctx.snapshot;
+    let eni = s
+        .consumer
+        .endpoint_enis
+        .known()?
+        .iter()
+        .find(|e| e.private_ip == a.address)?;
+    let az_id = s
+        .consumer
+        .subnets
+        .known()?
+        .iter()
+        .find(|sn| sn.id == eni.subnet_id)?
+        .availability_zone_id
+        .clone();
+    let provider_az = s
+        .provider
+        .az_map
+        .known()?
+        .iter()
+        .find(|m| m.id == az_id)?
+        .name
+        .clone();
+    let targets: Vec<String> = s
+        .provider
+        .target_groups
+        .known()?
+        .iter()
+        .filter_map(|tg| tg.targets.known())
+        .flatten()
+        .filter(|t| t.availability_zone.as_deref() == Some(provider_az.as_str()))
+        .map(|t| format!("{} ({})", t.id, t.state))
+        .collect();
+    Some(format!(
+        "{} ({}) is AZ ID {az_id}, the provider's {provider_az}; targets there: {}",
+        eni.availability_zone,
+        a.address,
+        if targets.is_empty() {
+            "none".to_owned()
+        } else {
+            targets.join(", ")
+        }
+    ))
+}
+
 pub fn evaluate(ctx: &Context) -> Outcome {
     let s = ctx.snapshot;
     if let Some(p) = ctx.failed_prerequisite(&["endpoint-state"]) {
@@ -158,13 +206,19 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             probe.port,
             names(&refused)
         )));
-        let elsewhere = health_check_elsewhere(ctx, probe.port);
+        let health_checks = health_check_elsewhere(ctx, probe.port);
+        let hc_elsewhere = !health_checks.is_empty();
+        let mut elsewhere: Vec<String> = refused
+            .iter()
+            .filter_map(|a| targets_behind(ctx, a))
+            .collect();
+        elsewhere.extend(health_checks);
         let mut remediation = format!(
             "Check nlb-listener for a listener on port {p} and target-health for the targets serving {}; on each target behind that AZ confirm the service listens (ss -ltn 'sport = :{p}') and restart it if not.",
             names(&refused),
             p = probe.port
         );
-        if !elsewhere.is_empty() {
+        if hc_elsewhere {
             let arns: Vec<String> = ctx
                 .snapshot
                 .provider
@@ -271,6 +325,14 @@ mod tests {
         assert!(o.summary.contains("refused via us-east-1a (10.0.1.25)"));
         assert!(o.summary.contains("connects via us-east-1b"));
         assert!(!o.remediation.unwrap().contains("--health-check-port"));
+        // Consumer us-east-1a is use1-az1, which the provider calls us-east-1b.
+        assert!(
+            o.details.iter().any(|d| d.contains(
+                "AZ ID use1-az1, the provider's us-east-1b; targets there: 10.1.2.100 (healthy)"
+            )),
+            "{:?}",
+            o.details
+        );
     }
 
     #[test]
