@@ -2,6 +2,7 @@
 
 pub mod az;
 pub mod cidr;
+pub mod dns;
 pub mod nacl;
 pub mod ports;
 pub mod sg;
