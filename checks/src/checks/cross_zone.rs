@@ -2,11 +2,11 @@
 //! load balancing off, an endpoint ENI only reaches targets in its own AZ, so every
 //! AZ ID holding an endpoint ENI needs a healthy target of its own.
 
-use super::nlb_listener::{forwarded_target_groups, service_nlbs};
 use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity};
 use crate::known_or_unknown;
 use crate::model::{LoadBalancer, TargetGroup};
 use crate::net::az::{health_by_zone, zone_serves, AzMap, TargetZone};
+use crate::net::nlb::{forwarded_target_groups, service_nlbs};
 use serde_json::json;
 
 pub static META: CheckMeta = CheckMeta {

@@ -101,8 +101,9 @@ enum Rise {
 }
 
 fn figures(resets: &BTreeMap<String, f64>, new_flows: &BTreeMap<String, f64>) -> Figures {
-    let resets_total: f64 = resets.values().sum();
-    let new_flows_total: f64 = new_flows.values().sum();
+    // fold from +0.0: `Sum` for f64 starts at -0.0, which prints as "-0" for an empty series.
+    let resets_total = resets.values().fold(0.0, |a, b| a + b);
+    let new_flows_total = new_flows.values().fold(0.0, |a, b| a + b);
     let (peak_period, peak) = resets.iter().fold((None, 0.0_f64), |(pt, pv), (t, v)| {
         if *v > pv {
             (Some(t.clone()), *v)
@@ -216,6 +217,11 @@ fn remediation(timeouts: &[ListenerTimeout]) -> String {
 }
 
 pub fn evaluate(ctx: &Context) -> Outcome {
+    // Unhealthy targets reset and refuse connections by themselves: that is target-health's
+    // finding, and reading it as an idle-timeout pattern would be noise.
+    if let Some(p) = ctx.failed_prerequisite(&["target-health"]) {
+        return Outcome::skip(format!("prerequisite target-health failed: {}", p.summary));
+    }
     let s = ctx.snapshot;
     let metrics = crate::known_or_unknown!(&s.observability.metrics, "CloudWatch metrics");
     let window = format!(
@@ -277,6 +283,14 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         );
     }
     let f = figures(&resets, &new_flows);
+    if f.resets_total == 0.0 && f.new_flows_total == 0.0 {
+        return base(
+            Outcome::pass(format!(
+                "no traffic in the window ({window}): no resets and no new flows"
+            )),
+            None,
+        );
+    }
     let figures_line = format!(
         "{} resets ({}) in {window}, peak {} in the 5-minute period at {}, {} new flows{}",
         f.resets_total,

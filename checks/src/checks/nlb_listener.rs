@@ -3,7 +3,8 @@
 
 use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity, Status};
 use crate::known_or_unknown;
-use crate::model::{eq_wire, LoadBalancer, Snapshot};
+use crate::model::{eq_wire, LoadBalancer};
+use crate::net::nlb::service_nlbs;
 use serde_json::json;
 
 pub static META: CheckMeta = CheckMeta {
@@ -50,81 +51,6 @@ Terraform `internal = true` on `aws_lb`), recreate its listeners and target grou
 `aws_vpc_endpoint_service`).",
     },
 };
-
-/// The service's NLBs as DescribeLoadBalancers returned them, and the ARNs it did not return.
-pub(crate) struct ServiceNlbs<'a> {
-    pub service_id: &'a str,
-    pub found: Vec<&'a LoadBalancer>,
-    pub not_found: Vec<&'a str>,
-}
-
-/// The endpoint service's NLBs, or `unknown` when the provider facts are absent.
-pub(crate) fn service_nlbs(s: &Snapshot) -> Result<ServiceNlbs<'_>, Outcome> {
-    let cfg = match &s.provider.service_configuration {
-        crate::Fact::Known(c) => c,
-        crate::Fact::Absent(m) => {
-            return Err(Outcome::missing(
-                "the endpoint service configuration (provider.service_configuration)",
-                m,
-            ))
-        }
-    };
-    let lbs = match &s.provider.load_balancers {
-        crate::Fact::Known(l) => l,
-        crate::Fact::Absent(m) => {
-            return Err(Outcome::missing(
-                "the service's load balancers (provider.load_balancers)",
-                m,
-            ))
-        }
-    };
-    let mut out = ServiceNlbs {
-        service_id: &cfg.service_id,
-        found: Vec::new(),
-        not_found: Vec::new(),
-    };
-    for arn in &cfg.network_load_balancer_arns {
-        match lbs.iter().find(|lb| &lb.arn == arn) {
-            Some(lb) => out.found.push(lb),
-            None => out.not_found.push(arn),
-        }
-    }
-    Ok(out)
-}
-
-/// Target group ARNs that the listeners on `ports` forward to, across `lbs`, deduplicated
-/// in listener order. `unknown` when an NLB's listeners are absent.
-pub(crate) fn forwarded_target_groups(
-    lbs: &[&LoadBalancer],
-    ports: &[u16],
-) -> Result<Vec<String>, Outcome> {
-    let mut arns: Vec<String> = Vec::new();
-    for lb in lbs {
-        let listeners = match &lb.listeners {
-            crate::Fact::Known(l) => l,
-            crate::Fact::Absent(m) => {
-                return Err(Outcome::missing(
-                    &format!("the listeners of {}", lb.name),
-                    m,
-                ))
-            }
-        };
-        for l in listeners.iter().filter(|l| ports.contains(&l.port)) {
-            for a in l
-                .default_actions
-                .iter()
-                .filter(|a| eq_wire(&a.action_type, "forward"))
-            {
-                for tg in &a.target_group_arns {
-                    if !arns.contains(tg) {
-                        arns.push(tg.clone());
-                    }
-                }
-            }
-        }
-    }
-    Ok(arns)
-}
 
 struct Problem {
     status: Status,

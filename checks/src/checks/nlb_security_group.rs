@@ -2,7 +2,7 @@
 
 use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity};
 use crate::known_or_unknown;
-use crate::model::eq_wire;
+use crate::model::{eq_wire, LoadBalancer};
 use crate::net::sg::{self, Direction, Grant, Peer};
 
 pub static META: CheckMeta = CheckMeta {
@@ -158,6 +158,30 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     let mut undecided = Vec::new();
     let mut fixes = Vec::new();
     let mut details = notes.clone();
+    // A port with no listener is nlb-listener's finding; the security group only filters
+    // traffic that some listener would take.
+    let listened = |lb: &LoadBalancer| -> Vec<u16> {
+        match lb.listeners.known() {
+            Some(ls) => ports
+                .ports
+                .iter()
+                .copied()
+                .filter(|p| ls.iter().any(|l| l.port == *p))
+                .collect(),
+            None => ports.ports.clone(),
+        }
+    };
+    if enforcing.iter().all(|lb| listened(lb).is_empty()) {
+        return Outcome::skip(format!(
+            "no listener on TCP {} to filter (see nlb-listener)",
+            ports
+                .ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     for lb in &enforcing {
         let (groups, missing) = sg::find_groups(all_groups, &lb.security_group_ids);
         if groups.is_empty() {
@@ -168,7 +192,7 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             ));
             continue;
         }
-        let decisions = sg::evaluate_ports(&groups, Direction::Ingress, &ports.ports, &peer, pls);
+        let decisions = sg::evaluate_ports(&groups, Direction::Ingress, &listened(lb), &peer, pls);
         for d in &decisions {
             for r in &d.other_group_refs {
                 details.push(format!(

@@ -2,11 +2,11 @@
 //! the client". Every target group behind the ports under test has healthy targets,
 //! reported per AZ ID with AWS's own reason codes.
 
-use super::nlb_listener::{forwarded_target_groups, service_nlbs};
 use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity};
 use crate::known_or_unknown;
 use crate::model::{eq_wire, LoadBalancer, TargetGroup, TargetHealthFact};
 use crate::net::az::{health_by_zone, target_zone, AzMap, TargetZone};
+use crate::net::nlb::{forwarded_target_groups, service_nlbs};
 use serde_json::json;
 
 pub static META: CheckMeta = CheckMeta {

@@ -83,9 +83,6 @@ fn nlb_sources(
 }
 
 pub fn evaluate(ctx: &Context) -> Outcome {
-    if let Some(r) = ctx.failed_prerequisite(&["nlb-listener"]) {
-        return Outcome::skip(format!("prerequisite nlb-listener failed: {}", r.summary));
-    }
     let p = &ctx.snapshot.provider;
     let lbs = known_or_unknown!(
         &p.load_balancers,

@@ -4,5 +4,6 @@ pub mod az;
 pub mod cidr;
 pub mod dns;
 pub mod nacl;
+pub mod nlb;
 pub mod ports;
 pub mod sg;

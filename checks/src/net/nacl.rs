@@ -409,7 +409,9 @@ mod tests {
         let tight = acl(vec![entry(1, false, "-1", "allow", "0.0.0.0/0", None)]);
         assert_eq!(suggest_rule_number(&tight, Flow::Inbound, Some(5)), 4);
         assert_eq!(
-            acl_for_subnet(std::slice::from_ref(&tight), "subnet-a").unwrap().id,
+            acl_for_subnet(std::slice::from_ref(&tight), "subnet-a")
+                .unwrap()
+                .id,
             "acl-1"
         );
         assert!(acl_for_subnet(&[tight], "subnet-b").is_none());

@@ -272,13 +272,11 @@ pub fn all() -> Vec<Scenario> {
             Some("nlb-listener"),
             &[
                 ("nlb-listener", Fail),
-                // reconcile: nlb-security-group and target-sg-ingress may instead evaluate port 9443 and fail.
+                // Nothing listens on 9443: the NLB and target security groups have nothing to filter.
                 ("nlb-security-group", Skip),
                 ("target-health", Skip),
                 ("target-sg-ingress", Skip),
                 ("cross-zone", Skip),
-                // reconcile: no listener on 9443, so no idle timeout to report.
-                ("idle-timeout-resets", Skip),
                 // reconcile: a port without a listener behind the endpoint ENI times out (could be refused).
                 ("connect-probe", Fail),
             ],
@@ -298,8 +296,9 @@ pub fn all() -> Vec<Scenario> {
             &[
                 ("target-health", Fail),
                 ("cross-zone", Skip),
-                // reconcile: target resets with zero healthy hosts are not the idle-timeout pattern.
-                // reconcile: the fail-open NLB forwards the targets' RSTs: refused (could be reset/timeout).
+                // Resets from unhealthy targets are target-health's finding, not an idle-timeout pattern.
+                ("idle-timeout-resets", Skip),
+                // The fail-open NLB forwards the targets' RSTs: the probe is refused.
                 ("connect-probe", Fail),
             ],
         ),
@@ -338,10 +337,9 @@ pub fn all() -> Vec<Scenario> {
                 ("nlb-security-group", Unknown),
                 ("target-health", Unknown),
                 ("target-sg-ingress", Unknown),
-                // reconcile: private-dns-verification can read the consumer's view of the service (verified) and pass.
+                // private-dns-verification reads the consumer's view of the service (verified) and passes;
+                // idle-timeout-resets judges the consumer's AWS/PrivateLinkEndpoints resets alone.
                 ("cross-zone", Unknown),
-                // reconcile: no listener attributes or NLB metrics; only the consumer's endpoint metrics remain.
-                ("idle-timeout-resets", Unknown),
             ],
         ),
     ]
