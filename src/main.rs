@@ -4,6 +4,8 @@
 mod app;
 mod cli;
 mod exit;
+#[allow(dead_code)] // called by the live collector once it is wired in
+mod netprobe;
 mod render;
 
 use clap::Parser;

@@ -524,6 +524,9 @@ pub struct ProbeAttempt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability_zone: Option<String>,
     pub outcome: ProbeOutcome,
+    /// The TLS handshake after the connect, when `--probe-tls` asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsOutcome>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -533,6 +536,29 @@ pub enum ProbeOutcome {
     Refused,
     Timeout { after_ms: u64 },
     Error { message: String },
+}
+
+/// A TLS handshake with SNI = the service's private DNS name, after a TCP connect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TlsOutcome {
+    /// The handshake completed and the certificate verified for `server_name`.
+    Established {
+        server_name: String,
+        millis: u64,
+        /// e.g. `TLSv1_3`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protocol: Option<String>,
+    },
+    /// The handshake failed: an alert, a certificate that does not verify for the name, a reset.
+    Failed {
+        server_name: String,
+        message: String,
+    },
+    Timeout {
+        server_name: String,
+        after_ms: u64,
+    },
 }
 
 // ---------------------------------------------------------------- observability

@@ -228,6 +228,7 @@ fn az_id_not_published() -> Snapshot {
         address: eni_ip,
         availability_zone: Some("us-east-1c".into()),
         outcome: ProbeOutcome::Timeout { after_ms: 3000 },
+        tls: None,
     });
     let Fact::Known(rej) = &mut s.observability.flow_log_rejects else {
         unreachable!()
