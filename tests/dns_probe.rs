@@ -529,12 +529,19 @@ async fn tls_outcome(server_names: &[&str], tls_server: bool) -> TlsOutcome {
         p.attempts[0].outcome,
         ProbeOutcome::Connected { .. }
     ));
-    // TLS problems are reported, not judged as TCP failures.
-    assert_eq!(check(&run(&s), "connect-probe").status, Status::Pass);
-    p.attempts[0]
+    let tls = p.attempts[0]
         .tls
         .clone()
-        .expect("a TLS outcome after a connect")
+        .expect("a TLS outcome after a connect");
+    // TCP worked: a TLS problem warns (the service's certificate or listener), never fails the path.
+    let expected = if matches!(tls, TlsOutcome::Established { .. }) {
+        Status::Pass
+    } else {
+        Status::Warn
+    };
+    let c = check(&run(&s), "connect-probe").clone();
+    assert_eq!(c.status, expected, "{}", c.summary);
+    tls
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity};
 use crate::fact::{Fact, Missing};
-use crate::model::{ProbeAttempt, ProbeOutcome};
+use crate::model::{ProbeAttempt, ProbeOutcome, TlsOutcome};
 
 pub static META: CheckMeta = CheckMeta {
     id: "connect-probe",
@@ -13,6 +13,7 @@ pub static META: CheckMeta = CheckMeta {
     reads: &[
         "probe.port",
         "probe.attempts",
+        "probe.attempts.tls",
         "consumer.endpoint_enis",
         "provider.target_groups.health_check",
     ],
@@ -21,7 +22,8 @@ pub static META: CheckMeta = CheckMeta {
     docs_url: "https://docs.aws.amazon.com/vpc/latest/privatelink/privatelink-access-customer-owned-services.html",
     doc: CheckDoc {
         what_it_checks: "The TCP connects pl-doctor made to the endpoint (each ENI address, per AZ) on the service \
-port. Every attempt connected: pass, with connect times per AZ. Any attempt refused or timed out: fail, naming \
+port. Every attempt connected: pass, with connect times per AZ (with `--probe-tls`, a TLS handshake that failed after \
+the connect makes it warn). Any attempt refused or timed out: fail, naming \
 the AZs, even when other AZs connected, because the clients that DNS or their AZ sends to the broken ENI fail \
 every time. Attempts that only failed locally (an error on the probing host): warn when others connected, \
 unknown when none did. Skipped when the probe was not requested or endpoint-state failed; unknown when it \
@@ -51,7 +53,37 @@ fn line(a: &ProbeAttempt) -> String {
         ProbeOutcome::Timeout { after_ms } => format!("timed out after {after_ms} ms"),
         ProbeOutcome::Error { message } => format!("error: {message}"),
     };
-    format!("{} ({}): {what}", a.address, az(a))
+    let tls = match &a.tls {
+        None => String::new(),
+        Some(TlsOutcome::Established {
+            server_name,
+            millis,
+            protocol,
+        }) => format!(
+            "; TLS with {server_name} established in {millis} ms{}",
+            protocol
+                .as_deref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default()
+        ),
+        Some(TlsOutcome::Failed {
+            server_name,
+            message,
+        }) => format!("; TLS with {server_name} failed: {message}"),
+        Some(TlsOutcome::Timeout {
+            server_name,
+            after_ms,
+        }) => format!("; TLS with {server_name} got no answer within {after_ms} ms"),
+    };
+    format!("{} ({}): {what}{tls}", a.address, az(a))
+}
+
+/// Connected attempts whose `--probe-tls` handshake did not complete.
+fn tls_failed(a: &ProbeAttempt) -> bool {
+    matches!(
+        a.tls,
+        Some(TlsOutcome::Failed { .. } | TlsOutcome::Timeout { .. })
+    )
 }
 
 /// Health checks on another port than the traffic port let a target look healthy
@@ -184,6 +216,21 @@ pub fn evaluate(ctx: &Context) -> Outcome {
                 _ => unreachable!(),
             })
             .collect();
+        let tls_broken: Vec<&ProbeAttempt> =
+            probe.attempts.iter().filter(|a| tls_failed(a)).collect();
+        if !tls_broken.is_empty() {
+            // TCP works, so the path is fine; TLS failing is the service's certificate
+            // or TLS listener, which clients see as a handshake error.
+            return base(Outcome::warn(format!(
+                "TCP {} connects through every ENI, but the TLS handshake failed via {}",
+                probe.port,
+                names(&tls_broken)
+            )))
+            .remediation(format!(
+                "Check the certificate the service presents for the private DNS name (its names and issuer) and that the port speaks TLS: openssl s_client -connect {}:{} -servername <private DNS name>. A certificate from a private CA needs that CA in the client's trust store.",
+                tls_broken[0].address, probe.port
+            ));
+        }
         return base(Outcome::pass(format!(
             "TCP {} connects through every ENI ({})",
             probe.port,
@@ -389,6 +436,33 @@ mod tests {
         assert!(run_with(&s, &p)
             .summary
             .starts_with("prerequisite endpoint-state failed"));
+    }
+
+    #[test]
+    fn a_failed_tls_handshake_after_connecting_warns() {
+        let mut s = healthy();
+        if let Fact::Known(p) = &mut s.probe {
+            p.attempts[0].tls = Some(TlsOutcome::Established {
+                server_name: "payments.internal.example.com".into(),
+                millis: 4,
+                protocol: Some("TLSv1_3".into()),
+            });
+            p.attempts[1].tls = Some(TlsOutcome::Failed {
+                server_name: "payments.internal.example.com".into(),
+                message: "invalid peer certificate: NotValidForName".into(),
+            });
+        }
+        let o = run_with(&s, &[]);
+        assert_eq!(o.status, Status::Warn);
+        assert!(o
+            .summary
+            .contains("TLS handshake failed via us-east-1b (10.0.2.25)"));
+        assert!(o
+            .details
+            .iter()
+            .any(|d| d
+                .contains("TLS with payments.internal.example.com established in 4 ms (TLSv1_3)")));
+        assert!(o.details.iter().any(|d| d.contains("NotValidForName")));
     }
 
     #[test]
