@@ -29,6 +29,15 @@ pub enum Command {
         /// A check id, as listed by `pl-doctor checks`.
         id: String,
     },
+    /// Print the minimal read-only IAM policy (JSON) pl-doctor needs, generated from the checks.
+    IamPolicy {
+        /// The policy for the provider account's role instead of the consumer's.
+        #[arg(long)]
+        provider: bool,
+        /// Also allow the consumer to assume this provider role (--provider-role-arn).
+        #[arg(long, value_name = "ARN", value_parser = parse_role_arn, conflicts_with = "provider")]
+        provider_role_arn: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -43,6 +43,31 @@ pub struct Snapshot {
     pub observability: Observability,
 }
 
+impl Snapshot {
+    /// The endpoint service's id: from the provider's configuration, else the consumer's
+    /// view, else the last segment of the service name (`com.amazonaws.vpce.<region>.vpce-svc-…`).
+    pub fn service_id(&self) -> String {
+        self.provider
+            .service_configuration
+            .known()
+            .map(|c| c.service_id.clone())
+            .or_else(|| self.consumer.service.known().map(|v| v.service_id.clone()))
+            .unwrap_or_else(|| {
+                let name = &self.consumer.endpoint.service_name;
+                name.rsplit('.').next().unwrap_or(name).to_owned()
+            })
+    }
+
+    /// Whether the service requires acceptance, from whichever side is visible.
+    pub fn acceptance_required(&self) -> Option<bool> {
+        self.provider
+            .service_configuration
+            .known()
+            .map(|c| c.acceptance_required)
+            .or_else(|| self.consumer.service.known().map(|v| v.acceptance_required))
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectionInputs {
     pub endpoint_id: String,

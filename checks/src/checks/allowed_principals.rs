@@ -105,25 +105,8 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         &s.provider.allowed_principals,
         "the service's allowed principals (provider.allowed_principals)"
     );
-    let service_id = s
-        .provider
-        .service_configuration
-        .known()
-        .map(|c| c.service_id.clone())
-        .or_else(|| s.consumer.service.known().map(|v| v.service_id.clone()))
-        .unwrap_or_else(|| {
-            ep.service_name
-                .rsplit('.')
-                .next()
-                .unwrap_or_default()
-                .to_owned()
-        });
-    let acceptance_required = s
-        .provider
-        .service_configuration
-        .known()
-        .map(|c| c.acceptance_required)
-        .or_else(|| s.consumer.service.known().map(|v| v.acceptance_required));
+    let service_id = s.service_id();
+    let acceptance_required = s.acceptance_required();
 
     let classified: Vec<(&AllowedPrincipal, Principal)> =
         principals.iter().map(|p| (p, classify(p))).collect();

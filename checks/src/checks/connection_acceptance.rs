@@ -113,25 +113,8 @@ fn verdict_for_state(
 pub fn evaluate(ctx: &Context) -> Outcome {
     let s = ctx.snapshot;
     let ep = &s.consumer.endpoint;
-    let service_id = s
-        .provider
-        .service_configuration
-        .known()
-        .map(|c| c.service_id.clone())
-        .or_else(|| s.consumer.service.known().map(|v| v.service_id.clone()))
-        .unwrap_or_else(|| {
-            ep.service_name
-                .rsplit('.')
-                .next()
-                .unwrap_or_default()
-                .to_owned()
-        });
-    let required = s
-        .provider
-        .service_configuration
-        .known()
-        .map(|c| c.acceptance_required)
-        .or_else(|| s.consumer.service.known().map(|v| v.acceptance_required));
+    let service_id = s.service_id();
+    let required = s.acceptance_required();
     let allow_list_failed = ctx.failed_prerequisite(&["allowed-principals"]).is_some();
     let note = acceptance_note(required, &service_id);
 
