@@ -1,4 +1,5 @@
 //! Real servers on loopback shared by the integration tests.
 
 pub mod dns_server;
+pub mod fault_proxy;
 pub mod tcp;
