@@ -796,11 +796,12 @@ async fn handle(
                 s.counters.calls.entry(key(&call)).or_default().delayed += 1;
                 s.counters.held += 1;
             });
+            // Counted out on drop too: the client may hang up while its call is held.
+            let _held = Held(shared);
             tokio::select! {
                 _ = tokio::time::sleep(by) => {}
                 _ = released => {}
             }
-            shared.update(|s| s.counters.held -= 1);
         }
         Decision::Forward => {}
     }
@@ -819,6 +820,15 @@ async fn handle(
                 .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             Ok(response)
         }
+    }
+}
+
+/// A call inside a delay, for the `held` gauge.
+struct Held<'a>(&'a Shared);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.update(|s| s.counters.held -= 1);
     }
 }
 
