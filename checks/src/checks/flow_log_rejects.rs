@@ -142,7 +142,7 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         )));
     }
     let ports = ctx.ports().ok().map(|p| p.ports);
-    let on_service = |r: &&RejectRow| ports.as_ref().map_or(true, |p| p.contains(&r.dst_port));
+    let on_service = |r: &&RejectRow| ports.as_ref().is_none_or(|p| p.contains(&r.dst_port));
     let service_rows: Vec<&RejectRow> = rejects.rows.iter().filter(on_service).collect();
     let top: Vec<String> = rejects.rows.iter().take(5).map(row_line).collect();
     let rows_evidence: Vec<_> = rejects.rows.iter().collect();
