@@ -296,7 +296,8 @@ async fn security_groups(
 /// The prefix lists the groups' rules reference: DescribeManagedPrefixLists for their
 /// names ∥ GetManagedPrefixListEntries for each (that API takes one list).
 async fn prefix_lists(
-    stage: Stage<'_>,
+    tracker: &Tracker,
+    stage_name: &'static str,
     ec2: &aws_sdk_ec2::Client,
     groups: &Fact<Vec<SecurityGroup>>,
 ) -> Fact<Vec<PrefixList>> {
@@ -308,6 +309,7 @@ async fn prefix_lists(
     if ids.is_empty() {
         return Fact::Known(vec![]);
     }
+    let stage = tracker.stage(stage_name);
     const ENTRIES: &str = "ec2:GetManagedPrefixListEntries";
     let names = stage.call(
         "ec2:DescribeManagedPrefixLists",
