@@ -203,7 +203,7 @@ fn fatal(
             ),
             _ => (
                 format!("cannot read endpoint {endpoint_id} {whom}: {} failed: {}", f.action, one_line(&f.detail())),
-                "retry; if it persists, check the AWS Health Dashboard for the region".to_owned(),
+                "retry; if it persists, check --endpoint-url / the network, then the AWS Health Dashboard for the region".to_owned(),
             ),
         },
         EndpointLookupError::Unreadable(u) => (
