@@ -38,6 +38,12 @@ pub struct LiveRequest {
 
 /// Collect a snapshot from AWS. Runs its own tokio runtime: only the live path needs one.
 pub fn collect_blocking(req: &LiveRequest) -> Result<Snapshot, Failure> {
+    // Role chains in profiles (role_arn + source_profile) build their own STS client from
+    // the environment, not from the loader: set AWS_ENDPOINT_URL so --endpoint-url reaches
+    // them as the variable would. Done before the runtime exists, while no other thread runs.
+    if let Some(url) = &req.aws.endpoint_url {
+        std::env::set_var("AWS_ENDPOINT_URL", url);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
