@@ -3,6 +3,7 @@
 
 mod app;
 mod cli;
+mod collect;
 mod exit;
 #[allow(dead_code)] // called by the live collector once it is wired in
 mod netprobe;
