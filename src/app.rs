@@ -146,6 +146,13 @@ fn live_request(endpoint_id: &str, args: &DiagnoseArgs, options: &EvalOptions) -
             endpoint_url: args.endpoint_url.clone(),
             provider,
         },
+        network: crate::collect::NetworkRequest {
+            resolver: args.resolver,
+            probe_targets: args.probe_target.clone(),
+            probe_tls: args.probe_tls,
+            skip_dns: !options.selects("dns-resolution"),
+            skip_probe: !options.selects("connect-probe"),
+        },
     }
 }
 

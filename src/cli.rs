@@ -99,15 +99,15 @@ pub struct DiagnoseArgs {
     pub external_id: Option<String>,
 
     /// DNS resolver for dns-resolution (default: the system resolver), e.g. 10.0.0.2:53.
-    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_resolver)]
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_resolver, conflicts_with = "from_snapshot")]
     pub resolver: Option<std::net::SocketAddr>,
 
     /// Probe these addresses instead of the endpoint ENI addresses the names resolve to (IPs only). Repeat or comma-separate.
-    #[arg(long, value_name = "IP", value_delimiter = ',', value_parser = parse_probe_target)]
+    #[arg(long, value_name = "IP", value_delimiter = ',', value_parser = parse_probe_target, conflicts_with = "from_snapshot")]
     pub probe_target: Vec<std::net::IpAddr>,
 
     /// After each TCP connect, also do a TLS handshake with SNI = the service's private DNS name.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "from_snapshot")]
     pub probe_tls: bool,
 
     /// Metrics and flow-log window, e.g. 1h, 30m, 2h30m.

@@ -192,6 +192,8 @@ fn malformed_options_are_one_line_errors_with_exit_2() {
             "does not match the snapshot",
         ),
         (&["--output", "yaml"], "invalid value 'yaml'"),
+        (&["--resolver", "10.0.0.2"], "cannot be used with"),
+        (&["--probe-target", "10.0.1.25"], "cannot be used with"),
     ];
     for (args, needle) in cases {
         let out = pl()

@@ -166,6 +166,14 @@ pub struct EvalOptions {
     pub skip: Vec<String>,
 }
 
+impl EvalOptions {
+    /// Whether `--only`/`--skip` leave check `id` in the run.
+    pub fn selects(&self, id: &str) -> bool {
+        (self.only.is_empty() || self.only.iter().any(|i| i == id))
+            && !self.skip.iter().any(|i| i == id)
+    }
+}
+
 /// Everything a check may look at: the snapshot, the options, and the results
 /// of the checks before it (for "prerequisite failed" reasoning).
 pub struct Context<'a> {

@@ -67,9 +67,7 @@ pub fn evaluate(snapshot: &Snapshot, options: &EvalOptions) -> Vec<CheckResult> 
     let mut results: Vec<CheckResult> = Vec::with_capacity(RUNBOOK.len());
     for check in RUNBOOK.iter() {
         let meta = check.meta;
-        let deselected = (!options.only.is_empty() && !options.only.iter().any(|i| i == meta.id))
-            || options.skip.iter().any(|i| i == meta.id);
-        let outcome = if deselected {
+        let outcome = if !options.selects(meta.id) {
             let why = if options.skip.iter().any(|i| i == meta.id) {
                 "skipped by --skip"
             } else {

@@ -17,6 +17,7 @@ mod progress;
 mod provider;
 
 use crate::exit::Failure;
+use crate::netprobe::{dns, tcp};
 use config::{load_configs, AwsOptions};
 use convert::Unreadable;
 use errors::{CallFailure, FailureKind};
@@ -34,6 +35,22 @@ pub struct LiveRequest {
     pub ports: Vec<u16>,
     pub window: Duration,
     pub aws: AwsOptions,
+    pub network: NetworkRequest,
+}
+
+/// What to ask from the host pl-doctor runs on, after the AWS facts are in.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkRequest {
+    /// `--resolver`; the system resolver when absent.
+    pub resolver: Option<std::net::SocketAddr>,
+    /// `--probe-target`: addresses to probe besides the endpoint's own ENIs.
+    pub probe_targets: Vec<std::net::IpAddr>,
+    /// `--probe-tls`: a TLS handshake with SNI = the private DNS name after connecting.
+    pub probe_tls: bool,
+    /// dns-resolution deselected by `--only`/`--skip`: do not ask the resolver.
+    pub skip_dns: bool,
+    /// connect-probe deselected: send no traffic to the endpoint.
+    pub skip_probe: bool,
 }
 
 /// Collect a snapshot from AWS. Runs its own tokio runtime: only the live path needs one.
@@ -126,7 +143,7 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
     }
 
     let window_start = window_end - req.window;
-    Ok(Snapshot {
+    let mut snapshot = Snapshot {
         snapshot_version: SNAPSHOT_VERSION,
         collected_by: format!("pl-doctor {}", env!("CARGO_PKG_VERSION")),
         collected_at,
@@ -162,7 +179,48 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
                 "the flow-log REJECT query (Logs Insights) is not run by this version",
             ),
         },
-    })
+    };
+    // Names and ENI addresses come from the AWS facts, so the network facts come last.
+    snapshot.dns = if req.network.skip_dns {
+        Fact::not_requested("dns-resolution not selected (--only/--skip)")
+    } else {
+        dns::collect(&snapshot, req.network.resolver, &dns::DnsOptions::default()).await
+    };
+    snapshot.probe = if req.network.skip_probe {
+        Fact::not_requested("connect-probe not selected (--only/--skip)")
+    } else {
+        let opts = tcp::ProbeOptions {
+            tls: probe_tls(&snapshot, req.network.probe_tls),
+            ..tcp::ProbeOptions::default()
+        };
+        tcp::collect(
+            &snapshot,
+            &snapshot.dns,
+            &req.network.probe_targets,
+            req.ports.first().copied(),
+            &opts,
+        )
+        .await
+    };
+    Ok(snapshot)
+}
+
+/// The TLS handshake for `--probe-tls`, when it can be set up; otherwise the probe
+/// stays TCP-only and says why on stderr.
+fn probe_tls(snapshot: &Snapshot, wanted: bool) -> Option<tcp::TlsProbe> {
+    if !wanted {
+        return None;
+    }
+    let result = tcp::tls_server_name(snapshot)
+        .ok_or_else(|| "the service has no concrete private DNS name to use as SNI".to_owned())
+        .and_then(|name| tcp::TlsProbe::with_system_roots(&name));
+    match result {
+        Ok(tls) => Some(tls),
+        Err(why) => {
+            eprintln!("pl-doctor: --probe-tls: {why}; probing TCP only");
+            None
+        }
+    }
 }
 
 /// Why the endpoint could not be read at all.
