@@ -14,4 +14,15 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo test (workspace, all features)"
-cargo test --workspace --all-features --locked 2>&1
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --all-features --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+# cargo prints one "test result" line per test binary, the doc tests' last; close
+# with the totals so the run's last line says how many tests ran in all.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

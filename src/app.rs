@@ -8,6 +8,7 @@ use crate::exit::{self, Failure};
 use crate::render;
 use pl_checks::check::EvalOptions;
 use pl_checks::client::ClientSpec;
+use pl_checks::iam;
 use pl_checks::model::Snapshot;
 use pl_checks::registry;
 use pl_checks::report;
@@ -26,6 +27,22 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Some(Command::Explain { id }) => {
             let check = registry::find(&id).ok_or_else(|| unknown_check(&id, "explain"))?;
             print_out(&render::explain(check.meta, style))?;
+            Ok(exit::NO_FAILURE)
+        }
+        Some(Command::IamPolicy {
+            provider,
+            provider_role_arn,
+        }) => {
+            let side = if provider {
+                iam::Side::Provider
+            } else {
+                iam::Side::Consumer
+            };
+            let policy = iam::policy(side, provider_role_arn.as_deref());
+            print_out(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&policy).expect("policy serializes")
+            ))?;
             Ok(exit::NO_FAILURE)
         }
         None => diagnose(cli.diagnose, style),

@@ -29,6 +29,15 @@ pub enum Command {
         /// A check id, as listed by `pl-doctor checks`.
         id: String,
     },
+    /// Print the minimal read-only IAM policy (JSON) pl-doctor needs, generated from the checks.
+    IamPolicy {
+        /// The policy for the provider account's role instead of the consumer's.
+        #[arg(long)]
+        provider: bool,
+        /// Also allow the consumer to assume this provider role (--provider-role-arn).
+        #[arg(long, value_name = "ARN", value_parser = parse_role_arn, conflicts_with = "provider")]
+        provider_role_arn: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +101,14 @@ pub struct DiagnoseArgs {
     /// DNS resolver for dns-resolution (default: the system resolver), e.g. 10.0.0.2:53.
     #[arg(long, value_name = "IP[:PORT]", value_parser = parse_resolver)]
     pub resolver: Option<std::net::SocketAddr>,
+
+    /// Probe these addresses instead of the endpoint ENI addresses the names resolve to (IPs only). Repeat or comma-separate.
+    #[arg(long, value_name = "IP", value_delimiter = ',', value_parser = parse_probe_target)]
+    pub probe_target: Vec<std::net::IpAddr>,
+
+    /// After each TCP connect, also do a TLS handshake with SNI = the service's private DNS name.
+    #[arg(long)]
+    pub probe_tls: bool,
 
     /// Metrics and flow-log window, e.g. 1h, 30m, 2h30m.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
@@ -178,6 +195,22 @@ fn parse_resolver(s: &str) -> Result<std::net::SocketAddr, String> {
         })
 }
 
+/// A single unicast address: the probe connects to exactly what it is given, so names
+/// (which could resolve anywhere), CIDRs and broadcast/multicast addresses are refused.
+fn parse_probe_target(s: &str) -> Result<std::net::IpAddr, String> {
+    let ip: std::net::IpAddr = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not an IP address (e.g. 10.0.1.25 or fd00::25)"))?;
+    let unusable = ip.is_unspecified()
+        || ip.is_multicast()
+        || matches!(ip, std::net::IpAddr::V4(v4) if v4.is_broadcast());
+    if unusable {
+        return Err(format!("{s:?} is not a unicast address to connect to"));
+    }
+    Ok(ip)
+}
+
 /// `vpce-` followed by 8 or 17 lowercase hex digits.
 pub fn is_endpoint_id(s: &str) -> bool {
     pl_checks::client::is_aws_id(s, "vpce-")
@@ -205,6 +238,17 @@ mod tests {
         assert_eq!(parse_resolver("10.0.0.2").unwrap().port(), 53);
         assert_eq!(parse_resolver("127.0.0.1:5353").unwrap().port(), 5353);
         assert!(parse_resolver("dns.example").is_err());
+        assert_eq!(
+            parse_probe_target("10.0.1.25").unwrap(),
+            "10.0.1.25".parse::<std::net::IpAddr>().unwrap()
+        );
+        assert!(parse_probe_target("fd00::25").is_ok());
+        assert!(parse_probe_target("payments.internal.example.com").is_err());
+        assert!(parse_probe_target("10.0.1.0/24").is_err());
+        assert!(parse_probe_target("10.0.1.25:443").is_err());
+        assert!(parse_probe_target("0.0.0.0").is_err());
+        assert!(parse_probe_target("255.255.255.255").is_err());
+        assert!(parse_probe_target("224.0.0.1").is_err());
         assert!(is_endpoint_id("vpce-0a1b2c3d4e5f6a7b8"));
         assert!(!is_endpoint_id("vpce-0A1B2C3D4E5F6A7B8"));
         assert!(!is_endpoint_id("vpce-svc-0123456789abcdef0"));

@@ -5,6 +5,8 @@ mod app;
 mod cli;
 mod collect;
 mod exit;
+#[allow(dead_code)] // called by the live collector once it is wired in
+mod netprobe;
 mod render;
 
 use clap::Parser;

@@ -346,3 +346,46 @@ fn help_and_version_exit_0() {
         .success()
         .stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn iam_policy_prints_the_generated_read_only_policies() {
+    let out = pl().arg("iam-policy").output().unwrap();
+    assert!(out.status.success());
+    let consumer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        consumer,
+        pl_checks::iam::policy(pl_checks::iam::Side::Consumer, None)
+    );
+    assert_eq!(consumer["Version"], "2012-10-17");
+    let actions = consumer["Statement"][0]["Action"].as_array().unwrap();
+    assert!(actions
+        .iter()
+        .all(|a| pl_checks::iam::is_read_only(a.as_str().unwrap())));
+
+    let out = pl().args(["iam-policy", "--provider"]).output().unwrap();
+    let provider: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(provider["Statement"][0]["Action"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("elasticloadbalancing:DescribeTargetHealth")));
+
+    let out = pl()
+        .args([
+            "iam-policy",
+            "--provider-role-arn",
+            "arn:aws:iam::111111111111:role/pl-doctor-readonly",
+        ])
+        .output()
+        .unwrap();
+    let with_assume: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        with_assume["Statement"][1]["Resource"],
+        "arn:aws:iam::111111111111:role/pl-doctor-readonly"
+    );
+
+    let out = pl()
+        .args(["iam-policy", "--provider-role-arn", "not-an-arn"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, 2, "not an IAM role ARN");
+}

@@ -43,6 +43,31 @@ pub struct Snapshot {
     pub observability: Observability,
 }
 
+impl Snapshot {
+    /// The endpoint service's id: from the provider's configuration, else the consumer's
+    /// view, else the last segment of the service name (`com.amazonaws.vpce.<region>.vpce-svc-…`).
+    pub fn service_id(&self) -> String {
+        self.provider
+            .service_configuration
+            .known()
+            .map(|c| c.service_id.clone())
+            .or_else(|| self.consumer.service.known().map(|v| v.service_id.clone()))
+            .unwrap_or_else(|| {
+                let name = &self.consumer.endpoint.service_name;
+                name.rsplit('.').next().unwrap_or(name).to_owned()
+            })
+    }
+
+    /// Whether the service requires acceptance, from whichever side is visible.
+    pub fn acceptance_required(&self) -> Option<bool> {
+        self.provider
+            .service_configuration
+            .known()
+            .map(|c| c.acceptance_required)
+            .or_else(|| self.consumer.service.known().map(|v| v.acceptance_required))
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectionInputs {
     pub endpoint_id: String,
@@ -524,6 +549,9 @@ pub struct ProbeAttempt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability_zone: Option<String>,
     pub outcome: ProbeOutcome,
+    /// The TLS handshake after the connect, when `--probe-tls` asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsOutcome>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -533,6 +561,29 @@ pub enum ProbeOutcome {
     Refused,
     Timeout { after_ms: u64 },
     Error { message: String },
+}
+
+/// A TLS handshake with SNI = the service's private DNS name, after a TCP connect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TlsOutcome {
+    /// The handshake completed and the certificate verified for `server_name`.
+    Established {
+        server_name: String,
+        millis: u64,
+        /// e.g. `TLSv1_3`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protocol: Option<String>,
+    },
+    /// The handshake failed: an alert, a certificate that does not verify for the name, a reset.
+    Failed {
+        server_name: String,
+        message: String,
+    },
+    Timeout {
+        server_name: String,
+        after_ms: u64,
+    },
 }
 
 // ---------------------------------------------------------------- observability

@@ -66,7 +66,10 @@ fn severity(s: Severity) -> &'static str {
 
 /// Wrap prose to the output width, keeping the author's line breaks, indented by `pad`.
 pub(crate) fn wrap(text: &str, width: u16, pad: &str) -> String {
+    // Never split a word: remediation lines hold commands and flags that must copy-paste whole.
     let opts = textwrap::Options::new(usize::from(width).max(40))
+        .break_words(false)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
         .initial_indent(pad)
         .subsequent_indent(pad);
     text.lines()

@@ -1,21 +1,400 @@
-//! PLACEHOLDER: replaced by the real check.
-use crate::check::*;
+//! Runbook 4 ("works in one AZ, fails in another"), second half: with cross-zone
+//! load balancing off, an endpoint ENI only reaches targets in its own AZ, so every
+//! AZ ID holding an endpoint ENI needs a healthy target of its own.
+
+use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity};
+use crate::known_or_unknown;
+use crate::model::{LoadBalancer, TargetGroup};
+use crate::net::az::{health_by_zone, zone_serves, AzMap, TargetZone};
+use crate::net::nlb::{forwarded_target_groups, service_nlbs};
+use serde_json::json;
+
 pub static META: CheckMeta = CheckMeta {
     id: "cross-zone",
-    step: 0,
-    title: "",
-    source: "",
-    severity: Severity::Low,
-    reads: &[],
-    consumer_actions: &[],
-    provider_actions: &[],
-    docs_url: "",
+    step: 16,
+    title: "Cross-zone load balancing on, or healthy targets in every endpoint AZ",
+    source: "seed: Step 1 (cross-zone), Scaling (cross-zone load balancing), Troubleshooting runbook 4",
+    severity: Severity::High,
+    reads: &[
+        "provider.load_balancers[].attributes.cross_zone_enabled",
+        "provider.target_groups[].cross_zone",
+        "provider.target_groups[].targets",
+        "provider.az_map",
+        "provider.subnets",
+        "consumer.endpoint_enis",
+        "consumer.az_map",
+        "consumer.subnets",
+    ],
+    consumer_actions: &[
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeAvailabilityZones",
+        "ec2:DescribeSubnets",
+    ],
+    provider_actions: &[
+        "ec2:DescribeVpcEndpointServiceConfigurations",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "ec2:DescribeAvailabilityZones",
+        "ec2:DescribeSubnets",
+    ],
+    docs_url: "https://docs.aws.amazon.com/elasticloadbalancing/latest/network/network-load-balancers.html#cross-zone-load-balancing",
     doc: CheckDoc {
-        what_it_checks: "",
-        why_it_matters: "",
-        how_to_fix: "",
+        what_it_checks: "For every target group behind the ports under test, whether cross-zone load balancing \
+is in effect: the target group's `load_balancing.cross_zone.enabled` (`true`, `false`, or the default \
+`use_load_balancer_configuration`, which defers to the NLB's attribute of the same name). Where it is off, every \
+AZ ID that holds an endpoint ENI (consumer names translated to IDs in the consumer account) must have a healthy \
+target (provider names translated in the provider account). Passes with a note when it is off but every endpoint \
+AZ is covered: a deliberate zonal-isolation design is legitimate. Skipped when target-health failed, or when \
+nlb-listener failed and no listener on the ports forwards to a target group.",
+        why_it_matters: "An NLB is zonal by default: the endpoint ENI in one AZ only sends to targets in the same \
+physical AZ. With cross-zone off and no healthy target in an ENI's AZ, clients resolving to that ENI fail while \
+the others work: the seed's \"works in one AZ, fails in another\". AZ names cannot be compared across accounts; \
+only AZ IDs can.",
+        how_to_fix: "Turn cross-zone on for the NLB: `aws elbv2 modify-load-balancer-attributes --load-balancer-arn \
+<nlb-arn> --attributes Key=load_balancing.cross_zone.enabled,Value=true` (Terraform: \
+`enable_cross_zone_load_balancing = true` on `aws_lb`), and on a target group that overrides it: \
+`aws elbv2 modify-target-group-attributes --target-group-arn <tg-arn> --attributes \
+Key=load_balancing.cross_zone.enabled,Value=true` (Terraform: `load_balancing_cross_zone_enabled` on \
+`aws_lb_target_group`). Cross-zone traffic incurs inter-AZ data charges, paid by the load balancer owner. \
+Or, for zonal isolation, register healthy targets in every AZ ID the consumers' ENIs use.",
     },
 };
-pub fn evaluate(_ctx: &Context) -> Outcome {
-    Outcome::unknown("PLACEHOLDER")
+
+/// Is cross-zone in effect for `tg`, and which setting decided it.
+fn effective_cross_zone(
+    tg: &TargetGroup,
+    lbs: &[&LoadBalancer],
+) -> Result<(bool, String), Outcome> {
+    match tg.cross_zone.as_deref() {
+        Some(v) if v.eq_ignore_ascii_case("true") => {
+            return Ok((true, format!("target group {} sets it to true", tg.name)))
+        }
+        Some(v) if v.eq_ignore_ascii_case("false") => {
+            return Ok((false, format!("target group {} sets it to false", tg.name)))
+        }
+        _ => {}
+    }
+    let lb = lbs
+        .iter()
+        .find(|lb| tg.load_balancer_arns.contains(&lb.arn))
+        .or(lbs.first())
+        .ok_or_else(|| Outcome::unknown(format!("no load balancer found for {}", tg.name)))?;
+    let attrs = match &lb.attributes {
+        crate::Fact::Known(a) => a,
+        crate::Fact::Absent(m) => {
+            return Err(Outcome::missing(
+                &format!("the attributes of {}", lb.name),
+                m,
+            ))
+        }
+    };
+    Ok((
+        attrs.cross_zone_enabled,
+        format!(
+            "{} has load_balancing.cross_zone.enabled = {} and {} uses the load balancer's setting",
+            lb.name, attrs.cross_zone_enabled, tg.name
+        ),
+    ))
+}
+
+pub fn evaluate(ctx: &Context) -> Outcome {
+    if let Some(p) = ctx.failed_prerequisite(&["target-health"]) {
+        return Outcome::skip(format!("prerequisite {} failed: {}", p.id, p.summary));
+    }
+    let s = ctx.snapshot;
+    let nlbs = match service_nlbs(s) {
+        Ok(n) => n,
+        Err(o) => return o,
+    };
+    let ports = match ctx.ports() {
+        Ok(p) => p,
+        Err(why) => return Outcome::unknown(format!("no port to check: {why}")),
+    };
+    let tg_arns = match forwarded_target_groups(&nlbs.found, &ports.ports) {
+        Ok(a) => a,
+        Err(o) => return o,
+    };
+    let all_tgs = known_or_unknown!(
+        &s.provider.target_groups,
+        "the target groups (provider.target_groups)"
+    );
+    let tgs: Vec<&TargetGroup> = all_tgs
+        .iter()
+        .filter(|t| tg_arns.contains(&t.arn))
+        .collect();
+    if tgs.is_empty() {
+        return Outcome::skip(match ctx.failed_prerequisite(&["nlb-listener"]) {
+            Some(p) => format!("prerequisite nlb-listener failed: {}", p.summary),
+            None => "no target group behind the ports under test (see nlb-listener)".into(),
+        });
+    }
+
+    let mut settings = Vec::new();
+    let mut off: Vec<&TargetGroup> = Vec::new();
+    for tg in &tgs {
+        match effective_cross_zone(tg, &nlbs.found) {
+            Ok((on, why)) => {
+                settings
+                    .push(json!({ "target_group": tg.name, "cross_zone": on, "decided_by": why }));
+                if !on {
+                    off.push(tg);
+                }
+            }
+            Err(o) => return o,
+        }
+    }
+    if off.is_empty() {
+        return Outcome::pass(
+            "cross-zone load balancing is on: every endpoint ENI reaches healthy targets in any AZ",
+        )
+        .evidence("cross_zone", settings);
+    }
+
+    let enis = known_or_unknown!(
+        &s.consumer.endpoint_enis,
+        "the endpoint's network interfaces (consumer.endpoint_enis)"
+    );
+    let consumer_map = AzMap::consumer(s);
+    let provider_map = AzMap::provider(s);
+    let mut eni_zones = Vec::new();
+    for e in enis {
+        match consumer_map.id_of(&e.availability_zone) {
+            Ok(id) => eni_zones.push((e, id.to_owned())),
+            Err(err) => {
+                return Outcome::unknown(format!(
+                    "cannot place endpoint ENI {} by AZ ID: {err}",
+                    e.id
+                ))
+            }
+        }
+    }
+
+    let mut gaps = Vec::new();
+    let mut coverage = Vec::new();
+    for tg in &off {
+        let targets = known_or_unknown!(&tg.targets, &format!("the target health of {}", tg.name));
+        let by_zone = health_by_zone(&provider_map, targets);
+        let healthy_ids: Vec<String> = by_zone
+            .iter()
+            .filter(|(_, c)| c.healthy > 0)
+            .map(|(z, c)| format!("{z} ({} healthy)", c.healthy))
+            .collect();
+        for (eni, az_id) in &eni_zones {
+            let served = zone_serves(&by_zone, az_id);
+            let provider_name = provider_map.name_of(az_id).ok().map(str::to_owned);
+            coverage.push(json!({
+                "target_group": tg.name,
+                "eni": eni.id,
+                "eni_ip": eni.private_ip,
+                "consumer_az": eni.availability_zone,
+                "az_id": az_id,
+                "provider_az": provider_name,
+                "healthy_targets": by_zone.iter()
+                    .filter(|(z, _)| matches!(z, TargetZone::Id(id) if id == az_id) || **z == TargetZone::All)
+                    .map(|(_, c)| c.healthy).sum::<usize>(),
+                "served": served,
+            }));
+            if !served {
+                gaps.push((tg, *eni, az_id.clone(), provider_name, healthy_ids.clone()));
+            }
+        }
+    }
+
+    let out = if gaps.is_empty() {
+        Outcome::pass(
+            "cross-zone load balancing is off, but every AZ ID with an endpoint ENI has a healthy target of its own",
+        )
+        .detail("zonal isolation is a legitimate design (seed: Scaling), as long as each AZ keeps enough healthy capacity: when an AZ loses its last healthy target, the endpoint ENI there fails while the others work")
+    } else {
+        let what = gaps
+            .iter()
+            .map(|(tg, eni, id, pname, _)| {
+                format!(
+                    "ENI {} ({}, consumer {} = {id}{}) has no healthy target in {}",
+                    eni.id,
+                    eni.private_ip,
+                    eni.availability_zone,
+                    pname
+                        .as_ref()
+                        .map(|n| format!(" = provider {n}"))
+                        .unwrap_or_default(),
+                    tg.name
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut fixes = Vec::new();
+        for lb in &nlbs.found {
+            if lb.attributes.known().is_some_and(|a| !a.cross_zone_enabled) {
+                fixes.push(format!(
+                    "aws elbv2 modify-load-balancer-attributes --load-balancer-arn {} --attributes Key=load_balancing.cross_zone.enabled,Value=true (Terraform: enable_cross_zone_load_balancing = true on the aws_lb of {})",
+                    lb.arn, lb.name
+                ));
+            }
+        }
+        for tg in &off {
+            if tg
+                .cross_zone
+                .as_deref()
+                .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+            {
+                fixes.push(format!(
+                    "aws elbv2 modify-target-group-attributes --target-group-arn {} --attributes Key=load_balancing.cross_zone.enabled,Value=true (Terraform: load_balancing_cross_zone_enabled = \"true\" on aws_lb_target_group)",
+                    tg.arn
+                ));
+            }
+        }
+        let zones: Vec<String> = gaps
+            .iter()
+            .map(|(_, _, id, pname, _)| match pname {
+                Some(n) => format!("{id} (the provider's {n})"),
+                None => id.clone(),
+            })
+            .collect();
+        let mut zones_dedup = zones.clone();
+        zones_dedup.dedup();
+        Outcome::fail(format!(
+            "works in one AZ, fails in another: cross-zone load balancing is off and {what}"
+        ))
+        .details(gaps.iter().map(|(tg, _, _, _, healthy)| {
+            format!("{} has healthy targets only in: {}", tg.name, if healthy.is_empty() { "none".into() } else { healthy.join(", ") })
+        }))
+        .remediation(format!(
+            "Provider: turn cross-zone load balancing on: {}. Inter-AZ traffic is then billed to the load balancer owner. Or, for zonal isolation, get a healthy target into {} (see target-health for why the ones there are not healthy).",
+            fixes.join("; "),
+            zones_dedup.join(", ")
+        ))
+    };
+    out.evidence("cross_zone", settings)
+        .evidence("endpoint_az_coverage", coverage)
+}
+
+#[cfg(all(test, feature = "scenarios"))]
+mod tests {
+    use super::*;
+    use crate::check::{CheckResult, EvalOptions, Status};
+    use crate::fact::Fact;
+    use crate::model::Snapshot;
+    use crate::scenarios::base;
+
+    fn run(s: &Snapshot) -> Outcome {
+        evaluate(&Context::new(s, &EvalOptions::default(), &[]))
+    }
+
+    fn cross_zone_off(s: &mut Snapshot) {
+        let Fact::Known(lbs) = &mut s.provider.load_balancers else {
+            unreachable!()
+        };
+        let Fact::Known(a) = &mut lbs[0].attributes else {
+            unreachable!()
+        };
+        a.cross_zone_enabled = false;
+    }
+
+    fn tg(s: &mut Snapshot) -> &mut TargetGroup {
+        let Fact::Known(tgs) = &mut s.provider.target_groups else {
+            unreachable!()
+        };
+        &mut tgs[0]
+    }
+
+    #[test]
+    fn healthy_bases_pass() {
+        assert_eq!(run(&base::healthy()).status, Status::Pass);
+        assert_eq!(run(&base::enterprise()).status, Status::Pass);
+    }
+
+    #[test]
+    fn off_with_every_eni_az_covered_passes_with_a_note() {
+        let mut s = base::healthy();
+        cross_zone_off(&mut s);
+        let o = run(&s);
+        assert_eq!(o.status, Status::Pass);
+        assert!(o.details[0].contains("zonal isolation"));
+    }
+
+    #[test]
+    fn off_with_an_uncovered_eni_az_fails_by_az_id_not_name() {
+        let mut s = base::healthy();
+        cross_zone_off(&mut s);
+        // The provider's us-east-1b is use1-az1: the consumer's us-east-1a ENI.
+        let Fact::Known(t) = &mut tg(&mut s).targets else {
+            unreachable!()
+        };
+        t[1].state = "unhealthy".into();
+        let o = run(&s);
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.summary.contains("eni-0a1a2a3a4a5a6a7a8"), "{}", o.summary);
+        assert!(
+            o.summary.contains("use1-az1 = provider us-east-1b"),
+            "{}",
+            o.summary
+        );
+        let fix = o.remediation.unwrap();
+        assert!(fix.contains(&format!("--load-balancer-arn {} --attributes Key=load_balancing.cross_zone.enabled,Value=true", base::NLB_ARN)), "{fix}");
+        assert!(
+            fix.contains("inter-AZ") || fix.contains("Inter-AZ"),
+            "{fix}"
+        );
+    }
+
+    #[test]
+    fn target_group_override_beats_the_load_balancer_attribute() {
+        let mut s = base::healthy();
+        tg(&mut s).cross_zone = Some("false".into());
+        let Fact::Known(t) = &mut tg(&mut s).targets else {
+            unreachable!()
+        };
+        t[0].state = "unhealthy".into();
+        let o = run(&s);
+        assert_eq!(o.status, Status::Fail);
+        assert!(o
+            .remediation
+            .unwrap()
+            .contains("modify-target-group-attributes"));
+
+        let mut s = base::healthy();
+        cross_zone_off(&mut s);
+        tg(&mut s).cross_zone = Some("true".into());
+        let Fact::Known(t) = &mut tg(&mut s).targets else {
+            unreachable!()
+        };
+        t[0].state = "unhealthy".into();
+        assert_eq!(run(&s).status, Status::Pass);
+    }
+
+    #[test]
+    fn unknown_attributes_are_unknown_and_failed_target_health_skips() {
+        let mut s = base::healthy();
+        let Fact::Known(lbs) = &mut s.provider.load_balancers else {
+            unreachable!()
+        };
+        lbs[0].attributes = Fact::Absent(crate::Missing::AccessDenied {
+            action: "elasticloadbalancing:DescribeLoadBalancerAttributes".into(),
+            message: None,
+        });
+        assert_eq!(run(&s).status, Status::Unknown);
+
+        let prior = [CheckResult {
+            id: "target-health".into(),
+            step: 9,
+            title: String::new(),
+            status: Status::Fail,
+            summary: "no healthy target".into(),
+            details: vec![],
+            evidence: Default::default(),
+            remediation: None,
+        }];
+        let o = evaluate(&Context::new(
+            &base::healthy(),
+            &EvalOptions::default(),
+            &prior,
+        ));
+        assert_eq!(o.status, Status::Skip);
+        assert!(o.summary.contains("prerequisite target-health failed"));
+    }
 }

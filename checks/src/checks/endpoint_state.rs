@@ -75,14 +75,7 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         return Outcome::pass(format!("{} is available", ep.id))
             .evidence("endpoint", evidence_state);
     }
-    let svc_id = ctx
-        .snapshot
-        .consumer
-        .service
-        .known()
-        .map(|s| s.service_id.clone())
-        .or_else(|| ep.service_name.rsplit('.').next().map(str::to_owned))
-        .unwrap_or_else(|| ep.service_name.clone());
+    let svc_id = ctx.snapshot.service_id();
     let (meaning, terminal) =
         meaning(&ep.state).unwrap_or(("a state this pl-doctor does not know", false));
     let mut out = Outcome::fail(format!("{} is {}: {}", ep.id, ep.state, meaning))

@@ -467,11 +467,13 @@ pub fn healthy() -> Snapshot {
                     address: enis[0],
                     availability_zone: Some("us-east-1a".into()),
                     outcome: ProbeOutcome::Connected { millis: 2 },
+                    tls: None,
                 },
                 ProbeAttempt {
                     address: enis[1],
                     availability_zone: Some("us-east-1b".into()),
                     outcome: ProbeOutcome::Connected { millis: 3 },
+                    tls: None,
                 },
             ],
         }),
@@ -776,6 +778,7 @@ pub fn enterprise() -> Snapshot {
                 address: *a,
                 availability_zone: Some(n.into()),
                 outcome: ProbeOutcome::Connected { millis: 2 },
+                tls: None,
             })
             .collect(),
     });

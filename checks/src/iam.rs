@@ -1,0 +1,162 @@
+//! Least-privilege IAM policies, generated from the actions each check declares in its
+//! metadata, so the policy cannot drift from what the runbook reads.
+
+use crate::registry::RUNBOOK;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// Which account's credentials the policy is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Consumer,
+    Provider,
+}
+
+/// The verbs pl-doctor may call: reads, Logs Insights queries over flow logs, and
+/// the STS calls that establish who it is and reach the provider account.
+const READ_ONLY_PREFIXES: [&str; 7] = [
+    "Describe",
+    "Get",
+    "List",
+    "StartQuery",
+    "StopQuery",
+    "AssumeRole",
+    "GetCallerIdentity",
+];
+
+/// True when `action` (`service:Operation`) is one pl-doctor is allowed to call at all.
+pub fn is_read_only(action: &str) -> bool {
+    action
+        .split_once(':')
+        .is_some_and(|(_, op)| READ_ONLY_PREFIXES.iter().any(|p| op.starts_with(p)))
+}
+
+/// Every action the runbook needs on one side, sorted and deduplicated.
+pub fn actions(side: Side) -> BTreeSet<&'static str> {
+    RUNBOOK
+        .iter()
+        .flat_map(|c| match side {
+            Side::Consumer => c.meta.consumer_actions,
+            Side::Provider => c.meta.provider_actions,
+        })
+        .copied()
+        .collect()
+}
+
+/// The IAM policy document for one side. With `assume_role` (the consumer side of a
+/// cross-account run) the consumer may also assume that provider role.
+pub fn policy(side: Side, assume_role: Option<&str>) -> Value {
+    let sid = match side {
+        Side::Consumer => "PlDoctorConsumerReadOnly",
+        Side::Provider => "PlDoctorProviderReadOnly",
+    };
+    let mut statements = vec![json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions(side).into_iter().collect::<Vec<_>>(),
+        "Resource": "*",
+    })];
+    if let (Side::Consumer, Some(role)) = (side, assume_role) {
+        statements.push(json!({
+            "Sid": "PlDoctorAssumeProviderRole",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Resource": role,
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_declared_action_is_read_only_and_well_formed() {
+        for c in RUNBOOK.iter() {
+            for a in c
+                .meta
+                .consumer_actions
+                .iter()
+                .chain(c.meta.provider_actions)
+            {
+                let (svc, op) = a
+                    .split_once(':')
+                    .unwrap_or_else(|| panic!("{}: {a} has no service prefix", c.meta.id));
+                assert!(
+                    ["ec2", "elasticloadbalancing", "sts", "cloudwatch", "logs"].contains(&svc),
+                    "{}: unexpected service in {a}",
+                    c.meta.id
+                );
+                assert!(
+                    op.chars().next().is_some_and(|ch| ch.is_ascii_uppercase()),
+                    "{a}"
+                );
+                assert!(
+                    is_read_only(a),
+                    "{}: {a} is not a read-only action",
+                    c.meta.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn mutating_actions_are_not_read_only() {
+        for a in [
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:AcceptVpcEndpointConnections",
+            "ec2:ModifyVpcEndpoint",
+            "elasticloadbalancing:ModifyLoadBalancerAttributes",
+            "ec2:CreateFlowLogs",
+            "ec2:DeleteVpcEndpoints",
+            "logs:PutQueryDefinition",
+            "nocolon",
+        ] {
+            assert!(!is_read_only(a), "{a}");
+        }
+    }
+
+    #[test]
+    fn policies_cover_what_the_checks_declare_per_side() {
+        let consumer = policy(
+            Side::Consumer,
+            Some("arn:aws:iam::111111111111:role/pl-doctor"),
+        );
+        let actions: Vec<&str> = consumer["Statement"][0]["Action"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(actions.contains(&"ec2:DescribeVpcEndpoints"));
+        assert!(actions.contains(&"ec2:DescribeNetworkAcls"));
+        assert!(
+            !actions.contains(&"elasticloadbalancing:DescribeTargetHealth"),
+            "provider-only action in consumer policy"
+        );
+        assert!(actions.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
+        assert_eq!(consumer["Statement"][1]["Action"][0], "sts:AssumeRole");
+        assert_eq!(
+            consumer["Statement"][1]["Resource"],
+            "arn:aws:iam::111111111111:role/pl-doctor"
+        );
+
+        let provider = policy(Side::Provider, None);
+        assert_eq!(provider["Statement"].as_array().unwrap().len(), 1);
+        let p: Vec<&str> = provider["Statement"][0]["Action"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for needed in [
+            "elasticloadbalancing:DescribeTargetHealth",
+            "ec2:DescribeVpcEndpointServiceConfigurations",
+            "ec2:DescribeVpcEndpointServicePermissions",
+            "ec2:DescribeVpcEndpointConnections",
+        ] {
+            assert!(p.contains(&needed), "provider policy lacks {needed}");
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Real servers on loopback shared by the integration tests.
+
+pub mod dns_server;
+pub mod tcp;
