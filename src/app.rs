@@ -140,12 +140,27 @@ fn live_request(endpoint_id: &str, args: &DiagnoseArgs, options: &EvalOptions) -
         client: options.client.clone(),
         ports: args.port.clone(),
         window: args.since,
+        timeout: args.timeout,
+        skip_metrics: not_requested_by(options, "idle-timeout-resets"),
+        skip_reject_query: not_requested_by(options, "flow-log-rejects"),
         aws: AwsOptions {
             region: args.region.clone(),
             profile: args.profile.clone(),
             endpoint_url: args.endpoint_url.clone(),
             provider,
         },
+    }
+}
+
+/// Why `--only`/`--skip` leave out check `id`, or None when it runs. The facts only
+/// that check reads are then not collected (the Logs Insights query bills per GB scanned).
+fn not_requested_by(options: &EvalOptions, id: &str) -> Option<String> {
+    if options.skip.iter().any(|s| s == id) {
+        Some(format!("--skip {id}"))
+    } else if !options.only.is_empty() && !options.only.iter().any(|s| s == id) {
+        Some(format!("--only without {id}"))
+    } else {
+        None
     }
 }
 
