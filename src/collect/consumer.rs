@@ -233,7 +233,7 @@ pub async fn details(
     };
     let groups = async {
         let groups = security_groups(stage, &c.ec2, group_ids.clone()).await;
-        let lists = prefix_lists(tracker.stage("consumer: prefix lists"), &c.ec2, &groups).await;
+        let lists = prefix_lists(tracker, "consumer: prefix lists", &c.ec2, &groups).await;
         (groups, lists)
     };
     let service = service_view(stage, c, &endpoint.service_name);

@@ -360,7 +360,33 @@ mod tests {
         ));
         let f = classify(ACTION, &no_creds);
         assert_eq!(f.kind, FailureKind::NoCredentials);
-        assert!(f.message.contains("no providers in chain"), "{}", f.message);
+        assert!(f.message.contains("standard chain"), "{}", f.message);
+
+        // Other credential failures (an expired SSO token) keep the provider's words.
+        let expired: AclError = SdkError::dispatch_failure(ConnectorError::other(
+            Box::new(CredentialsError::provider_error(
+                "the SSO session has expired",
+            )),
+            None,
+        ));
+        let f = classify(ACTION, &expired);
+        assert_eq!(f.kind, FailureKind::NoCredentials);
+        assert!(
+            f.message.contains("SSO session has expired"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn chain_messages_are_one_line_without_repeats() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let err: AclError = SdkError::dispatch_failure(ConnectorError::io(Box::new(io)));
+        let text = chain_message(&err);
+        assert!(text.starts_with("dispatch failure"), "{text}");
+        assert!(text.ends_with("Connection refused"), "{text}");
+        assert_eq!(text.matches("Connection refused").count(), 1, "{text}");
+        assert!(!text.contains('\n'));
     }
 
     #[test]

@@ -56,6 +56,12 @@ pub struct LiveRequest {
 
 /// Collect a snapshot from AWS. Runs its own tokio runtime: only the live path needs one.
 pub fn collect_blocking(req: &LiveRequest) -> Result<Snapshot, Failure> {
+    // Role chains in profiles (role_arn + source_profile) build their own STS client from
+    // the environment, not from the loader: set AWS_ENDPOINT_URL so --endpoint-url reaches
+    // them as the variable would. Done before the runtime exists, while no other thread runs.
+    if let Some(url) = &req.aws.endpoint_url {
+        std::env::set_var("AWS_ENDPOINT_URL", url);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -285,7 +291,7 @@ fn fatal(
             ),
             _ => (
                 format!("cannot read endpoint {endpoint_id} {whom}: {} failed: {}", f.action, one_line(&f.detail())),
-                "retry; if it persists, check the AWS Health Dashboard for the region".to_owned(),
+                "retry; if it persists, check --endpoint-url / the network, then the AWS Health Dashboard for the region".to_owned(),
             ),
         },
         EndpointLookupError::Unreadable(u) => (
@@ -378,7 +384,8 @@ async fn security_groups(
 /// The prefix lists the groups' rules reference: DescribeManagedPrefixLists for their
 /// names ∥ GetManagedPrefixListEntries for each (that API takes one list).
 async fn prefix_lists(
-    stage: Stage<'_>,
+    tracker: &Tracker,
+    stage_name: &'static str,
     ec2: &aws_sdk_ec2::Client,
     groups: &Fact<Vec<SecurityGroup>>,
 ) -> Fact<Vec<PrefixList>> {
@@ -390,6 +397,7 @@ async fn prefix_lists(
     if ids.is_empty() {
         return Fact::Known(vec![]);
     }
+    let stage = tracker.stage(stage_name);
     const ENTRIES: &str = "ec2:GetManagedPrefixListEntries";
     let names = stage.call(
         "ec2:DescribeManagedPrefixLists",

@@ -432,7 +432,7 @@ async fn load_balancers(tracker: &Tracker, c: &Clients, arns: Vec<String>) -> Lo
         group_ids,
     )
     .await;
-    let lists = prefix_lists(tracker.stage("provider: prefix lists"), &c.ec2, &groups).await;
+    let lists = prefix_lists(tracker, "provider: prefix lists", &c.ec2, &groups).await;
 
     LoadBalancing {
         load_balancers: match load_balancers_missing {
