@@ -203,3 +203,28 @@ fn now_rfc3339() -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipped_checks_leave_out_the_facts_only_they_read() {
+        let options = |only: &[&str], skip: &[&str]| EvalOptions {
+            only: only.iter().map(|s| s.to_string()).collect(),
+            skip: skip.iter().map(|s| s.to_string()).collect(),
+            ..EvalOptions::default()
+        };
+        let id = "flow-log-rejects";
+        assert_eq!(not_requested_by(&options(&[], &[]), id), None);
+        assert_eq!(
+            not_requested_by(&options(&[], &[id]), id).as_deref(),
+            Some("--skip flow-log-rejects")
+        );
+        assert_eq!(
+            not_requested_by(&options(&["endpoint-state"], &[]), id).as_deref(),
+            Some("--only without flow-log-rejects")
+        );
+        assert_eq!(not_requested_by(&options(&[id], &[]), id), None);
+    }
+}
