@@ -140,6 +140,9 @@ fn live_request(endpoint_id: &str, args: &DiagnoseArgs, options: &EvalOptions) -
         client: options.client.clone(),
         ports: args.port.clone(),
         window: args.since,
+        timeout: args.timeout,
+        skip_metrics: not_requested_by(options, "idle-timeout-resets"),
+        skip_reject_query: not_requested_by(options, "flow-log-rejects"),
         aws: AwsOptions {
             region: args.region.clone(),
             profile: args.profile.clone(),
@@ -153,6 +156,18 @@ fn live_request(endpoint_id: &str, args: &DiagnoseArgs, options: &EvalOptions) -
             skip_dns: !options.selects("dns-resolution"),
             skip_probe: !options.selects("connect-probe"),
         },
+    }
+}
+
+/// Why `--only`/`--skip` leave out check `id`, or None when it runs. The facts only
+/// that check reads are then not collected (the Logs Insights query bills per GB scanned).
+fn not_requested_by(options: &EvalOptions, id: &str) -> Option<String> {
+    if options.skip.iter().any(|s| s == id) {
+        Some(format!("--skip {id}"))
+    } else if !options.only.is_empty() && !options.only.iter().any(|s| s == id) {
+        Some(format!("--only without {id}"))
+    } else {
+        None
     }
 }
 
@@ -194,4 +209,29 @@ fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipped_checks_leave_out_the_facts_only_they_read() {
+        let options = |only: &[&str], skip: &[&str]| EvalOptions {
+            only: only.iter().map(|s| s.to_string()).collect(),
+            skip: skip.iter().map(|s| s.to_string()).collect(),
+            ..EvalOptions::default()
+        };
+        let id = "flow-log-rejects";
+        assert_eq!(not_requested_by(&options(&[], &[]), id), None);
+        assert_eq!(
+            not_requested_by(&options(&[], &[id]), id).as_deref(),
+            Some("--skip flow-log-rejects")
+        );
+        assert_eq!(
+            not_requested_by(&options(&["endpoint-state"], &[]), id).as_deref(),
+            Some("--only without flow-log-rejects")
+        );
+        assert_eq!(not_requested_by(&options(&[id], &[]), id), None);
+    }
 }

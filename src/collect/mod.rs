@@ -8,13 +8,23 @@
 //!    provider: identity ∥ AZs ∥ service configuration ∥ permissions ∥ connections → NLBs →
 //!    listeners ∥ attributes ∥ target groups ∥ subnets ∥ NLB ENIs → health ∥ listener and
 //!    target group attributes → target instances ∥ target ENIs → security groups → prefix lists.
+//!
+//! Observability overlaps all of it: once the endpoint is known, the consumer's
+//! GetMetricData (AWS/PrivateLinkEndpoints) and DescribeFlowLogs → Logs Insights query
+//! start beside stage 2; the provider's GetMetricData (AWS/NetworkELB) starts as soon as
+//! the provider stages have named the NLBs and their target groups (the host-count
+//! metrics need the TargetGroup dimension).
 
 pub mod config;
 mod consumer;
 mod convert;
 pub mod errors;
+pub mod flowlogs;
+pub mod metrics;
 mod progress;
 mod provider;
+#[cfg(test)]
+mod testing;
 
 use crate::exit::Failure;
 use crate::netprobe::{dns, tcp};
@@ -34,6 +44,14 @@ pub struct LiveRequest {
     pub client: Option<ClientSpec>,
     pub ports: Vec<u16>,
     pub window: Duration,
+    /// `--timeout`: the overall deadline. Metrics and the Logs Insights query still
+    /// running then are recorded as `DeadlinePassed` (and the query is stopped).
+    pub timeout: Duration,
+    /// Why CloudWatch metrics are not collected (e.g. `--skip idle-timeout-resets`), if not.
+    pub skip_metrics: Option<String>,
+    /// Why the Logs Insights REJECT query is not run (e.g. `--skip flow-log-rejects`), if not:
+    /// it bills per GB scanned.
+    pub skip_reject_query: Option<String>,
     pub aws: AwsOptions,
     pub network: NetworkRequest,
 }
@@ -73,7 +91,9 @@ pub fn collect_blocking(req: &LiveRequest) -> Result<Snapshot, Failure> {
 
 pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
     let collected_at = now_rfc3339();
+    let deadline = tokio::time::Instant::now() + req.timeout;
     let window_end = time::OffsetDateTime::now_utc();
+    let window_start = window_end - req.window;
     let configs = load_configs(&req.aws).await;
     let region = match configs.consumer.region() {
         Some(r) => r.to_string(),
@@ -87,6 +107,14 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
     let tracker = Tracker::new();
     let consumer_clients = consumer::Clients::new(&configs.consumer);
     let provider_clients = configs.provider.as_ref().map(provider::Clients::new);
+    // The observability calls run beside consumer::details, on clients of their own.
+    let consumer_ec2 = aws_sdk_ec2::Client::new(&configs.consumer);
+    let consumer_cloudwatch = aws_sdk_cloudwatch::Client::new(&configs.consumer);
+    let consumer_logs = aws_sdk_cloudwatchlogs::Client::new(&configs.consumer);
+    let provider_cloudwatch = configs
+        .provider
+        .as_ref()
+        .map(aws_sdk_cloudwatch::Client::new);
 
     let discovery = consumer::discover(
         &tracker,
@@ -110,7 +138,43 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
     };
 
     let service_name = endpoint.service_name.clone();
-    let (details, provider_side) = tokio::join!(
+    let period = metrics::period_for(req.window);
+    let metrics_window = metrics::Window {
+        start: window_start.into(),
+        end: window_end.into(),
+    };
+    let query_window = flowlogs::Window {
+        start_epoch: window_start.unix_timestamp(),
+        end_epoch: window_end.unix_timestamp(),
+    };
+    let consumer_metrics = async {
+        if req.skip_metrics.is_some() {
+            return None;
+        }
+        let stage = tracker.stage("consumer: metrics");
+        let plan = metrics::consumer_plan(&endpoint, period);
+        Some(metrics::fetch(stage, &consumer_cloudwatch, &plan, metrics_window, deadline).await)
+    };
+    let flow_logs = async {
+        let stage = tracker.stage("consumer: flow logs");
+        let flow_logs = flowlogs::describe(stage, &consumer_ec2, &endpoint).await;
+        let rejects = match &req.skip_reject_query {
+            Some(why) => Fact::not_requested(why.clone()),
+            None => {
+                flowlogs::rejects(
+                    stage,
+                    &consumer_logs,
+                    &flow_logs,
+                    &endpoint.network_interface_ids,
+                    query_window,
+                    deadline,
+                )
+                .await
+            }
+        };
+        (flow_logs, rejects)
+    };
+    let (details, provider_side, consumer_metrics, (flow_logs, flow_log_rejects)) = tokio::join!(
         consumer::details(
             &tracker,
             &consumer_clients,
@@ -119,16 +183,37 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
             discovery.client_instance
         ),
         async {
-            match &provider_clients {
-                Some(clients) => Some(provider::collect(&tracker, clients, &service_name).await),
-                None => None,
-            }
-        }
+            let clients = provider_clients.as_ref()?;
+            let side = provider::collect(&tracker, clients, &service_name).await;
+            let series = match (&req.skip_metrics, &provider_cloudwatch) {
+                (None, Some(cw)) => Some(match metrics::provider_plan(&side, period) {
+                    Ok(plan) => {
+                        let stage = tracker.stage("provider: metrics");
+                        metrics::fetch(stage, cw, &plan, metrics_window, deadline).await
+                    }
+                    Err(m) => Err(m),
+                }),
+                _ => None,
+            };
+            Some((side, series))
+        },
+        consumer_metrics,
+        flow_logs,
     );
-    let provider = provider_side.unwrap_or_else(|| {
-        let owner = details.service.known().map(|s| s.owner.clone());
-        provider::without_access(owner.as_deref())
-    });
+    let (provider, provider_metrics) = match provider_side {
+        Some((side, series)) => (side, series),
+        None => {
+            let owner = details.service.known().map(|s| s.owner.clone());
+            (provider::without_access(owner.as_deref()), None)
+        }
+    };
+    let metrics = match consumer_metrics {
+        None => Fact::not_requested(req.skip_metrics.clone().unwrap_or_default()),
+        Some(consumer) => match metrics::combine(provider_metrics, consumer) {
+            Ok(series) => Fact::Known(series),
+            Err(m) => Fact::Absent(m),
+        },
+    };
     let calls = tracker.finish();
     if std::env::var_os("PL_DOCTOR_CALL_LOG").is_some() {
         for c in &calls {
@@ -142,7 +227,6 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
         eprintln!("pl-doctor: {} AWS calls", calls.len());
     }
 
-    let window_start = window_end - req.window;
     let mut snapshot = Snapshot {
         snapshot_version: SNAPSHOT_VERSION,
         collected_by: format!("pl-doctor {}", env!("CARGO_PKG_VERSION")),
@@ -173,11 +257,9 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
         observability: Observability {
             window_start: rfc3339(window_start),
             window_end: rfc3339(window_end),
-            metrics: Fact::not_requested("CloudWatch metrics are not collected by this version"),
-            flow_logs: Fact::not_requested("flow logs are not collected by this version"),
-            flow_log_rejects: Fact::not_requested(
-                "the flow-log REJECT query (Logs Insights) is not run by this version",
-            ),
+            metrics,
+            flow_logs,
+            flow_log_rejects,
         },
     };
     // Names and ENI addresses come from the AWS facts, so the network facts come last.

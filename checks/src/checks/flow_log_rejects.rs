@@ -21,6 +21,8 @@ pub static META: CheckMeta = CheckMeta {
         "ec2:DescribeVpcEndpoints",
         "logs:StartQuery",
         "logs:GetQueryResults",
+        // Stops the query when --timeout passes, so an abandoned scan stops billing.
+        "logs:StopQuery",
     ],
     provider_actions: &[],
     docs_url: "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs.html",
