@@ -20,6 +20,17 @@ if [[ -f "$stamp" && -x "$venv/bin/moto_server" ]]; then
     exit 0
 fi
 
+# Test processes and this script may race to install on a fresh machine: one at a time.
+mkdir -p "$(dirname "$venv")"
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$venv.lock"
+    flock 9
+    if [[ -f "$stamp" && -x "$venv/bin/moto_server" ]]; then
+        echo "$venv"
+        exit 0
+    fi
+fi
+
 python="${PYTHON:-}"
 if [[ -z "$python" ]]; then
     for candidate in python3.11 python3.12 python3.13 python3; do
@@ -40,7 +51,6 @@ fi
 
 echo "emulator.sh: installing moto[server]==$MOTO_VERSION into $venv" >&2
 rm -rf "$venv"
-mkdir -p "$(dirname "$venv")"
 "$python" -m venv "$venv"
 # Progress goes to stderr so stdout stays the venv path for callers.
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
