@@ -20,9 +20,10 @@
 //!   endpoint's groups.
 //!
 //! Not emulated; covered by the fixture layer (tests/fixtures.rs, layer 1):
-//! * Endpoints are always `available` and connections always `available`: the
-//!   pendingAcceptance/rejected/failed/expired states (endpoint-state,
-//!   connection-acceptance) have fixtures.
+//! * Endpoints are always `available` and connections always `available`, whatever the
+//!   allow-list or AcceptanceRequired say: the pendingAcceptance/rejected/failed/expired
+//!   states (endpoint-state, connection-acceptance, and allowed-principals failing
+//!   rather than warning) have fixtures.
 //! * Private DNS is always `verified` (and the consumer view carries no
 //!   PrivateDnsNameVerificationState): pendingVerification/failed have fixtures.
 //! * AZ names map to the same AZ IDs in every account (us-east-1a = use1-az6 everywhere),
@@ -34,7 +35,7 @@
 //! * NLBs report no private IPv4 addresses (LoadBalancerAddresses), no security groups'
 //!   EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic, and an `…:loadbalancer/app/…`
 //!   ARN even for network load balancers; NLB security groups have fixtures.
-//! * Allowed principals come back without PrincipalType.
+//! * Allowed principals come back without PrincipalType (recorded as an empty string).
 //! * Custom NACLs list no entries of their own (AWS lists the `*` deny, rule 32767);
 //!   default NACLs do list them.
 //! * IP targets are always `healthy`; instance targets are `healthy`, or `unused`
@@ -100,6 +101,20 @@ const HEALTHY: &[(&str, &str)] = &[
     ("az-alignment", "pass"),
     ("cross-zone", "pass"),
 ];
+
+/// The status of all 19 checks: the healthy world's, with `changes` applied.
+fn healthy_except(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut all: Vec<(&str, &str)> = HEALTHY.iter().chain(NOT_COLLECTED_LIVE).copied().collect();
+    for (id, status) in changes {
+        let slot = all
+            .iter_mut()
+            .find(|(i, _)| i == id)
+            .unwrap_or_else(|| panic!("no check {id}"));
+        slot.1 = status;
+    }
+    assert_eq!(all.len(), 19, "every check of the runbook");
+    all
+}
 
 fn saved_snapshot(dir: &tempfile::TempDir, name: &str) -> (std::path::PathBuf, String) {
     let path = dir.path().join(name);
@@ -196,8 +211,7 @@ fn healthy_world_passes_every_collected_check() {
         .arg("--save-snapshot")
         .arg(path_arg)
         .report();
-    report.expect(HEALTHY);
-    report.expect(NOT_COLLECTED_LIVE);
+    report.expect(&healthy_except(&[]));
     report.expect_root_cause(None, 0);
     let target = &report.json["target"];
     assert_eq!(target["endpoint_id"], world.endpoint_id.as_str());
@@ -280,14 +294,7 @@ fn endpoint_security_group_missing_the_port_is_the_root_cause() {
         ..Spec::default()
     });
     let report = diagnose(&emulator, &world).report();
-    report.expect(&[
-        ("endpoint-state", "pass"),
-        ("allowed-principals", "pass"),
-        ("endpoint-sg-ingress", "fail"),
-        ("subnet-nacl", "pass"),
-        ("nlb-listener", "pass"),
-        ("target-health", "pass"),
-    ]);
+    report.expect(&healthy_except(&[("endpoint-sg-ingress", "fail")]));
     report.expect_root_cause(Some("endpoint-sg-ingress"), 1);
     let remediation = report.check("endpoint-sg-ingress")["remediation"]
         .as_str()
@@ -299,22 +306,40 @@ fn endpoint_security_group_missing_the_port_is_the_root_cause() {
 }
 
 #[test]
-fn consumer_missing_from_allowed_principals_is_the_root_cause() {
+fn consumer_removed_from_allowed_principals_warns_while_its_accepted_endpoint_works() {
+    // AWS refuses a new endpoint from an account the allow-list does not cover, but
+    // removing a principal leaves accepted connections alone: this endpoint (available,
+    // as moto's always are) keeps working, and a recreated one would be refused. The
+    // failing cases (pendingAcceptance, rejected) are fixtures.
     let (emulator, world) = world(&Spec {
         principals: vec![Principal::OtherAccount],
         ..Spec::default()
     });
-    let report = diagnose(&emulator, &world).report();
-    report.expect(&[
-        ("endpoint-state", "pass"),
-        ("allowed-principals", "fail"),
-        ("vpc-dns-attributes", "pass"),
-    ]);
-    report.expect_root_cause(Some("allowed-principals"), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let (path, path_arg) = saved_snapshot(&dir, "principal.json");
+    let report = diagnose(&emulator, &world)
+        .arg("--save-snapshot")
+        .arg(path_arg)
+        .report();
+    report.expect(&healthy_except(&[("allowed-principals", "warn")]));
+    report.expect_root_cause(None, 0);
     let summary = report.check("allowed-principals")["summary"]
         .as_str()
         .unwrap_or_default();
-    assert!(summary.contains(CONSUMER_ACCOUNT), "{summary}");
+    assert!(
+        summary.contains(CONSUMER_ACCOUNT) && summary.contains("not in the allow-list"),
+        "{summary}"
+    );
+
+    // The consumer no longer sees the service; the collector says why instead of failing.
+    let snap = read_json(&path);
+    let view = &snap["consumer"]["service"]["absent"];
+    assert_eq!(view["kind"], "api_error", "{view}");
+    assert_eq!(view["operation"], "ec2:DescribeVpcEndpointServices");
+    assert!(view["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("InvalidServiceName"));
 }
 
 #[test]
@@ -324,14 +349,12 @@ fn wildcard_principal_warns_without_failing() {
         ..Spec::default()
     });
     let report = diagnose(&emulator, &world).report();
-    let mut expected: Vec<(&str, &str)> = HEALTHY
-        .iter()
-        .copied()
-        .filter(|(id, _)| *id != "allowed-principals")
-        .collect();
-    expected.push(("allowed-principals", "warn"));
-    report.expect(&expected);
+    report.expect(&healthy_except(&[("allowed-principals", "warn")]));
     report.expect_root_cause(None, 0);
+    let summary = report.check("allowed-principals")["summary"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(summary.contains("`*`"), "{summary}");
 }
 
 #[test]
@@ -349,14 +372,7 @@ fn cross_zone_off_with_targets_only_outside_the_endpoint_azs_fails() {
         .arg("--save-snapshot")
         .arg(path_arg)
         .report();
-    report.expect(&[
-        ("endpoint-state", "pass"),
-        ("endpoint-sg-ingress", "pass"),
-        ("nlb-listener", "pass"),
-        ("target-health", "pass"),
-        ("az-alignment", "pass"),
-        ("cross-zone", "fail"),
-    ]);
+    report.expect(&healthy_except(&[("cross-zone", "fail")]));
     report.expect_root_cause(Some("cross-zone"), 1);
 
     let snap = read_json(&path);
@@ -374,13 +390,7 @@ fn endpoint_in_an_az_the_service_does_not_publish_fails_az_alignment() {
         ..Spec::default()
     });
     let report = diagnose(&emulator, &world).report();
-    report.expect(&[
-        ("endpoint-state", "pass"),
-        ("endpoint-sg-ingress", "pass"),
-        ("subnet-nacl", "pass"),
-        ("target-health", "pass"),
-        ("az-alignment", "fail"),
-    ]);
+    report.expect(&healthy_except(&[("az-alignment", "fail")]));
     report.expect_root_cause(Some("az-alignment"), 1);
     let summary = report.check("az-alignment")["summary"]
         .as_str()
@@ -395,12 +405,7 @@ fn vpc_dns_hostnames_off_fails_vpc_dns_attributes() {
         ..Spec::default()
     });
     let report = diagnose(&emulator, &world).report();
-    report.expect(&[
-        ("endpoint-state", "pass"),
-        ("endpoint-sg-ingress", "pass"),
-        ("private-dns-enabled", "pass"),
-        ("vpc-dns-attributes", "fail"),
-    ]);
+    report.expect(&healthy_except(&[("vpc-dns-attributes", "fail")]));
     report.expect_root_cause(Some("vpc-dns-attributes"), 1);
     let remediation = report.check("vpc-dns-attributes")["remediation"]
         .as_str()
@@ -415,12 +420,12 @@ fn stopped_instance_targets_fail_target_health() {
         ..Spec::default()
     });
     let report = diagnose(&emulator, &world).report();
-    report.expect(&[
-        ("endpoint-state", "pass"),
-        ("endpoint-sg-ingress", "pass"),
-        ("nlb-listener", "pass"),
+    report.expect(&healthy_except(&[
         ("target-health", "fail"),
-    ]);
+        // Both say so instead of piling on: their prerequisite failed.
+        ("cross-zone", "skip"),
+        ("idle-timeout-resets", "skip"),
+    ]));
     report.expect_root_cause(Some("target-health"), 1);
     let check = report.check("target-health").to_string();
     assert!(
@@ -436,11 +441,12 @@ fn target_group_without_targets_fails_target_health() {
         ..Spec::default()
     });
     let report = diagnose(&emulator, &world).report();
-    report.expect(&[
-        ("endpoint-state", "pass"),
-        ("nlb-listener", "pass"),
+    report.expect(&healthy_except(&[
         ("target-health", "fail"),
-    ]);
+        ("target-sg-ingress", "skip"),
+        ("cross-zone", "skip"),
+        ("idle-timeout-resets", "skip"),
+    ]));
     report.expect_root_cause(Some("target-health"), 1);
 }
 
@@ -451,12 +457,7 @@ fn nacl_denying_the_port_fails_subnet_nacl() {
         ..Spec::default()
     });
     let report = diagnose(&emulator, &world).report();
-    report.expect(&[
-        ("endpoint-state", "pass"),
-        ("endpoint-sg-ingress", "pass"),
-        ("subnet-nacl", "fail"),
-        ("nlb-listener", "pass"),
-    ]);
+    report.expect(&healthy_except(&[("subnet-nacl", "fail")]));
     report.expect_root_cause(Some("subnet-nacl"), 1);
     let check = report.check("subnet-nacl").to_string();
     assert!(
@@ -477,12 +478,12 @@ fn port_without_a_listener_fails_nlb_listener() {
         .arg("--port")
         .arg("9443")
         .report();
-    report.expect(&[
-        ("endpoint-state", "pass"),
-        ("endpoint-sg-ingress", "pass"),
-        ("subnet-nacl", "pass"),
+    report.expect(&healthy_except(&[
         ("nlb-listener", "fail"),
-    ]);
+        ("target-health", "skip"),
+        ("target-sg-ingress", "skip"),
+        ("cross-zone", "skip"),
+    ]));
     report.expect_root_cause(Some("nlb-listener"), 1);
     let summary = report.check("nlb-listener")["summary"]
         .as_str()
@@ -496,41 +497,48 @@ fn without_provider_access_provider_checks_are_unknown() {
     let report = diagnose(&emulator, &world)
         .without_provider_access()
         .report();
-    report.expect(&[
-        ("endpoint-state", "pass"),
-        ("connection-acceptance", "unknown"),
+    // Still evaluable from the consumer account: endpoint-state, connection-acceptance
+    // (inferred: only an accepted endpoint is available), private-dns-enabled,
+    // vpc-dns-attributes, az-alignment (the consumer's view of the service lists its AZs).
+    const PROVIDER_ONLY: [(&str, &str); 9] = [
+        ("allowed-principals", "unknown"),
         ("nlb-listener", "unknown"),
         ("nlb-security-group", "unknown"),
         ("target-health", "unknown"),
         ("target-sg-ingress", "unknown"),
-        ("private-dns-enabled", "pass"),
-        ("vpc-dns-attributes", "pass"),
-        ("az-alignment", "pass"),
+        ("private-dns-verification", "unknown"),
         ("cross-zone", "unknown"),
-    ]);
+        // The service port comes from the NLB listeners, in the provider account.
+        ("endpoint-sg-ingress", "unknown"),
+        ("subnet-nacl", "unknown"),
+    ];
+    report.expect(&healthy_except(&PROVIDER_ONLY));
     report.expect_root_cause(None, 0);
     assert_eq!(report.json["verdict"], "inconclusive");
+    assert_eq!(report.json["target"]["consumer_account"], CONSUMER_ACCOUNT);
     assert_eq!(report.json["target"]["provider_account"], PROVIDER_ACCOUNT);
-    for id in ["connection-acceptance", "nlb-listener", "target-health"] {
+    for id in [
+        "allowed-principals",
+        "nlb-listener",
+        "nlb-security-group",
+        "target-health",
+        "target-sg-ingress",
+        "cross-zone",
+    ] {
         let summary = report.check(id)["summary"].as_str().unwrap_or_default();
         assert!(
-            summary.contains("needs provider access"),
+            summary.contains("needs provider access") && summary.contains(PROVIDER_ACCOUNT),
             "{id} says what would make it evaluable: {summary}"
         );
     }
 
-    // The consumer-side network checks need only the port.
+    // Given the port, the consumer-side network checks need nothing from the provider.
     let with_port = diagnose(&emulator, &world)
         .without_provider_access()
         .arg("--port")
         .arg(PORT.to_string())
         .report();
-    with_port.expect(&[
-        ("endpoint-state", "pass"),
-        ("endpoint-sg-ingress", "pass"),
-        ("subnet-nacl", "pass"),
-        ("nlb-listener", "unknown"),
-    ]);
+    with_port.expect(&healthy_except(&PROVIDER_ONLY[..7]));
     with_port.expect_root_cause(None, 0);
 }
 
