@@ -604,7 +604,7 @@ fn endpoint_not_found_exits_3_naming_endpoint_region_and_account() {
     assert_eq!(out.code, Some(3), "stderr: {}", out.stderr);
     assert!(out.stdout.is_empty(), "no report: {}", out.stdout);
     let first = out.stderr.lines().next().unwrap_or_default();
-    for needle in [missing, REGION, CONSUMER_ACCOUNT] {
+    for needle in [missing, REGION, CONSUMER_ACCOUNT, "not found"] {
         assert!(first.contains(needle), "{first:?} lacks {needle}");
     }
     assert!(out.stderr.contains("hint:"), "{}", out.stderr);
@@ -621,7 +621,7 @@ fn unreachable_api_exits_3_naming_endpoint_and_region() {
     assert_eq!(out.code, Some(3), "stderr: {}", out.stderr);
     assert!(out.stdout.is_empty(), "no report: {}", out.stdout);
     let first = out.stderr.lines().next().unwrap_or_default();
-    for needle in [endpoint, REGION] {
+    for needle in [endpoint, REGION, "unreachable"] {
         assert!(first.contains(needle), "{first:?} lacks {needle}");
     }
     assert!(out.stderr.contains("hint:"), "{}", out.stderr);
