@@ -1,7 +1,9 @@
-//! The imperative shell: turn the command line into a snapshot (loaded, or in a later
-//! version collected live), evaluate it with the core, render, and pick the exit code.
+//! The imperative shell: turn the command line into a snapshot (loaded, or collected
+//! live from AWS), evaluate it with the core, render, and pick the exit code.
 
 use crate::cli::{Cli, Command, DiagnoseArgs, OutputFormat};
+use crate::collect::config::{AwsOptions, ProviderAccess};
+use crate::collect::LiveRequest;
 use crate::exit::{self, Failure};
 use crate::render;
 use pl_checks::check::EvalOptions;
@@ -82,12 +84,7 @@ fn diagnose(args: DiagnoseArgs, style: render::Style) -> Result<u8, Failure> {
             }
             snap
         }
-        (None, Some(ep)) => {
-            return Err(Failure::CannotDiagnose {
-                reason: format!("cannot collect {ep}: live collection from AWS is not part of this build yet"),
-                hint: "diagnose a saved snapshot with --from-snapshot FILE".into(),
-            })
-        }
+        (None, Some(ep)) => crate::collect::collect_blocking(&live_request(ep, &args, &options))?,
         (None, None) => {
             return Err(Failure::BadInput(
                 "nothing to diagnose: give --endpoint vpce-… or --from-snapshot FILE (see pl-doctor --help)".into(),
@@ -110,6 +107,29 @@ fn diagnose(args: DiagnoseArgs, style: render::Style) -> Result<u8, Failure> {
     };
     print_out(&text)?;
     Ok(exit::for_report(&report))
+}
+
+fn live_request(endpoint_id: &str, args: &DiagnoseArgs, options: &EvalOptions) -> LiveRequest {
+    let provider = match (&args.provider_profile, &args.provider_role_arn) {
+        (Some(profile), _) => ProviderAccess::Profile(profile.clone()),
+        (None, Some(role_arn)) => ProviderAccess::AssumeRole {
+            role_arn: role_arn.clone(),
+            external_id: args.external_id.clone(),
+        },
+        (None, None) => ProviderAccess::None,
+    };
+    LiveRequest {
+        endpoint_id: endpoint_id.to_owned(),
+        client: options.client.clone(),
+        ports: args.port.clone(),
+        window: args.since,
+        aws: AwsOptions {
+            region: args.region.clone(),
+            profile: args.profile.clone(),
+            endpoint_url: args.endpoint_url.clone(),
+            provider,
+        },
+    }
 }
 
 fn load_snapshot(path: &Path) -> Result<Snapshot, Failure> {

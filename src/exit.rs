@@ -12,7 +12,7 @@ pub enum Failure {
     #[error("{0}")]
     BadInput(String),
     /// Nothing to diagnose: endpoint not found, no credentials, API unreachable.
-    #[error("{reason}\nhint: {hint}")]
+    #[error("{reason}; hint: {hint}")]
     CannotDiagnose { reason: String, hint: String },
     /// Writing the output failed (closed pipe, full disk).
     #[error("{0}")]

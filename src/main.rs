@@ -3,6 +3,7 @@
 
 mod app;
 mod cli;
+mod collect;
 mod exit;
 mod render;
 

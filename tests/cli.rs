@@ -206,17 +206,17 @@ fn malformed_options_are_one_line_errors_with_exit_2() {
 }
 
 #[test]
-fn live_collection_not_yet_built_exits_3_with_a_hint() {
+fn live_collection_without_a_region_exits_3_with_a_hint() {
+    let home = tempfile::tempdir().unwrap();
     let out = pl()
         .args(["--endpoint", "vpce-0a1b2c3d4e5f6a7b8"])
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("none"))
+        .env_remove("AWS_DEFAULT_REGION")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("vpce-0a1b2c3d4e5f6a7b8") && err.contains("hint: "),
-        "{err}"
-    );
+    assert_one_line_error(&out, 3, "vpce-0a1b2c3d4e5f6a7b8");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hint: "));
 }
 
 #[test]
