@@ -12,6 +12,25 @@ use std::time::Duration;
 /// assert on timing.
 const RUN_LIMIT: Duration = Duration::from_secs(180);
 
+/// A loopback UDP port nothing listens on: a DNS query there fails at once.
+fn closed_loopback_udp() -> String {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind loopback UDP");
+    socket.local_addr().expect("local addr").to_string()
+}
+
+/// Whether this build's pl-doctor accepts `flag` (options arrive as collection grows).
+fn binary_has_flag(flag: &str) -> bool {
+    static HELP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HELP.get_or_init(|| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pl-doctor"))
+            .arg("--help")
+            .output()
+            .expect("pl-doctor --help");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .contains(flag)
+}
+
 pub struct Invocation {
     pub endpoint_id: String,
     pub endpoint_url: String,
@@ -81,6 +100,12 @@ impl Invocation {
         ]);
         if self.provider_access {
             c.args(["--provider-role-arn", PROVIDER_ROLE_ARN]);
+        }
+        // The emulator's ENI addresses are fake 10.20.x.x ones and its names are made up:
+        // whatever DNS lookups or TCP probes a diagnosis makes must stay on loopback.
+        c.args(["--resolver", &closed_loopback_udp()]);
+        if binary_has_flag("--probe-target") {
+            c.args(["--probe-target", "127.0.0.1"]);
         }
         c.args(&self.extra);
         c
