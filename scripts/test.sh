@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of pl-doctor on a fresh machine with only the Rust toolchain and
 # Python 3.11: unit tests of the core, the fixture replays through the real binary,
-# the CLI tests. (Later layers provision their own servers here too.)
+# the CLI tests, and the end-to-end suite against the AWS API emulator (moto's server,
+# provisioned here into a venv under the cargo target dir on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ export INSTA_UPDATE=no
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+
+echo "== AWS API emulator (moto[server], pinned; installed once under the target dir)"
+bash scripts/emulator.sh >/dev/null
 
 echo "== cargo test (workspace, all features)"
 log="$(mktemp)"

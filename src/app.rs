@@ -156,6 +156,8 @@ fn live_request(endpoint_id: &str, args: &DiagnoseArgs, options: &EvalOptions) -
             skip_dns: !options.selects("dns-resolution"),
             skip_probe: !options.selects("connect-probe"),
         },
+        only: options.only.clone(),
+        skip: options.skip.clone(),
     }
 }
 

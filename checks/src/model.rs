@@ -80,6 +80,12 @@ pub struct CollectionInputs {
     /// The `--since` window in seconds for metrics and flow logs.
     #[serde(default = "default_window")]
     pub window_seconds: u64,
+    /// `--only` as given: facts only other checks read were not collected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<String>,
+    /// `--skip` as given: facts only these checks read were not collected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip: Vec<String>,
 }
 
 fn default_window() -> u64 {

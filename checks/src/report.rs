@@ -64,6 +64,23 @@ pub struct Counts {
 /// Evaluate every check in runbook order. Checks selected away by `--only`/`--skip`
 /// are `skip`; every other check sees the results before it.
 pub fn evaluate(snapshot: &Snapshot, options: &EvalOptions) -> Vec<CheckResult> {
+    // A snapshot collected with --only/--skip lacks the facts of the deselected checks;
+    // replaying it without a selection of its own keeps the collection's selection, so
+    // the replay gives the identical report.
+    let recorded;
+    let options = if options.only.is_empty()
+        && options.skip.is_empty()
+        && !(snapshot.inputs.only.is_empty() && snapshot.inputs.skip.is_empty())
+    {
+        recorded = EvalOptions {
+            only: snapshot.inputs.only.clone(),
+            skip: snapshot.inputs.skip.clone(),
+            ..options.clone()
+        };
+        &recorded
+    } else {
+        options
+    };
     let mut results: Vec<CheckResult> = Vec::with_capacity(RUNBOOK.len());
     for check in RUNBOOK.iter() {
         let meta = check.meta;

@@ -74,3 +74,24 @@ fn scenario_names_are_unique_file_stems() {
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')));
 }
+
+#[test]
+fn replay_keeps_the_selection_recorded_at_collection_unless_given_anew() {
+    let mut s = scenarios::base::healthy();
+    s.inputs.skip = vec!["connect-probe".into()];
+    let replayed = report::evaluate(&s, &EvalOptions::default());
+    let probe = replayed.iter().find(|r| r.id == "connect-probe").unwrap();
+    assert_eq!(probe.status, Status::Skip);
+    assert_eq!(probe.summary, "skipped by --skip");
+
+    let anew = EvalOptions {
+        only: vec!["endpoint-state".into()],
+        ..EvalOptions::default()
+    };
+    let results = report::evaluate(&s, &anew);
+    assert_eq!(
+        results.iter().filter(|r| r.status != Status::Skip).count(),
+        1
+    );
+    assert_eq!(results[0].status, Status::Pass);
+}

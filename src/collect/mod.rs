@@ -54,6 +54,9 @@ pub struct LiveRequest {
     pub skip_reject_query: Option<String>,
     pub aws: AwsOptions,
     pub network: NetworkRequest,
+    /// `--only`/`--skip`, recorded in the snapshot so a replay keeps the selection.
+    pub only: Vec<String>,
+    pub skip: Vec<String>,
 }
 
 /// What to ask from the host pl-doctor runs on, after the AWS facts are in.
@@ -237,6 +240,8 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
             client: req.client.as_ref().map(ToString::to_string),
             ports: req.ports.clone(),
             window_seconds: req.window.as_secs(),
+            only: req.only.clone(),
+            skip: req.skip.clone(),
         },
         consumer_identity: fact(discovery.identity),
         consumer: ConsumerSide {

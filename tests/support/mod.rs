@@ -1,5 +1,13 @@
-//! Real servers on loopback shared by the integration tests.
+//! Shared by the integration test files (`mod support;`): real servers on loopback
+//! (DNS, TCP, a fault-injecting proxy), the AWS API emulator, the scenario builders,
+//! and running the real binary against them.
+
+// Each test file uses a different part of this module.
+#![allow(dead_code)]
 
 pub mod dns_server;
+pub mod emulator;
 pub mod fault_proxy;
+pub mod run;
 pub mod tcp;
+pub mod world;

@@ -208,6 +208,8 @@ pub fn healthy() -> Snapshot {
             client: Some(CLIENT_INSTANCE.into()),
             ports: vec![],
             window_seconds: 3600,
+            only: vec![],
+            skip: vec![],
         },
         consumer_identity: Fact::Known(CallerIdentity {
             account: CONSUMER_ACCOUNT.into(),
@@ -551,6 +553,8 @@ pub fn enterprise() -> Snapshot {
         client: Some("10.20.8.0/22".into()),
         ports: vec![],
         window_seconds: 3600,
+        only: vec![],
+        skip: vec![],
     };
     s.consumer_identity = Fact::Known(CallerIdentity {
         account: consumer.into(),

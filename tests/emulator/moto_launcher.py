@@ -1,0 +1,180 @@
+"""Starts moto's server for pl-doctor's end-to-end suite, with the few extensions the
+suite needs where moto 5.2.5 does not behave like AWS for what pl-doctor reads.
+
+Test code only: the product never special-cases the emulator. Each extension makes
+moto answer the way AWS documents it, so the collector meets the same API it meets in
+production:
+
+* DescribeVpcEndpointServices in the consumer account lists only that account's own
+  services in moto; AWS also lists other accounts' services that allow the caller
+  (allowed principal `*`, the caller's account root, or a role/user in it).
+* DescribeVpcEndpointConnections is not implemented in moto; AWS lists, to the service
+  owner, the endpoints of every account connected to its services.
+* CreateVpcEndpoint (Interface) in moto gives each endpoint ENI a random 10.x address
+  outside its subnet and the VPC's default security group; AWS gives it an address in
+  the subnet and the endpoint's security groups.
+
+Usage: python moto_launcher.py
+Binds 127.0.0.1 on a free port, prints `PORT <n>` on stdout once it accepts
+connections, and exits when its stdin closes (so it never outlives the test process
+that started it, even when that process is killed).
+"""
+
+import ipaddress
+import os
+import random
+import sys
+import threading
+
+from werkzeug.serving import make_server
+
+import moto
+from moto.core.responses import ActionResult
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.vpcs import VPCBackend
+from moto.ec2.responses import EC2Response
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+
+PINNED = "5.2.5"
+
+
+def region_backends(region):
+    """Every account's EC2 backend in `region` that exists (never creates one)."""
+    for account_id, per_region in list(ec2_backends.items()):
+        if region in per_region:
+            yield account_id, per_region[region]
+
+
+def principal_allows(principal, account_id):
+    return principal == "*" or principal.startswith(f"arn:aws:iam::{account_id}:")
+
+
+class _BackendWithServices:
+    """The caller's backend, seeing every service it may connect to (AWS semantics)."""
+
+    def __init__(self, backend, configurations):
+        self._backend = backend
+        self.configurations = configurations
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+
+_original_describe_services = VPCBackend.describe_vpc_endpoint_services
+
+
+def describe_vpc_endpoint_services(self, service_names, filters, max_results, next_token, region):
+    visible = dict(self.configurations)
+    for account_id, backend in region_backends(self.region_name):
+        if account_id == self.account_id:
+            continue
+        for service_id, config in list(backend.configurations.items()):
+            if any(principal_allows(p, self.account_id) for p in config.principals):
+                visible[service_id] = config
+    return _original_describe_services(
+        _BackendWithServices(self, visible), service_names, filters, max_results, next_token, region
+    )
+
+
+def describe_vpc_endpoint_connections(self):
+    filters = self._filters_from_querystring()
+    own_services = {
+        config.service_name: config for config in self.ec2_backend.configurations.values()
+    }
+    connections = []
+    for owner, backend in region_backends(self.region):
+        for endpoint in list(backend.vpc_end_points.values()):
+            config = own_services.get(endpoint.service_name)
+            if config is None:
+                continue
+            connection = {
+                "ServiceId": config.id,
+                "VpcEndpointId": endpoint.id,
+                "VpcEndpointOwner": owner,
+                "VpcEndpointState": endpoint.state,
+                "CreationTimestamp": endpoint.creation_timestamp,
+                "DnsEntries": [
+                    {"DnsName": e["dns_name"], "HostedZoneId": e["hosted_zone_id"]}
+                    for e in (endpoint.dns_entries or [])
+                ],
+                "NetworkLoadBalancerArns": list(config.network_load_balancer_arns),
+                "GatewayLoadBalancerArns": list(config.gateway_load_balancer_arns),
+                "IpAddressType": "ipv4",
+                "VpcEndpointConnectionId": "vpce-con-" + endpoint.id[len("vpce-") :],
+            }
+            wanted = {
+                "service-id": connection["ServiceId"],
+                "vpc-endpoint-id": connection["VpcEndpointId"],
+                "vpc-endpoint-owner": connection["VpcEndpointOwner"],
+                "vpc-endpoint-state": connection["VpcEndpointState"],
+            }
+            if all(
+                wanted.get(name) in values for name, values in filters.items() if name in wanted
+            ):
+                connections.append(connection)
+    return ActionResult({"VpcEndpointConnections": connections})
+
+
+def subnet_host_address(cidr, taken):
+    """A free host address in `cidr`, past the 4 AWS reserves and before broadcast."""
+    network = ipaddress.IPv4Network(cidr)
+    first, last = int(network.network_address) + 4, int(network.broadcast_address) - 1
+    while True:
+        candidate = str(ipaddress.IPv4Address(random.randint(first, last)))
+        if candidate not in taken:
+            return candidate
+
+
+_original_create_endpoint = VPCBackend.create_vpc_endpoint
+
+
+def create_vpc_endpoint(self, *args, **kwargs):
+    endpoint = _original_create_endpoint(self, *args, **kwargs)
+    if (endpoint.vpc_endpoint_type or "").lower() != "interface":
+        return endpoint
+    groups = [self.get_security_group_from_id(g) for g in endpoint.security_group_ids]
+    taken = {eni.private_ip_address for eni in self.enis.values()}
+    for eni_id in endpoint.network_interface_ids:
+        eni = self.get_network_interface(eni_id)
+        address = subnet_host_address(eni.subnet.cidr_block, taken)
+        taken.add(address)
+        eni.private_ip_address = address
+        eni.private_ip_addresses = [{"Primary": True, "PrivateIpAddress": address}]
+        eni._group_set = [g for g in groups if g is not None]
+        eni.description = f"VPC Endpoint Interface {endpoint.id}"
+        eni.interface_type = "vpc_endpoint"
+        eni.requester_managed = True
+    return endpoint
+
+
+def install_extensions():
+    VPCBackend.describe_vpc_endpoint_services = describe_vpc_endpoint_services
+    VPCBackend.create_vpc_endpoint = create_vpc_endpoint
+    EC2Response.describe_vpc_endpoint_connections = describe_vpc_endpoint_connections
+
+
+def exit_when_stdin_closes():
+    sys.stdin.buffer.read()
+    os._exit(0)
+
+
+def main():
+    if moto.__version__ != PINNED:
+        sys.exit(f"moto {moto.__version__} found, the suite pins {PINNED}: run bash scripts/emulator.sh")
+    install_extensions()
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(
+        "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
+    )
+    os.environ["MOTO_PORT"] = str(server.server_port)
+    threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
+    print(f"PORT {server.server_port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

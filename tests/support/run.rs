@@ -1,0 +1,211 @@
+//! Running the real pl-doctor binary against the emulator, in an environment that
+//! holds only the dummy consumer credentials: no profile, config file, session token or
+//! instance metadata of the machine running the tests can leak in.
+
+use super::world::{ACCESS_KEY_ID, PROVIDER_ROLE_ARN, REGION, SECRET_ACCESS_KEY};
+use assert_cmd::Command;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A safety net against a hung run, far above any normal diagnosis; tests never
+/// assert on timing.
+const RUN_LIMIT: Duration = Duration::from_secs(180);
+
+pub struct Invocation {
+    pub endpoint_id: String,
+    pub endpoint_url: String,
+    pub provider_access: bool,
+    /// A loopback DNS server to ask (`--resolver`); without one, dns-resolution is skipped.
+    pub resolver: Option<String>,
+    pub extra: Vec<String>,
+}
+
+impl Invocation {
+    pub fn new(endpoint_id: &str, endpoint_url: &str) -> Self {
+        Invocation {
+            endpoint_id: endpoint_id.to_owned(),
+            endpoint_url: endpoint_url.to_owned(),
+            provider_access: true,
+            resolver: None,
+            extra: Vec::new(),
+        }
+    }
+
+    pub fn without_provider_access(mut self) -> Self {
+        self.provider_access = false;
+        self
+    }
+
+    pub fn resolver(mut self, addr: std::net::SocketAddr) -> Self {
+        self.resolver = Some(addr.to_string());
+        self
+    }
+
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.extra.push(a.into());
+        self
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::cargo_bin("pl-doctor").expect("pl-doctor binary");
+        c.timeout(RUN_LIMIT)
+            .env("NO_COLOR", "1")
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent/pl-doctor-e2e/config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/pl-doctor-e2e/credentials",
+            );
+        for var in [
+            "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN",
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_EC2",
+            "AWS_ENDPOINT_URL_STS",
+            "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
+            "AWS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        ] {
+            c.env_remove(var);
+        }
+        c.args([
+            "--endpoint",
+            &self.endpoint_id,
+            "--region",
+            REGION,
+            "--endpoint-url",
+            &self.endpoint_url,
+            "-o",
+            "json",
+        ]);
+        if self.provider_access {
+            c.args(["--provider-role-arn", PROVIDER_ROLE_ARN]);
+        }
+        // The emulator's ENI addresses are fake 10.20.x.x ones and its names are made up:
+        // DNS questions go only to a loopback test server, and the TCP probe (covered on
+        // loopback by tests/dns_probe.rs) never runs here, so nothing leaves 127.0.0.0/8.
+        match &self.resolver {
+            Some(r) => c.args(["--resolver", r]),
+            None => c.args(["--skip", "dns-resolution"]),
+        };
+        c.args(["--skip", "connect-probe"]);
+        c.args(&self.extra);
+        c
+    }
+
+    pub fn output(&self) -> Outcome {
+        let out = self.command().output().expect("run pl-doctor");
+        Outcome {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs and parses the JSON report, panicking with stderr when there is none.
+    pub fn report(&self) -> Report {
+        let outcome = self.output();
+        let json: Value = serde_json::from_str(&outcome.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no JSON report (exit {:?}, {e})\nstdout: {}\nstderr: {}",
+                outcome.code, outcome.stdout, outcome.stderr
+            )
+        });
+        Report { json, outcome }
+    }
+}
+
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub struct Report {
+    pub json: Value,
+    pub outcome: Outcome,
+}
+
+impl Report {
+    pub fn statuses(&self) -> BTreeMap<String, String> {
+        self.json["checks"]
+            .as_array()
+            .expect("checks array")
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].as_str().expect("id").to_owned(),
+                    c["status"].as_str().expect("status").to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn check(&self, id: &str) -> &Value {
+        self.json["checks"]
+            .as_array()
+            .expect("checks array")
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no check {id} in the report"))
+    }
+
+    pub fn root_cause(&self) -> Option<&str> {
+        self.json["root_cause"].as_str()
+    }
+
+    /// Every check and its summary, for failure messages.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "exit {:?}, verdict {}, root cause {}\n",
+            self.outcome.code, self.json["verdict"], self.json["root_cause"]
+        );
+        for c in self.json["checks"].as_array().into_iter().flatten() {
+            s.push_str(&format!(
+                "  {:<26} {:<8} {}\n",
+                c["id"].as_str().unwrap_or("?"),
+                c["status"].as_str().unwrap_or("?"),
+                c["summary"].as_str().unwrap_or("")
+            ));
+        }
+        if !self.outcome.stderr.is_empty() {
+            s.push_str(&format!("stderr: {}\n", self.outcome.stderr));
+        }
+        s
+    }
+
+    /// Asserts the listed checks' statuses (others are asserted by the caller as needed).
+    pub fn expect(&self, expected: &[(&str, &str)]) {
+        let statuses = self.statuses();
+        let wrong: Vec<String> = expected
+            .iter()
+            .filter(|(id, want)| statuses.get(*id).map(String::as_str) != Some(*want))
+            .map(|(id, want)| {
+                format!(
+                    "{id}: want {want}, got {}",
+                    statuses.get(*id).map(String::as_str).unwrap_or("(absent)")
+                )
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{}\n{}", wrong.join("\n"), self.summary());
+    }
+
+    pub fn expect_root_cause(&self, want: Option<&str>, exit: i32) {
+        assert_eq!(self.root_cause(), want, "root cause\n{}", self.summary());
+        assert_eq!(
+            self.outcome.code,
+            Some(exit),
+            "exit code\n{}",
+            self.summary()
+        );
+    }
+}
