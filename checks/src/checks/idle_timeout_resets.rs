@@ -272,7 +272,11 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         if let Some(f) = f {
             o = o.evidence("figures", f);
         }
-        o
+        // The per-period series the verdict rests on, for a ticket bot to chart.
+        o.evidence(
+            "series",
+            serde_json::json!({ "period_start_to_resets": &resets, "period_start_to_new_flows": &new_flows }),
+        )
     };
     if resets.is_empty() && new_flows.is_empty() {
         return base(
@@ -396,6 +400,11 @@ mod tests {
         let o = run(&s);
         assert_eq!(o.status, Status::Fail, "{}", o.summary);
         assert_eq!(o.evidence["figures"]["resets_total"], 82.0);
+        let resets = o.evidence["series"]["period_start_to_resets"]
+            .as_object()
+            .unwrap();
+        let summed: f64 = resets.values().map(|v| v.as_f64().unwrap()).sum();
+        assert_eq!(summed, 82.0, "the series adds up to the total");
         let r = o.remediation.unwrap();
         assert!(r.contains("net.ipv4.tcp_keepalive_time=300"));
         assert!(r.contains("Key=tcp.idle_timeout.seconds,Value=1800"));
