@@ -204,7 +204,8 @@ pub struct NetworkAcl {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NaclEntry {
-    /// 1..=32766; 32767 is the implicit `*` deny and is never listed by AWS here.
+    /// 1..=32766 for the account's rules; AWS also lists 32767, the `*` rule that denies
+    /// everything no earlier rule matched (the evaluation treats it like any deny).
     pub rule_number: u16,
     /// true = outbound (egress) rule.
     pub egress: bool,
