@@ -28,11 +28,14 @@
 //!   PrivateDnsNameVerificationState): pendingVerification/failed have fixtures.
 //! * AZ names map to the same AZ IDs in every account (us-east-1a = use1-az6 everywhere),
 //!   so the name-vs-ID mismatch across accounts is a fixture (healthy, enterprise).
-//! * Endpoint DnsEntries hold one made-up name (no regional/zonal/private entries), and
+//! * Endpoint DnsEntries hold one made-up name (`vpce-…-xxxx.<service name>`, not a
+//!   `vpce.amazonaws.com` regional/zonal name, so it is asked as a private name), and
 //!   the ENI addresses are not routable. DNS is asked of a real DNS server on loopback
-//!   that serves what the test chooses (the dns_* tests below; elsewhere
-//!   dns-resolution is skipped); the TCP probe is skipped here and runs against real
-//!   listeners on loopback in tests/dns_probe.rs.
+//!   serving the endpoint's names with what the test chooses (the dns_* test below:
+//!   the ENI addresses pass, a public or non-ENI answer for the private name fails as
+//!   the root cause; elsewhere dns-resolution is skipped). The regional/zonal and
+//!   outside-the-VPC readings are fixtures and tests/dns_probe.rs. The TCP probe is
+//!   skipped here and runs against real listeners on loopback in tests/dns_probe.rs.
 //! * NLBs report no private IPv4 addresses (LoadBalancerAddresses), no security groups'
 //!   EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic, and an `…:loadbalancer/app/…`
 //!   ARN even for network load balancers; NLB security groups have fixtures.
@@ -43,14 +46,24 @@
 //!   (Target.InvalidState) once stopped: failing health checks have fixtures.
 //! * CloudWatch's RPC v2 CBOR protocol is not served (GetMetricData answers HTTP 404):
 //!   idle-timeout-resets is `unknown` here and covered by fixtures and SDK-level replay
-//!   (src/collect/metrics.rs). The worlds have no flow logs, so flow-log-rejects warns;
-//!   the Logs Insights query is covered by SDK-level replay (src/collect/flowlogs.rs).
+//!   (src/collect/metrics.rs).
+//! * Flow logs: CreateFlowLogs to a CloudWatch Logs group works, but moto never writes
+//!   records (the test puts them with PutLogEvents), and its Logs Insights is partial:
+//!   StartQuery/GetQueryResults/DescribeQueries exist and complete at once, but only
+//!   `fields`/`sort`/`limit` of `@`-fields are understood; `filter`, `parse` and `stats`
+//!   are ignored, so each event comes back as `@ptr`/`@timestamp` with no statistics.
+//!   The flow-log test asserts the plumbing (flow logs found, one query over their group
+//!   naming the ENIs, an empty group → pass, REJECT records → the unreadable rows
+//!   reported as `unknown` with the reason); the aggregation and fail/warn verdicts are
+//!   covered by SDK-level replay (src/collect/flowlogs.rs) and fixtures. The other
+//!   worlds have no flow logs, so flow-log-rejects warns.
 //! * AccessDenied never happens (moto allows every call by default): the reasons for
 //!   denied calls are unit-tested in the collector's error conversion.
 
 mod support;
 
 use serde_json::Value;
+use support::dns_server::{TestDns, Zone};
 use support::emulator::Emulator;
 use support::run::Invocation;
 use support::world::{
@@ -72,6 +85,40 @@ fn world(spec: &Spec) -> (Emulator, World) {
     (emulator, world)
 }
 
+/// A DNS server on loopback answering from `zone`, served by a runtime of its own so it
+/// keeps answering while the test thread waits for the binary.
+struct LoopbackDns {
+    server: Option<TestDns>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl LoopbackDns {
+    fn start(zone: Zone) -> LoopbackDns {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime for the DNS server");
+        let server = runtime.block_on(TestDns::start(zone));
+        LoopbackDns {
+            server: Some(server),
+            runtime,
+        }
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        self.server.as_ref().expect("running").addr()
+    }
+}
+
+impl Drop for LoopbackDns {
+    fn drop(&mut self) {
+        // The server's sockets belong to its runtime: release them inside it.
+        let _inside = self.runtime.enter();
+        self.server.take();
+    }
+}
+
 fn diagnose(emulator: &Emulator, world: &World) -> Invocation {
     Invocation::new(&world.endpoint_id, &emulator.url())
 }
@@ -83,7 +130,7 @@ const NOT_EMULATED: &[(&str, &str)] = &[
     ("dns-resolution", "skip"),
     // moto does not serve CloudWatch's RPC v2 CBOR protocol: the fact is absent with the reason.
     ("idle-timeout-resets", "unknown"),
-    // The worlds have no flow logs: the check warns with the create-flow-logs command.
+    // Unless Spec::flow_log_group: the check warns with the create-flow-logs command.
     ("flow-log-rejects", "warn"),
     // The ENI addresses are not routable here; the probe is tested on loopback.
     ("connect-probe", "skip"),
@@ -290,6 +337,27 @@ fn healthy_world_passes_every_collected_check() {
         assert!(map
             .iter()
             .any(|z| z["name"] == "us-east-1a" && z["id"] == "use1-az6"));
+    }
+
+    // No flow log covers the ENIs: DescribeFlowLogs answered (an empty list, not a
+    // reason), no query ran, and the check warns with the command naming every ENI.
+    assert_eq!(
+        snap["observability"]["flow_logs"]["known"],
+        serde_json::json!([])
+    );
+    let flow = report.check("flow-log-rejects");
+    let summary = flow["summary"].as_str().unwrap_or_default();
+    let remediation = flow["remediation"].as_str().unwrap_or_default();
+    assert!(summary.contains("no active flow log"), "{summary}");
+    assert!(
+        remediation.contains("aws ec2 create-flow-logs --resource-type NetworkInterface"),
+        "{remediation}"
+    );
+    for eni in world.eni_ids() {
+        assert!(
+            summary.contains(eni) && remediation.contains(eni),
+            "names {eni}: {summary} / {remediation}"
+        );
     }
 }
 
@@ -631,4 +699,212 @@ fn unreachable_api_exits_3_naming_endpoint_and_region() {
         assert!(first.contains(needle), "{first:?} lacks {needle}");
     }
     assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+}
+
+#[test]
+fn dns_answering_with_the_endpoint_enis_passes_and_a_wrong_answer_is_the_root_cause() {
+    let (emulator, world) = world(&Spec::default());
+    let ips = world.eni_ips();
+    assert_eq!(
+        ips.len(),
+        2,
+        "one ENI per endpoint AZ: {:?}",
+        world.endpoint_enis
+    );
+    // What the VPC resolver answers when private DNS works: the service's private name
+    // and the endpoint's own names, each with exactly the ENI addresses.
+    let right = |private_name_answer: &[&str]| {
+        let mut zone = Zone::new().addresses(PRIVATE_DNS_NAME, private_name_answer);
+        for name in &world.endpoint_dns_names {
+            zone = zone.addresses(name, &ips);
+        }
+        zone
+    };
+
+    let dns = LoopbackDns::start(right(&ips));
+    let dir = tempfile::tempdir().unwrap();
+    let (path, path_arg) = saved_snapshot(&dir, "dns.json");
+    let report = diagnose(&emulator, &world)
+        .resolver(dns.addr())
+        .arg("--save-snapshot")
+        .arg(path_arg)
+        .report();
+    report.expect(&healthy_except(&[("dns-resolution", "pass")]));
+    report.expect_root_cause(None, 0);
+    let check = report.check("dns-resolution");
+    assert_eq!(check["evidence"]["resolver"], dns.addr().to_string());
+    let lookups = check["evidence"]["lookups"].as_array().expect("lookups");
+    let mut asked: Vec<&str> = lookups
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    asked.sort_unstable();
+    let mut expected: Vec<&str> = std::iter::once(PRIVATE_DNS_NAME)
+        .chain(world.endpoint_dns_names.iter().map(String::as_str))
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(asked, expected, "every name of the endpoint is asked once");
+    assert!(lookups.iter().all(|l| l["status"] == "pass"), "{lookups:?}");
+
+    // The answers are facts in the snapshot, addresses as the server gave them.
+    let snap = read_json(&path);
+    let recorded = snap["dns"]["known"]["lookups"]
+        .as_array()
+        .expect("DNS facts");
+    let private = recorded
+        .iter()
+        .find(|l| l["name"] == PRIVATE_DNS_NAME)
+        .expect("the private DNS name was looked up");
+    assert_eq!(private["role"], "private_dns_name");
+    assert_eq!(private["outcome"]["kind"], "answer");
+    let mut answered: Vec<&str> = private["outcome"]["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    answered.sort_unstable();
+    let mut eni_ips = ips.clone();
+    eni_ips.sort_unstable();
+    assert_eq!(answered, eni_ips);
+    drop(dns);
+
+    // Something else answers for the private name while the configuration checks pass:
+    // a public address (a public zone or resolver), or a private one that is no ENI of
+    // this endpoint (an overriding private hosted zone).
+    for wrong in ["203.0.113.10", "10.20.9.9"] {
+        let dns = LoopbackDns::start(right(&[wrong]));
+        let report = diagnose(&emulator, &world).resolver(dns.addr()).report();
+        report.expect(&healthy_except(&[("dns-resolution", "fail")]));
+        report.expect_root_cause(Some("dns-resolution"), 1);
+        let check = report.check("dns-resolution");
+        let summary = check["summary"].as_str().unwrap_or_default();
+        assert!(
+            summary.contains(PRIVATE_DNS_NAME)
+                && summary.contains(wrong)
+                && summary.contains("private DNS is not effective"),
+            "{summary}"
+        );
+        let remediation = check["remediation"].as_str().unwrap_or_default();
+        assert!(
+            remediation.contains("list-hosted-zones-by-vpc")
+                && remediation.contains(&world.consumer_vpc),
+            "where to look for what answers instead: {remediation}"
+        );
+    }
+}
+
+#[test]
+fn flow_log_to_a_log_group_runs_the_reject_query_and_its_outcome_reaches_the_report() {
+    const GROUP: &str = "/vpc/flow-logs/payments-endpoint";
+    let (emulator, world) = world(&Spec {
+        flow_log_group: Some(GROUP),
+        ..Spec::default()
+    });
+    let enis = world.eni_ids();
+    assert_eq!(world.flow_log_ids.len(), enis.len(), "one flow log per ENI");
+
+    // An empty log group: the query completes with no rows.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, path_arg) = saved_snapshot(&dir, "flow-empty.json");
+    let report = diagnose(&emulator, &world)
+        .arg("--save-snapshot")
+        .arg(path_arg)
+        .report();
+    report.expect(&healthy_except(&[("flow-log-rejects", "pass")]));
+    report.expect_root_cause(None, 0);
+    let check = report.check("flow-log-rejects");
+    let evidence = &check["evidence"];
+    assert_eq!(evidence["log_groups"], serde_json::json!([GROUP]));
+    let query = evidence["query"].as_str().expect("the query text");
+    for eni in &enis {
+        assert!(query.contains(&format!("\"{eni}\"")), "{query} lacks {eni}");
+    }
+    assert!(query.contains("action = \"REJECT\""), "{query}");
+    let listed = evidence["flow_logs"].as_array().expect("flow logs listed");
+    assert_eq!(listed.len(), enis.len());
+    for f in listed {
+        assert_eq!(f["covers_endpoint"], true, "{f}");
+        assert_eq!(f["destination_type"], "cloud-watch-logs");
+        assert!(
+            world.flow_log_ids.iter().any(|id| f["id"] == id.as_str()),
+            "{f}"
+        );
+    }
+    let snap = read_json(&path);
+    let recorded = snap["observability"]["flow_logs"]["known"]
+        .as_array()
+        .expect("flow logs collected");
+    for f in recorded {
+        assert_eq!(f["log_group_name"], GROUP);
+        assert_eq!(f["traffic_type"], "ALL");
+        assert_eq!(f["status"], "ACTIVE");
+        assert!(enis.iter().any(|e| f["resource_id"] == *e), "{f}");
+    }
+    let rejects = &snap["observability"]["flow_log_rejects"]["known"];
+    assert_eq!(rejects["rows"], serde_json::json!([]), "{rejects}");
+
+    // REJECT records on the service port, in the default format, inside the window.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (start, end) = (now_ms / 1000 - 300, now_ms / 1000 - 240);
+    let lines: Vec<String> = world
+        .endpoint_enis
+        .iter()
+        .map(|e| {
+            format!(
+                "2 {CONSUMER_ACCOUNT} {} 10.20.9.9 {} 50000 {PORT} 6 1 40 {start} {end} REJECT OK",
+                e.id, e.private_ip
+            )
+        })
+        .collect();
+    runtime().block_on(support::world::put_flow_log_records(
+        &emulator.url(),
+        GROUP,
+        &lines,
+        now_ms - 240_000,
+    ));
+    let (path, path_arg) = saved_snapshot(&dir, "flow-rejects.json");
+    let report = diagnose(&emulator, &world)
+        .arg("--save-snapshot")
+        .arg(path_arg)
+        .report();
+    // moto 5.2.5's Insights ignores filter/stats/parse and returns each event's @ptr
+    // and @timestamp: the collector cannot read rows without srcAddr and says so,
+    // the check is unknown with that reason, nothing panics or passes.
+    report.expect(&healthy_except(&[("flow-log-rejects", "unknown")]));
+    report.expect_root_cause(None, 0);
+    let summary = report.check("flow-log-rejects")["summary"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        summary.contains("Logs Insights REJECT query") && summary.contains("srcAddr"),
+        "{summary}"
+    );
+    let snap = read_json(&path);
+    let why = &snap["observability"]["flow_log_rejects"]["absent"];
+    assert_eq!(why["kind"], "api_error", "{why}");
+    assert_eq!(why["operation"], "logs:GetQueryResults", "{why}");
+
+    // Both runs asked Logs Insights once each, over the flow logs' group, for the ENIs.
+    runtime().block_on(async {
+        use support::world::{consumer_credentials, sdk_config};
+        let logs = aws_sdk_cloudwatchlogs::Client::new(
+            &sdk_config(&emulator.url(), consumer_credentials()).await,
+        );
+        let queries = logs
+            .describe_queries()
+            .log_group_name(GROUP)
+            .send()
+            .await
+            .expect("DescribeQueries");
+        let queries = queries.queries();
+        assert_eq!(queries.len(), 2, "{queries:?}");
+        for q in queries {
+            let text = q.query_string().unwrap_or_default();
+            assert_eq!(text, query, "the same query both times");
+        }
+    });
 }

@@ -78,6 +78,9 @@ pub struct Spec {
     pub stop_targets: bool,
     /// Consumer AZs holding the endpoint's subnets (and so its ENIs).
     pub endpoint_azs: Vec<&'static str>,
+    /// A CloudWatch Logs group (created in the consumer account) that a flow log on each
+    /// endpoint ENI, traffic type ALL, default format, delivers to; None: no flow logs.
+    pub flow_log_group: Option<&'static str>,
 }
 
 impl Default for Spec {
@@ -94,6 +97,7 @@ impl Default for Spec {
             target_azs: PROVIDER_AZS.to_vec(),
             stop_targets: false,
             endpoint_azs: vec!["us-east-1a", "us-east-1b"],
+            flow_log_group: None,
         }
     }
 }
@@ -113,6 +117,32 @@ pub struct World {
     pub target_group_arn: String,
     /// Instance ids or IPs registered as targets.
     pub targets: Vec<String>,
+    /// The endpoint's ENIs as the emulator finally reports them: (id, AZ, private IPv4).
+    pub endpoint_enis: Vec<EndpointEni>,
+    /// The endpoint's DnsEntries names (moto makes up one, not a `vpce.amazonaws.com` name).
+    pub endpoint_dns_names: Vec<String>,
+    /// The flow logs created for `Spec::flow_log_group`.
+    pub flow_log_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointEni {
+    pub id: String,
+    pub availability_zone: String,
+    pub private_ip: String,
+}
+
+impl World {
+    pub fn eni_ids(&self) -> Vec<&str> {
+        self.endpoint_enis.iter().map(|e| e.id.as_str()).collect()
+    }
+
+    pub fn eni_ips(&self) -> Vec<&str> {
+        self.endpoint_enis
+            .iter()
+            .map(|e| e.private_ip.as_str())
+            .collect()
+    }
 }
 
 /// Unwraps an SDK result, panicking with the whole error chain and what was being built.
@@ -187,6 +217,15 @@ impl World {
 
         let provider = build_provider(&pec2, &pelb, spec).await;
         let consumer = build_consumer(&cec2, spec, &provider.service_name).await;
+        let (endpoint_enis, endpoint_dns_names) =
+            endpoint_details(&cec2, &consumer.endpoint_id).await;
+        let flow_log_ids = match spec.flow_log_group {
+            Some(group) => {
+                let logs = aws_sdk_cloudwatchlogs::Client::new(&consumer_conf);
+                build_flow_logs(&cec2, &logs, group, &endpoint_enis).await
+            }
+            None => Vec::new(),
+        };
         World {
             endpoint_id: consumer.endpoint_id,
             service_id: provider.service_id,
@@ -199,8 +238,114 @@ impl World {
             nlb_arn: provider.nlb_arn,
             target_group_arn: provider.tg_arn,
             targets: provider.targets,
+            endpoint_enis,
+            endpoint_dns_names,
+            flow_log_ids,
         }
     }
+}
+
+/// The endpoint's ENIs and DNS names, read back after the launcher gave the ENIs
+/// their subnet addresses.
+async fn endpoint_details(
+    ec2: &aws_sdk_ec2::Client,
+    endpoint_id: &str,
+) -> (Vec<EndpointEni>, Vec<String>) {
+    let described = ok(
+        ec2.describe_vpc_endpoints()
+            .vpc_endpoint_ids(endpoint_id)
+            .send()
+            .await,
+        "DescribeVpcEndpoints (the new endpoint)",
+    );
+    let endpoint = &described.vpc_endpoints()[0];
+    let names = endpoint
+        .dns_entries()
+        .iter()
+        .filter_map(|d| d.dns_name().map(str::to_owned))
+        .collect();
+    let enis = ok(
+        ec2.describe_network_interfaces()
+            .set_network_interface_ids(Some(endpoint.network_interface_ids().to_vec()))
+            .send()
+            .await,
+        "DescribeNetworkInterfaces (the endpoint ENIs)",
+    );
+    let enis = enis
+        .network_interfaces()
+        .iter()
+        .map(|e| EndpointEni {
+            id: e.network_interface_id().expect("ENI id").to_owned(),
+            availability_zone: e.availability_zone().expect("ENI AZ").to_owned(),
+            private_ip: e.private_ip_address().expect("ENI address").to_owned(),
+        })
+        .collect();
+    (enis, names)
+}
+
+/// A log group and, on each endpoint ENI, a flow log (ALL traffic, default format) to it.
+async fn build_flow_logs(
+    ec2: &aws_sdk_ec2::Client,
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    enis: &[EndpointEni],
+) -> Vec<String> {
+    ok(
+        logs.create_log_group().log_group_name(group).send().await,
+        "CreateLogGroup",
+    );
+    let out = ok(
+        ec2.create_flow_logs()
+            .resource_type(ec2t::FlowLogsResourceType::NetworkInterface)
+            .set_resource_ids(Some(enis.iter().map(|e| e.id.clone()).collect()))
+            .traffic_type(ec2t::TrafficType::All)
+            .log_destination_type(ec2t::LogDestinationType::CloudWatchLogs)
+            .log_group_name(group)
+            .deliver_logs_permission_arn(FLOW_LOGS_ROLE_ARN)
+            .send()
+            .await,
+        "CreateFlowLogs",
+    );
+    assert!(
+        out.unsuccessful().is_empty(),
+        "CreateFlowLogs: {:?}",
+        out.unsuccessful()
+    );
+    out.flow_log_ids().to_vec()
+}
+
+/// The role flow logs deliver with (moto only checks that one is named).
+pub const FLOW_LOGS_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/vpc-flow-logs-delivery";
+
+/// Writes `lines` (flow-log records) to a new stream of `group`, as the flow-log
+/// service would, each stamped `timestamp_ms`.
+pub async fn put_flow_log_records(url: &str, group: &str, lines: &[String], timestamp_ms: i64) {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk_config(url, consumer_credentials()).await);
+    let stream = "eni-records";
+    ok(
+        logs.create_log_stream()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .send()
+            .await,
+        "CreateLogStream",
+    );
+    let events = lines.iter().map(|l| {
+        aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+            .message(l)
+            .timestamp(timestamp_ms)
+            .build()
+            .expect("log event")
+    });
+    ok(
+        logs.put_log_events()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .set_log_events(Some(events.collect()))
+            .send()
+            .await,
+        "PutLogEvents",
+    );
 }
 
 struct Provider {
