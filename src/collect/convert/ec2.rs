@@ -88,7 +88,7 @@ pub fn vpc_cidrs(v: &ec2::Vpc) -> Result<Vec<ipnet::IpNet>, Unreadable> {
         .filter(|a| {
             a.cidr_block_state()
                 .and_then(|s| s.state())
-                .map_or(true, |s| s.as_str() == "associated")
+                .is_none_or(|s| s.as_str() == "associated")
         })
         .filter_map(|a| a.cidr_block())
         .collect();
