@@ -21,6 +21,7 @@ mod convert;
 pub mod errors;
 pub mod flowlogs;
 pub mod metrics;
+pub mod operations;
 mod progress;
 mod provider;
 #[cfg(test)]

@@ -149,6 +149,10 @@ impl Stage<'_> {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        debug_assert!(
+            crate::collect::operations::is_listed(action),
+            "{action} is not in src/collect/operations.rs"
+        );
         let t = self.tracker;
         let passed = || CallFailure {
             action,
