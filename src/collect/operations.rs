@@ -50,10 +50,6 @@ pub const PROVIDER: &[&str] = &[
     "cloudwatch:GetMetricData",
 ];
 
-/// Actions AWS never denies, so a policy need not grant them: "No permissions are
-/// required to perform this operation" (STS API reference, GetCallerIdentity).
-pub const NEED_NO_PERMISSION: &[&str] = &["sts:GetCallerIdentity"];
-
 /// True when the collector lists `action` on either side.
 pub fn is_listed(action: &str) -> bool {
     CONSUMER.contains(&action) || PROVIDER.contains(&action)
@@ -65,6 +61,10 @@ mod tests {
     use pl_checks::iam::{self, Side};
     use std::collections::BTreeSet;
     use std::path::{Path, PathBuf};
+
+    /// Actions AWS never denies, so a policy need not grant them: "No permissions are
+    /// required to perform this operation" (STS API reference, GetCallerIdentity).
+    const NEED_NO_PERMISSION: &[&str] = &["sts:GetCallerIdentity"];
 
     /// The collector's sources without their test modules (which name made-up actions).
     fn product_sources() -> Vec<(PathBuf, String)> {
