@@ -5,7 +5,9 @@
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_types::sdk_config::{RetryConfig, SharedCredentialsProvider, TimeoutConfig};
-/// Every network deadline of the collector, in one place (issue 6 refines them).
+/// Every per-call network deadline of the collector, in one place. They run inside the
+/// overall `--timeout` deadline, which `progress::Stage::call` puts on every call: a
+/// call still retrying when that passes is dropped and its facts say so.
 pub mod deadlines {
     use std::time::Duration;
 

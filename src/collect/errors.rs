@@ -28,6 +28,8 @@ pub enum FailureKind {
     NoCredentials,
     /// The request never got an answer: connection refused, DNS failure, timeout.
     Unreachable,
+    /// The overall deadline (`--timeout`) passed before the call answered.
+    DeadlinePassed,
     /// Anything else (a 4xx with another code, a reply the SDK could not read).
     Other,
 }
@@ -68,6 +70,9 @@ impl CallFailure {
             FailureKind::Unreachable => Missing::ApiError {
                 operation: self.action.to_owned(),
                 message: format!("API unreachable: {}", self.message),
+            },
+            FailureKind::DeadlinePassed => Missing::DeadlinePassed {
+                waiting_for: self.action.to_owned(),
             },
             FailureKind::NotFound | FailureKind::Other => Missing::ApiError {
                 operation: self.action.to_owned(),

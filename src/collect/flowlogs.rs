@@ -473,11 +473,13 @@ async fn run(
 
 /// Best effort: a query left running bills until it finishes by itself.
 async fn stop(stage: Stage<'_>, logs: &aws_sdk_cloudwatchlogs::Client, query_id: &str) {
-    let _ = tokio::time::timeout(
-        STOP_GRACE,
-        stage.call(STOP_QUERY, logs.stop_query().query_id(query_id).send()),
-    )
-    .await;
+    let _ = stage
+        .call_past_deadline(
+            STOP_QUERY,
+            STOP_GRACE,
+            logs.stop_query().query_id(query_id).send(),
+        )
+        .await;
 }
 
 #[cfg(test)]

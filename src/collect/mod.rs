@@ -21,6 +21,7 @@ mod convert;
 pub mod errors;
 pub mod flowlogs;
 pub mod metrics;
+pub mod operations;
 mod progress;
 mod provider;
 #[cfg(test)]
@@ -107,7 +108,8 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
             })
         }
     };
-    let tracker = Tracker::new();
+    // The one bound on every AWS call (progress.rs); `within_deadline` bounds DNS and the probe.
+    let tracker = Tracker::with_deadline(deadline);
     let consumer_clients = consumer::Clients::new(&configs.consumer);
     let provider_clients = configs.provider.as_ref().map(provider::Clients::new);
     // The observability calls run beside consumer::details, on clients of their own.
@@ -271,7 +273,12 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
     snapshot.dns = if req.network.skip_dns {
         Fact::not_requested("dns-resolution not selected (--only/--skip)")
     } else {
-        dns::collect(&snapshot, req.network.resolver, &dns::DnsOptions::default()).await
+        within_deadline(
+            deadline,
+            "DNS resolution of the endpoint's names",
+            dns::collect(&snapshot, req.network.resolver, &dns::DnsOptions::default()),
+        )
+        .await
     };
     snapshot.probe = if req.network.skip_probe {
         Fact::not_requested("connect-probe not selected (--only/--skip)")
@@ -280,16 +287,40 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
             tls: probe_tls(&snapshot, req.network.probe_tls),
             ..tcp::ProbeOptions::default()
         };
-        tcp::collect(
-            &snapshot,
-            &snapshot.dns,
-            &req.network.probe_targets,
-            req.ports.first().copied(),
-            &opts,
+        within_deadline(
+            deadline,
+            "the TCP connect probe",
+            tcp::collect(
+                &snapshot,
+                &snapshot.dns,
+                &req.network.probe_targets,
+                req.ports.first().copied(),
+                &opts,
+            ),
         )
         .await
     };
     Ok(snapshot)
+}
+
+/// A network fact gathered from this host, bounded by the overall deadline like the AWS
+/// calls: past it the lookups or connects in flight are dropped.
+async fn within_deadline<T>(
+    deadline: tokio::time::Instant,
+    waiting_for: &str,
+    gather: impl std::future::Future<Output = Fact<T>>,
+) -> Fact<T> {
+    let passed = || {
+        Fact::Absent(Missing::DeadlinePassed {
+            waiting_for: waiting_for.to_owned(),
+        })
+    };
+    if tokio::time::Instant::now() >= deadline {
+        return passed();
+    }
+    tokio::time::timeout_at(deadline, gather)
+        .await
+        .unwrap_or_else(|_| passed())
 }
 
 /// The TLS handshake for `--probe-tls`, when it can be set up; otherwise the probe
@@ -347,6 +378,10 @@ fn fatal(
             FailureKind::Unreachable => (
                 format!("cannot collect {endpoint_id} {whom}: AWS API unreachable ({})", one_line(&f.message)),
                 "check --endpoint-url / AWS_ENDPOINT_URL and the network (proxy, VPN)".to_owned(),
+            ),
+            FailureKind::DeadlinePassed => (
+                format!("cannot read endpoint {endpoint_id} {whom}: the deadline (--timeout) passed while waiting for {}", f.action),
+                "raise --timeout; if calls are this slow, check --endpoint-url / the network (proxy, VPN)".to_owned(),
             ),
             FailureKind::AccessDenied => (
                 format!("cannot read endpoint {endpoint_id} {whom}: missing permission {}", f.action),
@@ -571,6 +606,18 @@ mod tests {
             reason.contains("missing permission ec2:DescribeVpcEndpoints"),
             "{reason}"
         );
+
+        let (reason, hint) = reason_and_hint(fatal(
+            ep,
+            "eu-west-1",
+            None,
+            &EndpointLookupError::Call(failure(FailureKind::DeadlinePassed)),
+        ));
+        assert!(
+            reason.contains("deadline") && reason.contains("ec2:DescribeVpcEndpoints"),
+            "{reason}"
+        );
+        assert!(hint.contains("--timeout"), "{hint}");
 
         let (reason, hint) = reason_and_hint(fatal(
             ep,

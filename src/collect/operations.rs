@@ -1,0 +1,214 @@
+//! Every AWS operation the collector can call, per side, as the IAM action it needs.
+//! `Stage::call` refuses (in debug builds, so in every test) an action missing here,
+//! and the tests below keep the table equal to the source and read-only, and check
+//! that `pl-doctor iam-policy` grants all of it.
+
+/// Called with the consumer's credentials (the account owning the endpoint).
+pub const CONSUMER: &[&str] = &[
+    "sts:GetCallerIdentity",
+    // Made by the credentials provider (config.rs) to reach the provider account.
+    "sts:AssumeRole",
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeInstances",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeVpcAttribute",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeNetworkAcls",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeManagedPrefixLists",
+    "ec2:GetManagedPrefixListEntries",
+    "ec2:DescribeVpcEndpointServices",
+    "ec2:DescribeFlowLogs",
+    "cloudwatch:GetMetricData",
+    "logs:StartQuery",
+    "logs:GetQueryResults",
+    "logs:StopQuery",
+];
+
+/// Called with the provider's credentials (the account owning the service and NLB).
+pub const PROVIDER: &[&str] = &[
+    "sts:GetCallerIdentity",
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeVpcEndpointServiceConfigurations",
+    "ec2:DescribeVpcEndpointServicePermissions",
+    "ec2:DescribeVpcEndpointConnections",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeInstances",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeManagedPrefixLists",
+    "ec2:GetManagedPrefixListEntries",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeListenerAttributes",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "cloudwatch:GetMetricData",
+];
+
+/// True when the collector lists `action` on either side.
+pub fn is_listed(action: &str) -> bool {
+    CONSUMER.contains(&action) || PROVIDER.contains(&action)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pl_checks::iam::{self, Side};
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+
+    /// Actions AWS never denies, so a policy need not grant them: "No permissions are
+    /// required to perform this operation" (STS API reference, GetCallerIdentity).
+    const NEED_NO_PERMISSION: &[&str] = &["sts:GetCallerIdentity"];
+
+    /// The collector's sources without their test modules (which name made-up actions).
+    fn product_sources() -> Vec<(PathBuf, String)> {
+        fn walk(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+            for entry in std::fs::read_dir(dir).expect("read src/collect") {
+                let path = entry.expect("dir entry").path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && path.file_name().is_some_and(|n| n != "testing.rs")
+                {
+                    let text = std::fs::read_to_string(&path).expect("read source");
+                    let product = match text.find("#[cfg(test)]\nmod tests") {
+                        Some(i) => text[..i].to_owned(),
+                        None => text,
+                    };
+                    out.push((path, product));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/collect"),
+            &mut out,
+        );
+        assert!(out.len() > 5, "found the collector's sources");
+        out
+    }
+
+    /// Every `"service:Operation"` literal of the product code.
+    fn action_literals(text: &str) -> Vec<String> {
+        const SERVICES: [&str; 5] = ["ec2", "elasticloadbalancing", "sts", "cloudwatch", "logs"];
+        let mut found = Vec::new();
+        for service in SERVICES {
+            let needle = format!("\"{service}:");
+            for (i, _) in text.match_indices(&needle) {
+                let operation: String = text[i + needle.len()..]
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect();
+                found.push(format!("{service}:{operation}"));
+            }
+        }
+        found
+    }
+
+    /// Every SDK fluent call on a client (`ec2.describe_vpcs()`, across line breaks),
+    /// as `(client, Operation)`.
+    fn sdk_calls(text: &str) -> Vec<(String, String)> {
+        const CLIENTS: [&str; 5] = ["ec2", "elb", "sts", "logs", "cw"];
+        let flat: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let mut found = Vec::new();
+        for client in CLIENTS {
+            let needle = format!("{client}.");
+            for (i, _) in flat.match_indices(&needle) {
+                let before = flat[..i].chars().last();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let rest = &flat[i + needle.len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                if !name.is_empty() && rest[name.len()..].starts_with("()") {
+                    let camel: String = name
+                        .split('_')
+                        .map(|w| {
+                            let mut c = w.chars();
+                            c.next()
+                                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                                .unwrap_or_default()
+                        })
+                        .collect();
+                    found.push((client.to_owned(), camel));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_action_and_sdk_call_in_the_collector_is_in_the_table() {
+        let listed: BTreeSet<&str> = CONSUMER.iter().chain(PROVIDER).copied().collect();
+        let operations: BTreeSet<&str> = listed
+            .iter()
+            .filter_map(|a| a.split_once(':').map(|(_, op)| op))
+            .collect();
+        let mut unlisted = Vec::new();
+        let mut calls = 0;
+        for (path, text) in product_sources() {
+            for action in action_literals(&text) {
+                if !listed.contains(action.as_str()) {
+                    unlisted.push(format!("{}: {action}", path.display()));
+                }
+            }
+            for (client, op) in sdk_calls(&text) {
+                calls += 1;
+                if !operations.contains(op.as_str()) {
+                    unlisted.push(format!("{}: {client}.{op}", path.display()));
+                }
+            }
+        }
+        assert!(calls >= 25, "the scan found the SDK calls ({calls})");
+        assert!(
+            unlisted.is_empty(),
+            "calls missing from src/collect/operations.rs: {unlisted:#?}"
+        );
+    }
+
+    #[test]
+    fn the_scan_sees_calls_across_line_breaks() {
+        let src = "c.ec2\n    .describe_vpcs()\n  .send(); my_ec2.create_vpc(); \"ec2:DeleteVpc\"";
+        assert_eq!(sdk_calls(src), [("ec2".into(), "DescribeVpcs".into())]);
+        assert_eq!(action_literals(src), ["ec2:DeleteVpc"]);
+    }
+
+    #[test]
+    fn every_operation_is_read_only() {
+        for action in CONSUMER.iter().chain(PROVIDER) {
+            assert!(iam::is_read_only(action), "{action} is not read-only");
+        }
+    }
+
+    #[test]
+    fn iam_policy_grants_every_operation_of_its_side() {
+        let role = "arn:aws:iam::111111111111:role/pl-doctor";
+        for (side, table) in [(Side::Consumer, CONSUMER), (Side::Provider, PROVIDER)] {
+            let policy = iam::policy(side, Some(role));
+            let granted: BTreeSet<String> = policy["Statement"]
+                .as_array()
+                .expect("statements")
+                .iter()
+                .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_default())
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect();
+            let missing: Vec<&&str> = table
+                .iter()
+                .filter(|a| !granted.contains(**a) && !NEED_NO_PERMISSION.contains(a))
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "the {side:?} iam-policy lacks {missing:?}: add them to the consumer_actions/provider_actions of the checks that read them"
+            );
+        }
+    }
+}
