@@ -6,7 +6,7 @@ use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity};
 use crate::known_or_unknown;
 use crate::model::{LoadBalancer, TargetGroup};
 use crate::net::az::{health_by_zone, zone_serves, AzMap, TargetZone};
-use crate::net::nlb::{forwarded_target_groups, service_nlbs};
+use crate::net::nlb::{path_behind_ports, PathBehindPorts};
 use serde_json::json;
 
 pub static META: CheckMeta = CheckMeta {
@@ -106,16 +106,12 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         return Outcome::skip(format!("prerequisite {} failed: {}", p.id, p.summary));
     }
     let s = ctx.snapshot;
-    let nlbs = match service_nlbs(s) {
-        Ok(n) => n,
-        Err(o) => return o,
-    };
-    let ports = match ctx.ports() {
+    let PathBehindPorts {
+        nlbs,
+        target_groups: tg_arns,
+        ..
+    } = match path_behind_ports(ctx) {
         Ok(p) => p,
-        Err(why) => return Outcome::unknown(format!("no port to check: {why}")),
-    };
-    let tg_arns = match forwarded_target_groups(&nlbs.found, &ports.ports) {
-        Ok(a) => a,
         Err(o) => return o,
     };
     let all_tgs = known_or_unknown!(

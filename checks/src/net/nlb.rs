@@ -2,7 +2,7 @@
 //! service, and which target groups the listeners on the ports under test forward to.
 //! Shared by nlb-listener, target-health and cross-zone so that they agree on it.
 
-use crate::check::Outcome;
+use crate::check::{Context, Outcome, PortsUnderTest};
 use crate::model::{eq_wire, LoadBalancer, Snapshot};
 
 /// The service's NLBs as DescribeLoadBalancers returned them, and the ARNs it did not return.
@@ -78,4 +78,26 @@ pub fn forwarded_target_groups(
         }
     }
     Ok(arns)
+}
+
+/// The data path behind the ports under test: the service's NLBs, the ports, and the
+/// target groups the listeners on those ports forward to.
+pub struct PathBehindPorts<'a> {
+    pub nlbs: ServiceNlbs<'a>,
+    pub ports: PortsUnderTest,
+    pub target_groups: Vec<String>,
+}
+
+/// [`PathBehindPorts`] for this run, or the `unknown` outcome saying which fact is missing.
+pub fn path_behind_ports<'a>(ctx: &Context<'a>) -> Result<PathBehindPorts<'a>, Outcome> {
+    let nlbs = service_nlbs(ctx.snapshot)?;
+    let ports = ctx
+        .ports()
+        .map_err(|why| Outcome::unknown(format!("no port to check: {why}")))?;
+    let target_groups = forwarded_target_groups(&nlbs.found, &ports.ports)?;
+    Ok(PathBehindPorts {
+        nlbs,
+        ports,
+        target_groups,
+    })
 }
