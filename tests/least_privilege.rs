@@ -8,6 +8,13 @@
 //! enforcement on (`POST /moto-api/reset-auth`, moto's INITIAL_NO_AUTH_ACTION_COUNT:
 //! after that many requests every call is authorized against the caller's policies) and
 //! runs the binary with the user's key.
+//!
+//! What moto 5.2.5 enforces (moto/iam/access_control.py): the Action of every EC2,
+//! ELBv2 and STS call, against the caller's identity policies: the user's inline policy,
+//! and for the assumed provider session the role's policy in the provider account. Gaps:
+//! it ignores `Resource` and `Condition` (so the role ARN that scopes sts:AssumeRole is
+//! not tested), never evaluates a role's trust policy across accounts (it looks the role
+//! up in the caller's account), and always allows sts:GetCallerIdentity.
 
 mod support;
 
@@ -53,7 +60,11 @@ fn set_auth(emulator: &Emulator, count: &str) {
 
 /// The consumer policy `iam-policy --provider-role-arn` prints, minus `drop`.
 fn consumer_policy(drop: Option<&str>) -> String {
-    let mut doc = policy(Side::Consumer, Some(PROVIDER_ROLE_ARN));
+    without(policy(Side::Consumer, Some(PROVIDER_ROLE_ARN)), drop)
+}
+
+/// `doc` without the action `drop` (asserted present).
+fn without(mut doc: serde_json::Value, drop: Option<&str>) -> String {
     if let Some(action) = drop {
         let mut found = false;
         for statement in doc["Statement"].as_array_mut().expect("statements") {
@@ -63,7 +74,7 @@ fn consumer_policy(drop: Option<&str>) -> String {
                 found |= actions.len() != before;
             }
         }
-        assert!(found, "{action} is not in the consumer policy");
+        assert!(found, "{action} is not in the policy");
     }
     doc.to_string()
 }
@@ -71,7 +82,8 @@ fn consumer_policy(drop: Option<&str>) -> String {
 /// Creates the provider role pl-doctor assumes (trusted by the consumer account, with
 /// exactly the provider policy) and the consumer user (exactly the consumer policy);
 /// returns the user's access key. Runs before enforcement, as the world's builders.
-async fn least_privilege_principals(url: &str) -> (String, String) {
+/// `provider_drop` leaves one action out of the role's policy.
+async fn least_privilege_principals(url: &str, provider_drop: Option<&str>) -> (String, String) {
     let provider_iam =
         aws_sdk_iam::Client::new(&sdk_config(url, provider_credentials(url).await).await);
     let role_name = PROVIDER_ROLE_ARN.rsplit('/').next().expect("role name");
@@ -94,7 +106,7 @@ async fn least_privilege_principals(url: &str) -> (String, String) {
         .put_role_policy()
         .role_name(role_name)
         .policy_name("pl-doctor-provider")
-        .policy_document(policy(Side::Provider, None).to_string())
+        .policy_document(without(policy(Side::Provider, None), provider_drop))
         .send()
         .await
         .expect("attach the provider policy");
@@ -150,7 +162,7 @@ fn the_printed_policies_are_exactly_enough() {
     let url = emulator.url();
     let rt = runtime();
     let world = rt.block_on(World::build(&url, &Spec::default()));
-    let (key_id, secret) = rt.block_on(least_privilege_principals(&url));
+    let (key_id, secret) = rt.block_on(least_privilege_principals(&url, None));
 
     // The same world diagnosed without enforcement: what the least-privileged runs must match.
     let unrestricted = Invocation::new(&world.endpoint_id, &url).report();
@@ -210,5 +222,44 @@ fn the_printed_policies_are_exactly_enough() {
                 run.summary()
             );
         }
+    }
+}
+
+#[test]
+fn a_missing_provider_permission_turns_only_its_checks_unknown() {
+    let emulator = Emulator::start();
+    let url = emulator.url();
+    let rt = runtime();
+    let world = rt.block_on(World::build(&url, &Spec::default()));
+    let baseline = Invocation::new(&world.endpoint_id, &url)
+        .report()
+        .statuses();
+    let action = "elasticloadbalancing:DescribeTargetHealth";
+    let (key_id, secret) = rt.block_on(least_privilege_principals(&url, Some(action)));
+
+    set_auth(&emulator, "0");
+    let run = Invocation::new(&world.endpoint_id, &url)
+        .access_key(&key_id, &secret)
+        .report();
+    // target-sg-ingress finds the targets to judge through their health too.
+    let affected = ["target-health", "target-sg-ingress"];
+    let mut expected = baseline.clone();
+    for id in affected {
+        expected.insert(id.to_owned(), "unknown".to_owned());
+    }
+    assert_eq!(run.statuses(), expected, "{}", run.summary());
+    for (id, summary) in summaries(&run) {
+        let named = summary.contains(&format!("missing permission {action}"));
+        assert_eq!(
+            named,
+            affected.contains(&id.as_str()),
+            "{id}: {summary}\n{}",
+            run.summary()
+        );
+        assert!(
+            named || !summary.contains("missing permission"),
+            "{id} denied: {summary}\n{}",
+            run.summary()
+        );
     }
 }
