@@ -19,6 +19,8 @@ pub struct Invocation {
     /// A loopback DNS server to ask (`--resolver`); without one, dns-resolution is skipped.
     pub resolver: Option<String>,
     pub extra: Vec<String>,
+    /// The access key pl-doctor signs with: the world's consumer key unless overridden.
+    pub access_key: (String, String),
 }
 
 impl Invocation {
@@ -29,6 +31,7 @@ impl Invocation {
             provider_access: true,
             resolver: None,
             extra: Vec::new(),
+            access_key: (ACCESS_KEY_ID.to_owned(), SECRET_ACCESS_KEY.to_owned()),
         }
     }
 
@@ -42,6 +45,12 @@ impl Invocation {
         self
     }
 
+    /// Signs with another access key (an IAM user the test created) instead of the world's.
+    pub fn access_key(mut self, id: &str, secret: &str) -> Self {
+        self.access_key = (id.to_owned(), secret.to_owned());
+        self
+    }
+
     pub fn arg(mut self, a: impl Into<String>) -> Self {
         self.extra.push(a.into());
         self
@@ -51,8 +60,8 @@ impl Invocation {
         let mut c = Command::cargo_bin("pl-doctor").expect("pl-doctor binary");
         c.timeout(RUN_LIMIT)
             .env("NO_COLOR", "1")
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+            .env("AWS_ACCESS_KEY_ID", &self.access_key.0)
+            .env("AWS_SECRET_ACCESS_KEY", &self.access_key.1)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", "/nonexistent/pl-doctor-e2e/config")
             .env(
