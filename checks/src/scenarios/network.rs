@@ -59,6 +59,22 @@ fn client_rejected_at_enis(s: &mut Snapshot, rejects: [u64; 2]) {
     ];
 }
 
+/// Nothing gets through to the service: the NLB sees no flows or resets, and the
+/// endpoint no connections or RSTs.
+fn no_traffic_reaches_the_service(s: &mut Snapshot) {
+    for metric in [
+        "NewFlowCount",
+        "ActiveFlowCount",
+        "TCP_Target_Reset_Count",
+        "TCP_Client_Reset_Count",
+    ] {
+        set_metric(s, "AWS/NetworkELB", metric, &[0.0]);
+    }
+    for metric in ["ActiveConnections", "RstPacketsReceived"] {
+        set_metric(s, "AWS/PrivateLinkEndpoints", metric, &[0.0]);
+    }
+}
+
 fn set_metric(s: &mut Snapshot, namespace: &str, metric: &str, values: &[f64]) {
     let Fact::Known(ms) = &mut s.observability.metrics else {
         unreachable!()
@@ -82,23 +98,7 @@ fn endpoint_sg_missing_port() -> Scenario {
     )];
     probe_times_out(&mut s);
     client_rejected_at_enis(&mut s, [212, 198]);
-    // No connection gets through: the NLB sees no new flows.
-    set_metric(&mut s, "AWS/NetworkELB", "NewFlowCount", &[0.0]);
-    set_metric(&mut s, "AWS/NetworkELB", "ActiveFlowCount", &[0.0]);
-    set_metric(&mut s, "AWS/NetworkELB", "TCP_Target_Reset_Count", &[0.0]);
-    set_metric(&mut s, "AWS/NetworkELB", "TCP_Client_Reset_Count", &[0.0]);
-    set_metric(
-        &mut s,
-        "AWS/PrivateLinkEndpoints",
-        "ActiveConnections",
-        &[0.0],
-    );
-    set_metric(
-        &mut s,
-        "AWS/PrivateLinkEndpoints",
-        "RstPacketsReceived",
-        &[0.0],
-    );
+    no_traffic_reaches_the_service(&mut s);
     Scenario::new(
         "endpoint-sg-missing-port",
         "The endpoint's security group allows 443 from the VPC but the service listens on 8443: connections hang (the seed's most common stumble).",
@@ -166,22 +166,7 @@ fn nacl_deny() -> Scenario {
     });
     probe_times_out(&mut s);
     client_rejected_at_enis(&mut s, [187, 203]);
-    set_metric(&mut s, "AWS/NetworkELB", "NewFlowCount", &[0.0]);
-    set_metric(&mut s, "AWS/NetworkELB", "ActiveFlowCount", &[0.0]);
-    set_metric(&mut s, "AWS/NetworkELB", "TCP_Target_Reset_Count", &[0.0]);
-    set_metric(&mut s, "AWS/NetworkELB", "TCP_Client_Reset_Count", &[0.0]);
-    set_metric(
-        &mut s,
-        "AWS/PrivateLinkEndpoints",
-        "ActiveConnections",
-        &[0.0],
-    );
-    set_metric(
-        &mut s,
-        "AWS/PrivateLinkEndpoints",
-        "RstPacketsReceived",
-        &[0.0],
-    );
+    no_traffic_reaches_the_service(&mut s);
     Scenario::new(
         "nacl-deny",
         "The endpoint subnets' network ACL has rule 90 denying TCP 8443 from the client subnet 10.0.3.0/24, numbered before the allow-all: packets are dropped silently.",
@@ -207,22 +192,7 @@ fn nlb_sg_drops_privatelink() -> Scenario {
     )];
     probe_times_out(&mut s);
     // Dropped by the NLB's group: invisible to AWS/NetworkELB, accepted at the endpoint ENIs.
-    set_metric(&mut s, "AWS/NetworkELB", "NewFlowCount", &[0.0]);
-    set_metric(&mut s, "AWS/NetworkELB", "ActiveFlowCount", &[0.0]);
-    set_metric(&mut s, "AWS/NetworkELB", "TCP_Target_Reset_Count", &[0.0]);
-    set_metric(&mut s, "AWS/NetworkELB", "TCP_Client_Reset_Count", &[0.0]);
-    set_metric(
-        &mut s,
-        "AWS/PrivateLinkEndpoints",
-        "ActiveConnections",
-        &[0.0],
-    );
-    set_metric(
-        &mut s,
-        "AWS/PrivateLinkEndpoints",
-        "RstPacketsReceived",
-        &[0.0],
-    );
+    no_traffic_reaches_the_service(&mut s);
     Scenario::new(
         "nlb-sg-drops-privatelink",
         "The NLB's security group enforces its inbound rules on PrivateLink traffic (the default) and only admits the provider VPC on 8443, so every consumer connection is dropped.",
