@@ -8,11 +8,12 @@ use crate::exit::{self, Failure};
 use crate::render;
 use pl_checks::check::EvalOptions;
 use pl_checks::client::ClientSpec;
+use pl_checks::fleet::{self, FleetReport, FleetSnapshot};
 use pl_checks::iam;
 use pl_checks::model::Snapshot;
 use pl_checks::registry;
 use pl_checks::report;
-use pl_checks::snapshot_io;
+use pl_checks::snapshot_io::{self, Loaded};
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
@@ -77,8 +78,56 @@ fn eval_options(args: &DiagnoseArgs) -> Result<EvalOptions, Failure> {
     })
 }
 
-fn diagnose(args: DiagnoseArgs, style: render::Style) -> Result<u8, Failure> {
-    let options = eval_options(&args)?;
+/// What a run looks at.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// `--endpoint`: one endpoint, the whole runbook.
+    Endpoint(String),
+    /// `--service`: the provider's view of one service and all its connections.
+    Service(String),
+    /// `--all [--vpc]`: the consumer's fleet.
+    Fleet { vpc_id: Option<String> },
+    /// `--from-snapshot` (optionally narrowed to one endpoint of a fleet file by `--endpoint`).
+    Replay {
+        path: std::path::PathBuf,
+        endpoint: Option<String>,
+    },
+}
+
+/// A snapshot as collected or loaded: one endpoint's, or a fleet's / a service's.
+pub enum Collected {
+    One(Box<Snapshot>),
+    Many(Box<FleetSnapshot>),
+}
+
+/// One finished diagnosis, evaluated.
+#[derive(Debug, Clone)]
+pub enum Evaluated {
+    One(Box<report::Report>),
+    Many(Box<FleetReport>),
+}
+
+impl Evaluated {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Evaluated::One(r) => exit::for_report(r),
+            Evaluated::Many(f) => exit::for_fleet(f),
+        }
+    }
+
+    pub fn render(&self, format: OutputFormat, style: render::Style) -> String {
+        match (self, format) {
+            (Evaluated::One(r), OutputFormat::Table) => render::table(r, style),
+            (Evaluated::One(r), OutputFormat::Json) => render::json(r),
+            (Evaluated::One(r), OutputFormat::Markdown) => render::markdown(r),
+            (Evaluated::Many(f), OutputFormat::Table) => render::fleet_table(f, style),
+            (Evaluated::Many(f), OutputFormat::Json) => render::fleet_json(f),
+            (Evaluated::Many(f), OutputFormat::Markdown) => render::fleet_markdown(f),
+        }
+    }
+}
+
+fn scope(args: &DiagnoseArgs) -> Result<Scope, Failure> {
     if let Some(ep) = &args.endpoint {
         if !crate::cli::is_endpoint_id(ep) {
             return Err(Failure::BadInput(format!(
@@ -86,47 +135,117 @@ fn diagnose(args: DiagnoseArgs, style: render::Style) -> Result<u8, Failure> {
             )));
         }
     }
-    let started_at = now_rfc3339();
-    let clock = Instant::now();
-    let snapshot = match (&args.from_snapshot, &args.endpoint) {
-        (Some(path), endpoint) => {
-            let snap = load_snapshot(path)?;
-            if let Some(ep) = endpoint {
-                if *ep != snap.consumer.endpoint.id {
-                    return Err(Failure::BadInput(format!(
-                        "--endpoint {ep} does not match the snapshot, which is of {}; drop --endpoint or use the right file",
-                        snap.consumer.endpoint.id
-                    )));
-                }
-            }
-            snap
+    if let Some(svc) = &args.service {
+        if !crate::cli::is_service_id(svc) {
+            return Err(Failure::BadInput(format!(
+                "--service: {svc:?} is not an endpoint service id (vpce-svc- then 8 or 17 hex digits, e.g. vpce-svc-0123456789abcdef0)"
+            )));
         }
-        (None, Some(ep)) => crate::collect::collect_blocking(&live_request(ep, &args, &options))?,
-        (None, None) => {
+    }
+    if let Some(vpc) = &args.vpc {
+        if !crate::cli::is_vpc_id(vpc) {
+            return Err(Failure::BadInput(format!(
+                "--vpc: {vpc:?} is not a VPC id (vpc- then 8 or 17 hex digits, e.g. vpc-0a1b2c3d4e5f6a7b8)"
+            )));
+        }
+    }
+    Ok(match (&args.from_snapshot, &args.endpoint, &args.service, args.all) {
+        (Some(path), endpoint, _, _) => Scope::Replay {
+            path: path.clone(),
+            endpoint: endpoint.clone(),
+        },
+        (None, Some(ep), _, _) => Scope::Endpoint(ep.clone()),
+        (None, None, Some(svc), _) => Scope::Service(svc.clone()),
+        (None, None, None, true) => Scope::Fleet {
+            vpc_id: args.vpc.clone(),
+        },
+        (None, None, None, false) => {
             return Err(Failure::BadInput(
-                "nothing to diagnose: give --endpoint vpce-… or --from-snapshot FILE (see pl-doctor --help)".into(),
+                "nothing to diagnose: give --endpoint vpce-…, --service vpce-svc-…, --all, or --from-snapshot FILE (see pl-doctor --help)".into(),
             ))
         }
-    };
-    if let Some(path) = &args.save_snapshot {
-        save_snapshot(path, &snapshot)?;
-    }
-    let report = report::build(
-        &snapshot,
-        &options,
-        started_at,
-        clock.elapsed().as_millis() as u64,
-    );
-    let text = match args.output {
-        OutputFormat::Table => render::table(&report, style),
-        OutputFormat::Json => render::json(&report),
-        OutputFormat::Markdown => render::markdown(&report),
-    };
-    print_out(&text)?;
-    Ok(exit::for_report(&report))
+    })
 }
 
-fn live_request(endpoint_id: &str, args: &DiagnoseArgs, options: &EvalOptions) -> LiveRequest {
+fn diagnose(args: DiagnoseArgs, style: render::Style) -> Result<u8, Failure> {
+    let options = eval_options(&args)?;
+    let scope = scope(&args)?;
+    let evaluated = diagnose_once(&scope, &args, &options)?;
+    print_out(&evaluated.render(args.output, style))?;
+    Ok(evaluated.exit_code())
+}
+
+/// Collect (or load), save if asked, and evaluate: one pass of the runbook over the scope.
+pub fn diagnose_once(
+    scope: &Scope,
+    args: &DiagnoseArgs,
+    options: &EvalOptions,
+) -> Result<Evaluated, Failure> {
+    let started_at = now_rfc3339();
+    let clock = Instant::now();
+    let collected = match scope {
+        Scope::Replay { path, endpoint } => replay(path, endpoint.as_deref())?,
+        Scope::Endpoint(ep) => Collected::One(Box::new(crate::collect::collect_blocking(
+            &live_request(ep, args, options),
+        )?)),
+        Scope::Service(service_id) => Collected::Many(Box::new(
+            crate::collect::service::collect_blocking(&crate::collect::service::ServiceRequest {
+                service_id: service_id.clone(),
+                live: live_request("", args, options),
+            })?,
+        )),
+        Scope::Fleet { vpc_id } => Collected::Many(Box::new(
+            crate::collect::fleet::collect_blocking(&crate::collect::fleet::FleetRequest {
+                vpc_id: vpc_id.clone(),
+                live: live_request("", args, options),
+            })?,
+        )),
+    };
+    if let Some(path) = &args.save_snapshot {
+        let text = match &collected {
+            Collected::One(s) => snapshot_io::to_string(s),
+            Collected::Many(f) => snapshot_io::fleet_to_string(f),
+        };
+        save_snapshot(path, &text)?;
+    }
+    let duration_ms = clock.elapsed().as_millis() as u64;
+    Ok(match collected {
+        Collected::One(s) => Evaluated::One(Box::new(report::build(
+            &s,
+            options,
+            started_at,
+            duration_ms,
+        ))),
+        Collected::Many(f) => {
+            Evaluated::Many(Box::new(fleet::build(&f, options, started_at, duration_ms)))
+        }
+    })
+}
+
+/// Load a snapshot file; `--endpoint` with a fleet file replays that endpoint alone.
+fn replay(path: &Path, endpoint: Option<&str>) -> Result<Collected, Failure> {
+    let shown = path.display();
+    match (load_snapshot(path)?, endpoint) {
+        (Loaded::Endpoint(s), None) => Ok(Collected::One(s)),
+        (Loaded::Endpoint(s), Some(ep)) if s.consumer.endpoint.id == ep => Ok(Collected::One(s)),
+        (Loaded::Endpoint(s), Some(ep)) => Err(Failure::BadInput(format!(
+            "--endpoint {ep} does not match the snapshot, which is of {}; drop --endpoint or use the right file",
+            s.consumer.endpoint.id
+        ))),
+        (Loaded::Fleet(f), None) => Ok(Collected::Many(f)),
+        (Loaded::Fleet(f), Some(ep)) => {
+            let count = f.snapshots.len();
+            match f.snapshots.into_iter().find(|s| s.consumer.endpoint.id == ep) {
+                Some(s) => Ok(Collected::One(Box::new(s))),
+                None => Err(Failure::BadInput(format!(
+                    "--endpoint {ep} is not among the {count} endpoints of {shown}; drop --endpoint to see them all"
+                ))),
+            }
+        }
+    }
+}
+
+pub fn live_request(endpoint_id: &str, args: &DiagnoseArgs, options: &EvalOptions) -> LiveRequest {
     let provider = match (&args.provider_profile, &args.provider_role_arn) {
         (Some(profile), _) => ProviderAccess::Profile(profile.clone()),
         (None, Some(role_arn)) => ProviderAccess::AssumeRole {
@@ -173,21 +292,21 @@ fn not_requested_by(options: &EvalOptions, id: &str) -> Option<String> {
     }
 }
 
-fn load_snapshot(path: &Path) -> Result<Snapshot, Failure> {
+fn load_snapshot(path: &Path) -> Result<Loaded, Failure> {
     let bytes = std::fs::read(path).map_err(|e| {
         Failure::BadInput(format!(
             "--from-snapshot {}: cannot read it: {e}",
             path.display()
         ))
     })?;
-    snapshot_io::from_slice(&bytes)
+    snapshot_io::load(&bytes)
         .map_err(|e| Failure::BadInput(format!("--from-snapshot {}: {e}", path.display())))
 }
 
-fn save_snapshot(path: &Path, snapshot: &Snapshot) -> Result<(), Failure> {
+fn save_snapshot(path: &Path, text: &str) -> Result<(), Failure> {
     // Write beside the target and rename, so an interrupted run never leaves half a snapshot.
     let tmp = path.with_extension("tmp-pl-doctor");
-    std::fs::write(&tmp, snapshot_io::to_string(snapshot))
+    std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| {
             Failure::BadInput(format!(

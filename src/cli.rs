@@ -46,6 +46,22 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "VPCE_ID")]
     pub endpoint: Option<String>,
 
+    /// Every endpoint connected to this endpoint service (vpce-svc-…), seen with the provider account's credentials.
+    #[arg(long, value_name = "VPCE_SVC_ID", conflicts_with_all = ["endpoint", "all", "from_snapshot", "client", "provider_profile", "provider_role_arn", "resolver", "probe_target", "probe_tls"])]
+    pub service: Option<String>,
+
+    /// Every interface endpoint to a PrivateLink service in the region (consumer credentials).
+    #[arg(long, conflicts_with_all = ["endpoint", "from_snapshot"])]
+    pub all: bool,
+
+    /// With --all: only the endpoints in this VPC (vpc-…).
+    #[arg(long, value_name = "VPC_ID", requires = "all")]
+    pub vpc: Option<String>,
+
+    /// Re-run every INTERVAL (default 10s) and redraw, showing what changed, until no check fails; Ctrl-C stops.
+    #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "10s", value_parser = parse_watch_interval, conflicts_with = "from_snapshot")]
+    pub watch: Option<Duration>,
+
     /// Evaluate a saved snapshot instead of collecting from AWS (no AWS access needed).
     #[arg(long, value_name = "FILE")]
     pub from_snapshot: Option<PathBuf>,
@@ -142,6 +158,17 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Re-running faster than once a second would only add API calls (and throttling).
+fn parse_watch_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err(format!(
+            "{s:?} is too short: watch at most once a second (e.g. --watch 10s)"
+        ));
+    }
+    Ok(d)
+}
+
 /// Region names are `<partition-prefix>-<area>-<n>`, e.g. us-east-1, eu-central-2, us-gov-west-1.
 fn parse_region(s: &str) -> Result<String, String> {
     let parts: Vec<&str> = s.split('-').collect();
@@ -216,6 +243,16 @@ pub fn is_endpoint_id(s: &str) -> bool {
     pl_checks::client::is_aws_id(s, "vpce-")
 }
 
+/// `vpce-svc-` followed by 8 or 17 lowercase hex digits.
+pub fn is_service_id(s: &str) -> bool {
+    pl_checks::client::is_aws_id(s, "vpce-svc-")
+}
+
+/// `vpc-` followed by 8 or 17 lowercase hex digits.
+pub fn is_vpc_id(s: &str) -> bool {
+    pl_checks::client::is_aws_id(s, "vpc-")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,5 +289,11 @@ mod tests {
         assert!(is_endpoint_id("vpce-0a1b2c3d4e5f6a7b8"));
         assert!(!is_endpoint_id("vpce-0A1B2C3D4E5F6A7B8"));
         assert!(!is_endpoint_id("vpce-svc-0123456789abcdef0"));
+        assert!(is_service_id("vpce-svc-0123456789abcdef0"));
+        assert!(!is_service_id("vpce-0a1b2c3d4e5f6a7b8"));
+        assert!(is_vpc_id("vpc-0a1b2c3d4e5f6a7b8"));
+        assert!(!is_vpc_id("vpce-0a1b2c3d4e5f6a7b8"));
+        assert!(parse_watch_interval("500ms").is_err());
+        assert_eq!(parse_watch_interval("2s"), Ok(Duration::from_secs(2)));
     }
 }

@@ -2,6 +2,7 @@
 //! 0 no check failed, 1 at least one check failed, 2 bad usage or bad input,
 //! 3 could not diagnose at all.
 
+use pl_checks::fleet::FleetReport;
 use pl_checks::report::Report;
 use std::process::ExitCode;
 
@@ -37,6 +38,15 @@ impl Failure {
 /// `unknown` and `warn` are reported but do not fail the run.
 pub fn for_report(report: &Report) -> u8 {
     if report.counts.fail > 0 {
+        CHECK_FAILED
+    } else {
+        NO_FAILURE
+    }
+}
+
+/// A fleet or service run: as for one endpoint, over every report (and the service's checks).
+pub fn for_fleet(report: &FleetReport) -> u8 {
+    if report.any_failed() {
         CHECK_FAILED
     } else {
         NO_FAILURE

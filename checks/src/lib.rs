@@ -10,6 +10,7 @@ pub mod check;
 pub mod checks;
 pub mod client;
 pub mod fact;
+pub mod fleet;
 pub mod iam;
 pub mod model;
 pub mod net;

@@ -86,6 +86,28 @@ pub struct CollectionInputs {
     /// `--skip` as given: facts only these checks read were not collected.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skip: Vec<String>,
+    /// Whose credentials collected it: the consumer's (`--endpoint`, `--all`) or only the
+    /// provider's (`--service`, where the consumer side of each connection is not visible).
+    #[serde(default, skip_serializing_if = "View::is_consumer")]
+    pub view: View,
+}
+
+/// Which account's credentials a snapshot was collected with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum View {
+    /// The consumer account (optionally with provider access too): the whole runbook.
+    #[default]
+    Consumer,
+    /// The provider account only: the endpoint is known from its connection to the
+    /// service, and the consumer-side checks cannot be evaluated (`fleet::CONSUMER_SIDE`).
+    Provider,
+}
+
+impl View {
+    pub fn is_consumer(&self) -> bool {
+        *self == View::Consumer
+    }
 }
 
 fn default_window() -> u64 {
@@ -383,6 +405,11 @@ pub struct EndpointConnection {
     pub creation_timestamp: Option<String>,
     #[serde(default)]
     pub network_load_balancer_arns: Vec<String>,
+    /// The endpoint's AZ names in the consumer account's naming, read from the
+    /// connection's zonal DNS entries (`vpce-…-us-east-1a.vpce-svc-…`): all the provider
+    /// can see of where the endpoint is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub availability_zones: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

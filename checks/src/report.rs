@@ -30,6 +30,15 @@ pub struct Target {
     pub region: String,
     pub consumer_account: Option<String>,
     pub provider_account: Option<String>,
+    /// The endpoint's state (wire value), as the consumer or, in the provider view, the
+    /// connection shows it.
+    #[serde(default)]
+    pub endpoint_state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    /// AZ names the endpoint has a network interface in (the consumer account's naming).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub availability_zones: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,7 +93,9 @@ pub fn evaluate(snapshot: &Snapshot, options: &EvalOptions) -> Vec<CheckResult> 
     let mut results: Vec<CheckResult> = Vec::with_capacity(RUNBOOK.len());
     for check in RUNBOOK.iter() {
         let meta = check.meta;
-        let outcome = if !options.selects(meta.id) {
+        let outcome = if let Some(why) = crate::fleet::out_of_view(snapshot.inputs.view, meta.id) {
+            crate::check::Outcome::skip(why)
+        } else if !options.selects(meta.id) {
             let why = if options.skip.iter().any(|i| i == meta.id) {
                 "skipped by --skip"
             } else {
@@ -141,6 +152,35 @@ pub fn count(results: &[CheckResult]) -> Counts {
     c
 }
 
+/// Where the endpoint is: its ENIs' AZs, else its subnets', else (provider view) what
+/// the connection's zonal DNS names say.
+fn endpoint_zones(snapshot: &Snapshot) -> Vec<String> {
+    let consumer = &snapshot.consumer;
+    let mut zones: Vec<String> = match (&consumer.endpoint_enis, &consumer.subnets) {
+        (Fact::Known(enis), _) if !enis.is_empty() => {
+            enis.iter().map(|e| e.availability_zone.clone()).collect()
+        }
+        (_, Fact::Known(subnets)) => subnets
+            .iter()
+            .filter(|s| consumer.endpoint.subnet_ids.contains(&s.id))
+            .map(|s| s.availability_zone.clone())
+            .collect(),
+        _ => snapshot
+            .provider
+            .connections
+            .known()
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.vpc_endpoint_id == consumer.endpoint.id)
+            })
+            .map(|c| c.availability_zones.clone())
+            .unwrap_or_default(),
+    };
+    zones.sort();
+    zones.dedup();
+    zones
+}
+
 /// Run the runbook and assemble the report. Time fields come from the caller:
 /// the core never reads the clock.
 pub fn build(
@@ -179,6 +219,9 @@ pub fn build(
                 .map(|i| i.account.clone())
                 .or_else(|| Some(consumer.endpoint.owner_id.clone())),
             provider_account,
+            endpoint_state: consumer.endpoint.state.clone(),
+            vpc_id: Some(consumer.endpoint.vpc_id.clone()).filter(|v| !v.is_empty()),
+            availability_zones: endpoint_zones(snapshot),
         },
         started_at,
         duration_ms,

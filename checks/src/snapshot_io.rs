@@ -1,5 +1,6 @@
 //! Reading and writing snapshot files, with errors that say what to do.
 
+use crate::fleet::{FleetSnapshot, FLEET_SNAPSHOT_VERSION};
 use crate::model::{Snapshot, SNAPSHOT_VERSION};
 
 /// Snapshots of one endpoint are tens of kilobytes; a fleet of hundreds is a few
@@ -26,9 +27,27 @@ pub enum SnapshotError {
     Malformed { detail: String, supported: u32 },
 }
 
-/// Parse a snapshot, checking size and version before the full model so that a
-/// future or foreign file gets a clear message rather than a field error.
+/// A snapshot file: one endpoint's, or a fleet's / a service's (`--all`, `--service`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loaded {
+    Endpoint(Box<Snapshot>),
+    Fleet(Box<FleetSnapshot>),
+}
+
+/// Parse one endpoint's snapshot (see [`load`]); a fleet file is refused.
 pub fn from_slice(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+    match load(bytes)? {
+        Loaded::Endpoint(s) => Ok(*s),
+        Loaded::Fleet(_) => Err(SnapshotError::Malformed {
+            detail: "this is a fleet snapshot (--all/--service), not one endpoint's".into(),
+            supported: SNAPSHOT_VERSION,
+        }),
+    }
+}
+
+/// Parse a snapshot file of either kind, checking size and version before the full
+/// model so that a future or foreign file gets a clear message rather than a field error.
+pub fn load(bytes: &[u8]) -> Result<Loaded, SnapshotError> {
     if bytes.len() > MAX_SNAPSHOT_BYTES {
         return Err(SnapshotError::TooLarge {
             size: bytes.len(),
@@ -39,34 +58,58 @@ pub fn from_slice(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
         return Err(SnapshotError::Empty);
     }
     let probe: serde_json::Value =
-        // Parsed again from the bytes (not the Value) so that errors carry line and column.
-    serde_json::from_slice(bytes).map_err(|e| SnapshotError::NotJson(e.to_string()))?;
-    let found = match probe.get("snapshot_version").and_then(|v| v.as_u64()) {
-        Some(v) => v,
-        None => return Err(SnapshotError::NoVersion),
-    };
-    if found > u64::from(SNAPSHOT_VERSION) {
-        return Err(SnapshotError::FutureVersion {
-            found,
-            supported: SNAPSHOT_VERSION,
-        });
+        serde_json::from_slice(bytes).map_err(|e| SnapshotError::NotJson(e.to_string()))?;
+    if let Some(found) = probe.get("fleet_snapshot_version") {
+        check_version(found.as_u64(), FLEET_SNAPSHOT_VERSION)?;
+        let fleet: FleetSnapshot = parse(bytes, FLEET_SNAPSHOT_VERSION)?;
+        // The endpoint snapshots inside carry their own version: check them too.
+        if let Some(bad) = fleet
+            .snapshots
+            .iter()
+            .chain(fleet.service.iter())
+            .find(|s| s.snapshot_version != SNAPSHOT_VERSION)
+        {
+            check_version(Some(u64::from(bad.snapshot_version)), SNAPSHOT_VERSION)?;
+        }
+        return Ok(Loaded::Fleet(Box::new(fleet)));
     }
-    if found < u64::from(SNAPSHOT_VERSION) {
-        return Err(SnapshotError::OldVersion {
-            found,
-            supported: SNAPSHOT_VERSION,
-        });
+    check_version(
+        probe.get("snapshot_version").and_then(|v| v.as_u64()),
+        SNAPSHOT_VERSION,
+    )?;
+    parse(bytes, SNAPSHOT_VERSION).map(|s| Loaded::Endpoint(Box::new(s)))
+}
+
+fn check_version(found: Option<u64>, supported: u32) -> Result<(), SnapshotError> {
+    let found = found.ok_or(SnapshotError::NoVersion)?;
+    if found > u64::from(supported) {
+        return Err(SnapshotError::FutureVersion { found, supported });
     }
+    if found < u64::from(supported) {
+        return Err(SnapshotError::OldVersion { found, supported });
+    }
+    Ok(())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], supported: u32) -> Result<T, SnapshotError> {
     // Parsed again from the bytes (not the Value) so that errors carry line and column.
     serde_json::from_slice(bytes).map_err(|e| SnapshotError::Malformed {
         detail: e.to_string(),
-        supported: SNAPSHOT_VERSION,
+        supported,
     })
 }
 
 /// Pretty JSON with a trailing newline: snapshots are meant to be read and diffed.
 pub fn to_string(snapshot: &Snapshot) -> String {
     let mut s = serde_json::to_string_pretty(snapshot).expect("snapshot model always serializes");
+    s.push('\n');
+    s
+}
+
+/// A fleet snapshot as compact JSON: hundreds of endpoints pretty-printed would be
+/// mostly indentation.
+pub fn fleet_to_string(fleet: &FleetSnapshot) -> String {
+    let mut s = serde_json::to_string(fleet).expect("fleet model always serializes");
     s.push('\n');
     s
 }
@@ -101,6 +144,30 @@ mod tests {
         let err = from_slice(b"{\"snapshot_version\": 1}").unwrap_err();
         assert!(matches!(err, SnapshotError::Malformed { .. }), "{err}");
         assert!(err.to_string().contains("missing field"), "{err}");
+    }
+
+    #[test]
+    fn reads_fleet_files_and_checks_their_versions() {
+        assert!(matches!(
+            load(b"{\"fleet_snapshot_version\": 9}"),
+            Err(SnapshotError::FutureVersion { found: 9, .. })
+        ));
+        let fleet = FleetSnapshot {
+            fleet_snapshot_version: FLEET_SNAPSHOT_VERSION,
+            kind: crate::fleet::FleetKind::Fleet,
+            collected_by: "pl-doctor test".into(),
+            collected_at: "2026-11-25T00:00:00Z".into(),
+            scope: Default::default(),
+            service: None,
+            snapshots: vec![],
+        };
+        let text = fleet_to_string(&fleet);
+        assert_eq!(
+            load(text.as_bytes()).unwrap(),
+            Loaded::Fleet(Box::new(fleet))
+        );
+        let err = from_slice(text.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("fleet snapshot"), "{err}");
     }
 
     #[test]

@@ -19,11 +19,13 @@ pub mod config;
 mod consumer;
 mod convert;
 pub mod errors;
+pub mod fleet;
 pub mod flowlogs;
 pub mod metrics;
 pub mod operations;
 mod progress;
 mod provider;
+pub mod service;
 #[cfg(test)]
 mod testing;
 
@@ -244,6 +246,7 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
             window_seconds: req.window.as_secs(),
             only: req.only.clone(),
             skip: req.skip.clone(),
+            view: View::Consumer,
         },
         consumer_identity: fact(discovery.identity),
         consumer: ConsumerSide {

@@ -1,9 +1,11 @@
 //! Rendering the same report for people (table), ticket bots (JSON) and tickets (Markdown),
 //! plus `checks` and `explain`.
 
+mod fleet;
 mod markdown;
 mod table;
 
+pub use fleet::{fleet_json, fleet_markdown, fleet_table};
 pub use markdown::markdown;
 pub use table::table;
 

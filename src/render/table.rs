@@ -16,7 +16,7 @@ fn status_color(s: Status) -> Color {
     }
 }
 
-fn colored_status(s: Status) -> colored::ColoredString {
+pub(super) fn colored_status(s: Status) -> colored::ColoredString {
     let t = s.as_str().to_uppercase();
     match s {
         Status::Pass => t.green(),
@@ -24,6 +24,57 @@ fn colored_status(s: Status) -> colored::ColoredString {
         Status::Fail => t.red().bold(),
         Status::Unknown => t.magenta(),
         Status::Skip => t.dimmed(),
+    }
+}
+
+pub(super) fn new_table(style: Style, header: Vec<&str>) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(style.width)
+        .set_header(header);
+    if style.color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    table
+}
+
+pub(super) fn status_cell(s: Status, style: Style) -> Cell {
+    let cell = Cell::new(s.as_str());
+    if style.color {
+        cell.fg(status_color(s))
+    } else {
+        cell
+    }
+}
+
+fn verdict_color(v: Verdict) -> Color {
+    match v {
+        Verdict::Pass => Color::Green,
+        Verdict::Warn => Color::Yellow,
+        Verdict::Fail => Color::Red,
+        Verdict::Inconclusive => Color::Magenta,
+    }
+}
+
+pub(super) fn verdict_cell(v: Verdict, style: Style) -> Cell {
+    let cell = Cell::new(v.as_str());
+    if style.color {
+        cell.fg(verdict_color(v))
+    } else {
+        cell
+    }
+}
+
+pub(super) fn colored_verdict(v: Verdict) -> colored::ColoredString {
+    match v {
+        Verdict::Pass => "PASS".green().bold(),
+        Verdict::Warn => "WARN".yellow().bold(),
+        Verdict::Fail => "FAIL".red().bold(),
+        Verdict::Inconclusive => "INCONCLUSIVE".magenta().bold(),
     }
 }
 
@@ -44,28 +95,12 @@ pub fn table(report: &Report, style: Style) -> String {
         t.provider_account.as_deref().unwrap_or("unknown")
     ));
 
-    let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(style.width)
-        .set_header(vec!["#", "Check", "Status", "Summary"]);
-    if style.color {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty();
-    }
+    let mut table = new_table(style, vec!["#", "Check", "Status", "Summary"]);
     for c in &report.checks {
-        let status = Cell::new(c.status.as_str());
-        let status = if style.color {
-            status.fg(status_color(c.status))
-        } else {
-            status
-        };
         table.add_row(vec![
             Cell::new(c.step),
             Cell::new(&c.id),
-            status,
+            status_cell(c.status, style),
             Cell::new(&c.summary),
         ]);
     }
@@ -103,12 +138,7 @@ pub fn table(report: &Report, style: Style) -> String {
         }
     }
     let n = &report.counts;
-    let verdict = match report.verdict {
-        Verdict::Pass => "PASS".green().bold(),
-        Verdict::Warn => "WARN".yellow().bold(),
-        Verdict::Fail => "FAIL".red().bold(),
-        Verdict::Inconclusive => "INCONCLUSIVE".magenta().bold(),
-    };
+    let verdict = colored_verdict(report.verdict);
     out.push_str(&format!(
         "Verdict: {verdict}  ({} pass, {} warn, {} fail, {} unknown, {} skip)\n",
         n.pass, n.warn, n.fail, n.unknown, n.skip
@@ -116,7 +146,7 @@ pub fn table(report: &Report, style: Style) -> String {
     out
 }
 
-fn finding(out: &mut String, c: &CheckResult, width: u16) {
+pub(super) fn finding(out: &mut String, c: &CheckResult, width: u16) {
     out.push_str(&super::wrap(&c.summary, width, "  "));
     out.push('\n');
     for d in &c.details {

@@ -210,6 +210,7 @@ pub fn healthy() -> Snapshot {
             window_seconds: 3600,
             only: vec![],
             skip: vec![],
+            view: View::Consumer,
         },
         consumer_identity: Fact::Known(CallerIdentity {
             account: CONSUMER_ACCOUNT.into(),
@@ -349,6 +350,7 @@ pub fn healthy() -> Snapshot {
                 vpc_endpoint_state: "available".into(),
                 creation_timestamp: Some("2026-11-20T08:00:00Z".into()),
                 network_load_balancer_arns: vec![NLB_ARN.into()],
+                availability_zones: vec![],
             }]),
             az_map: Fact::Known(vec![
                 az("us-east-1a", "use1-az2"),
@@ -555,6 +557,7 @@ pub fn enterprise() -> Snapshot {
         window_seconds: 3600,
         only: vec![],
         skip: vec![],
+        view: View::Consumer,
     };
     s.consumer_identity = Fact::Known(CallerIdentity {
         account: consumer.into(),
@@ -681,6 +684,7 @@ pub fn enterprise() -> Snapshot {
         vpc_endpoint_state: "available".into(),
         creation_timestamp: Some("2026-10-02T14:11:00Z".into()),
         network_load_balancer_arns: vec![nlb_arn.into()],
+        availability_zones: vec![],
     }]);
     p.az_map = Fact::Known(provider_azs.iter().map(|(n, i)| az(n, i)).collect());
     let provider_subnets: Vec<Subnet> = provider_azs

@@ -326,7 +326,26 @@ pub fn endpoint_connection(
         .to_owned(),
         creation_timestamp: c.creation_timestamp().and_then(super::rfc3339),
         network_load_balancer_arns: c.network_load_balancer_arns().to_vec(),
+        availability_zones: zonal_dns_zones(c.dns_entries().iter().filter_map(|d| d.dns_name())),
     })
+}
+
+/// AZ names from an endpoint's zonal DNS names: `vpce-<id>-<suffix>-<az>.<service>…`
+/// (the regional name is `vpce-<id>-<suffix>.<service>…`, with no AZ).
+pub fn zonal_dns_zones<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut zones: Vec<String> = names
+        .into_iter()
+        .filter_map(|name| {
+            let label = name.split('.').next()?;
+            let rest = label.strip_prefix("vpce-")?;
+            let mut parts = rest.splitn(3, '-');
+            let (_id, _suffix, zone) = (parts.next()?, parts.next()?, parts.next()?);
+            Some(zone.to_owned()).filter(|z| !z.is_empty())
+        })
+        .collect();
+    zones.sort();
+    zones.dedup();
+    zones
 }
 
 /// An instance named by `--client`: the addresses it sends from, its groups, its subnet.
@@ -389,6 +408,17 @@ pub fn caller_identity(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_az_names_from_zonal_dns_names_only() {
+        let zones = zonal_dns_zones([
+            "vpce-0a1b2c3d4e5f6a7b8-9zq8w7x6.vpce-svc-0123456789abcdef0.us-east-1.vpce.amazonaws.com",
+            "vpce-0a1b2c3d4e5f6a7b8-9zq8w7x6-us-east-1b.vpce-svc-0123456789abcdef0.us-east-1.vpce.amazonaws.com",
+            "vpce-0a1b2c3d4e5f6a7b8-9zq8w7x6-us-east-1a.vpce-svc-0123456789abcdef0.us-east-1.vpce.amazonaws.com",
+            "payments.internal.example.com",
+        ]);
+        assert_eq!(zones, vec!["us-east-1a", "us-east-1b"]);
+    }
     use aws_sdk_ec2::types::{
         AvailabilityZone, DnsEntry as SdkDnsEntry, GroupIdentifier, IpPermission, IpRange,
         NetworkAclAssociation, NetworkAclEntry as SdkNaclEntry, PortRange as SdkPortRange,
