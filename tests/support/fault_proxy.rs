@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
@@ -209,6 +209,19 @@ impl Counters {
         }
         total
     }
+}
+
+/// One call's passage through the proxy, for the latency benchmark
+/// (benches/runbook_latency.rs), which derives how many round trips deep a run is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallTiming {
+    pub service: String,
+    pub operation: String,
+    /// When the request had been read whole (before any delay).
+    pub arrived: Instant,
+    /// When the answer's head was ready to go back (upstream's or injected); `None`
+    /// while in flight, or for a call reset without an answer.
+    pub answered: Option<Instant>,
 }
 
 /// The AWS call a request makes, and the wire protocol its errors must use.
@@ -508,6 +521,8 @@ struct State {
     rules: Vec<Rule>,
     counters: Counters,
     requests: u64,
+    /// Per request number (never reset, so a call in flight across a reset is dropped).
+    timings: BTreeMap<u64, CallTiming>,
 }
 
 struct Shared {
@@ -545,9 +560,19 @@ impl Shared {
 
     /// Counts the call as seen and lets every rule in scope count it; the first rule
     /// (in the order given) whose share hits it decides.
-    fn decide(&self, call: &Call) -> (Decision, String) {
+    fn decide(&self, call: &Call) -> (Decision, String, u64) {
         self.update(|s| {
             s.requests += 1;
+            let number = s.requests;
+            s.timings.insert(
+                number,
+                CallTiming {
+                    service: call.service.clone(),
+                    operation: call.operation.clone(),
+                    arrived: Instant::now(),
+                    answered: None,
+                },
+            );
             let request_id = format!("fa017000-0000-4000-8000-{:012x}", s.requests);
             s.counters.calls.entry(key(call)).or_default().seen += 1;
             let mut decision = Decision::Forward;
@@ -566,8 +591,15 @@ impl Shared {
                     };
                 }
             }
-            (decision, request_id)
+            (decision, request_id, number)
         })
+    }
+
+    fn answered(&self, number: u64) {
+        let mut s = self.lock();
+        if let Some(t) = s.timings.get_mut(&number) {
+            t.answered = Some(Instant::now());
+        }
     }
 
     /// Whether a newly accepted connection is reset at once.
@@ -680,7 +712,13 @@ impl FaultProxy {
                 held,
                 ..Counters::default()
             };
+            s.timings.clear();
         });
+    }
+
+    /// Every call since the last [`FaultProxy::reset_counters`], in arrival order.
+    pub fn timings(&self) -> Vec<CallTiming> {
+        self.shared.lock().timings.values().cloned().collect()
     }
 
     /// Ends every delay now in progress: those calls are forwarded at once.
@@ -776,10 +814,11 @@ async fn handle(
     let body = body.collect().await?.to_bytes();
     let call = recognise(&parts, &body);
     let shared = &conn.shared;
-    let (decision, request_id) = shared.decide(&call);
+    let (decision, request_id, number) = shared.decide(&call);
     match decision {
         Decision::Answer(kind) => {
             shared.count(&call, |c| c.faulted += 1);
+            shared.answered(number);
             return Ok(error_response(&kind, &call, &request_id).map(boxed_full));
         }
         Decision::Reset => {
@@ -806,7 +845,9 @@ async fn handle(
         Decision::Forward => {}
     }
     shared.count(&call, |c| c.forwarded += 1);
-    match forward(&conn, &parts, body).await {
+    let forwarded = forward(&conn, &parts, body).await;
+    shared.answered(number);
+    match forwarded {
         Ok(response) => Ok(response.map(BodyExt::boxed)),
         Err(e) => {
             shared.update(|s| s.counters.upstream_failures += 1);
