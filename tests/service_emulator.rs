@@ -168,8 +168,18 @@ fn the_provider_view_lists_every_connection_worst_first_and_the_service_once() {
             "available",
             "warn",
         ),
-        (consumer_ids[0].as_str(), CONSUMER_ACCOUNT, "available", "pass"),
-        (consumer_ids[1].as_str(), CONSUMER_ACCOUNT, "available", "pass"),
+        (
+            consumer_ids[0].as_str(),
+            CONSUMER_ACCOUNT,
+            "available",
+            "pass",
+        ),
+        (
+            consumer_ids[1].as_str(),
+            CONSUMER_ACCOUNT,
+            "available",
+            "pass",
+        ),
     ];
     let got: Vec<(&str, &str, &str, &str)> = rows
         .iter()
@@ -308,7 +318,10 @@ fn the_provider_view_lists_every_connection_worst_first_and_the_service_once() {
         per_action.values().all(|n| *n == 1),
         "an action called more than once: {per_action:?}"
     );
-    assert_eq!(per_action.get("ec2:DescribeVpcEndpointConnections"), Some(&1));
+    assert_eq!(
+        per_action.get("ec2:DescribeVpcEndpointConnections"),
+        Some(&1)
+    );
     eprintln!(
         "--service over 4 connections: {} AWS calls: {per_action:?}",
         calls.len()
@@ -339,7 +352,14 @@ fn the_provider_view_lists_every_connection_worst_first_and_the_service_once() {
             .collect::<Vec<_>>()
     );
     // Where both views evaluate a provider-side check, they agree.
-    for id in ["endpoint-state", "allowed-principals", "connection-acceptance", "target-health", "nlb-listener", "cross-zone"] {
+    for id in [
+        "endpoint-state",
+        "allowed-principals",
+        "connection-acceptance",
+        "target-health",
+        "nlb-listener",
+        "cross-zone",
+    ] {
         assert_eq!(check(row, id)["status"], single.check(id)["status"], "{id}");
     }
 
@@ -368,7 +388,10 @@ fn the_provider_view_lists_every_connection_worst_first_and_the_service_once() {
     let one = run(one);
     assert_eq!(one.code, Some(0), "{}", one.stderr);
     let one = json(&one);
-    assert_eq!(one["target"]["endpoint_id"], sw.third_account_endpoint.as_str());
+    assert_eq!(
+        one["target"]["endpoint_id"],
+        sw.third_account_endpoint.as_str()
+    );
     assert_eq!(check(&one, "allowed-principals")["status"], "warn");
 
     // The table a person reads: the service-wide checks, targets per AZ, the hygiene.
@@ -388,14 +411,27 @@ fn the_provider_view_lists_every_connection_worst_first_and_the_service_once() {
         &sw.third_account_endpoint,
         &deleted,
     ] {
-        assert!(table.stdout.contains(needle), "{needle:?} not in\n{}", table.stdout);
+        assert!(
+            table.stdout.contains(needle),
+            "{needle:?} not in\n{}",
+            table.stdout
+        );
     }
     let mut md = assert_cmd::Command::cargo_bin("pl-doctor").unwrap();
     support::service_world::scrubbed(&mut md);
     md.args(["--from-snapshot", saved_str, "-o", "markdown"]);
     let md = run(md);
-    for needle in ["### Service-wide checks", "### Target health per AZ", "### Allowed principals", UNUSED_PRINCIPAL] {
-        assert!(md.stdout.contains(needle), "{needle:?} not in\n{}", md.stdout);
+    for needle in [
+        "### Service-wide checks",
+        "### Target health per AZ",
+        "### Allowed principals",
+        UNUSED_PRINCIPAL,
+    ] {
+        assert!(
+            md.stdout.contains(needle),
+            "{needle:?} not in\n{}",
+            md.stdout
+        );
     }
 
     // A service nobody connects to still gets its service-wide checks: all pass, exit 0.
@@ -408,7 +444,10 @@ fn the_provider_view_lists_every_connection_worst_first_and_the_service_once() {
     let empty = json(&empty);
     assert_eq!(empty["reports"], serde_json::json!([]));
     assert_eq!(empty["service"]["verdict"], "pass");
-    assert_eq!(empty["service"]["connections"]["known"], serde_json::json!({}));
+    assert_eq!(
+        empty["service"]["connections"]["known"],
+        serde_json::json!({})
+    );
 }
 
 #[test]
@@ -479,7 +518,11 @@ fn a_stopped_target_fails_the_service_summary_and_an_unknown_service_cannot_be_d
         "hint: ",
         "provider account's credentials (--profile)",
     ] {
-        assert!(out.stderr.contains(needle), "{needle:?} not in {:?}", out.stderr);
+        assert!(
+            out.stderr.contains(needle),
+            "{needle:?} not in {:?}",
+            out.stderr
+        );
     }
 }
 
@@ -490,5 +533,9 @@ fn a_malformed_service_id_is_bad_input() {
     c.args(["--service", "vpce-0a1b2c3d4e5f6a7b8", "--region", REGION]);
     let out = run(c);
     assert_eq!(out.code, Some(2), "{}", out.stderr);
-    assert!(out.stderr.contains("not an endpoint service id"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not an endpoint service id"),
+        "{}",
+        out.stderr
+    );
 }

@@ -135,7 +135,7 @@ fn not_summarised<T>() -> Fact<T> {
 }
 
 /// One target group's targets, per Availability Zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetGroupZones {
     pub target_group: String,
     pub arn: String,
@@ -156,7 +156,7 @@ pub struct ZoneHealth {
 
 /// Allowed-principals hygiene: quota headroom, `*`, and the allow-list against the
 /// accounts that are connected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrincipalHygiene {
     /// Entries in the allow-list.
     pub in_use: usize,
@@ -281,9 +281,9 @@ fn provider_view(
     provider: ProviderSide,
     metrics: Fact<Vec<MetricSeries>>,
 ) -> Snapshot {
-    let owner = Some(endpoint.owner_id.as_str()).filter(|o| !o.is_empty());
-    let id = Some(endpoint.id.as_str()).filter(|i| !i.is_empty());
-    let hidden = || consumer_not_visible(owner, id);
+    let owner = Some(endpoint.owner_id.clone()).filter(|o| !o.is_empty());
+    let id = Some(endpoint.id.clone()).filter(|i| !i.is_empty());
+    let hidden = || consumer_not_visible(owner.as_deref(), id.as_deref());
     let inputs = CollectionInputs {
         endpoint_id: endpoint.id.clone(),
         view: View::Provider,
@@ -469,7 +469,7 @@ pub fn target_health_by_zone(provider: &ProviderSide) -> Fact<Vec<TargetGroupZon
         .map(|tg| {
             let zones = tg.targets.as_result().map(|targets| {
                 let mut zones: Vec<ZoneHealth> = Vec::new();
-                let mut entry = |name: &str, id: Option<String>| -> usize {
+                fn entry(zones: &mut Vec<ZoneHealth>, name: &str, id: Option<String>) -> usize {
                     match zones.iter().position(|z| z.availability_zone == name) {
                         Some(i) => i,
                         None => {
@@ -482,12 +482,12 @@ pub fn target_health_by_zone(provider: &ProviderSide) -> Fact<Vec<TargetGroupZon
                             zones.len() - 1
                         }
                     }
-                };
+                }
                 for (_, name) in lb_zones
                     .iter()
                     .filter(|(arn, _)| tg.load_balancer_arns.iter().any(|a| a == arn))
                 {
-                    entry(name, map.id_of(name).ok().map(str::to_owned));
+                    entry(&mut zones, name, map.id_of(name).ok().map(str::to_owned));
                 }
                 for t in targets {
                     let (name, id) = match (target_zone(&map, t), t.availability_zone.as_deref()) {
@@ -496,7 +496,7 @@ pub fn target_health_by_zone(provider: &ProviderSide) -> Fact<Vec<TargetGroupZon
                         (_, Some(name)) => (name.to_owned(), None),
                         (_, None) => ("unknown".to_owned(), None),
                     };
-                    let i = entry(&name, id);
+                    let i = entry(&mut zones, &name, id);
                     zones[i].total += 1;
                     if eq_wire(&t.state, "healthy") {
                         zones[i].healthy += 1;
@@ -736,12 +736,10 @@ mod tests {
         let mut compared = 0;
         for sc in scenarios::all() {
             let s = &sc.snapshot;
-            if !s
-                .provider
-                .connections
-                .known()
-                .is_some_and(|cs| cs.iter().any(|c| c.vpc_endpoint_id == s.consumer.endpoint.id))
-                || !eq_wire(&s.consumer.endpoint.endpoint_type, "Interface")
+            if !s.provider.connections.known().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.vpc_endpoint_id == s.consumer.endpoint.id)
+            }) || !eq_wire(&s.consumer.endpoint.endpoint_type, "Interface")
             {
                 continue;
             }
@@ -798,7 +796,11 @@ mod tests {
             fix.starts_with(&format!("Provider ({})", scenarios::base::PROVIDER_ACCOUNT)),
             "{fix}"
         );
-        let consumer_side = r.checks.iter().find(|c| c.id == "vpc-dns-attributes").unwrap();
+        let consumer_side = r
+            .checks
+            .iter()
+            .find(|c| c.id == "vpc-dns-attributes")
+            .unwrap();
         assert!(
             consumer_side.summary.contains("consumer side"),
             "{}",
@@ -832,7 +834,11 @@ mod tests {
         // Both NLB zones have a healthy target: wherever the ENIs are, they are served.
         let c = cross_zone_of(&s);
         assert_eq!(c.status, Status::Pass, "{}", c.summary);
-        assert!(c.summary.contains("every AZ of the service"), "{}", c.summary);
+        assert!(
+            c.summary.contains("every AZ of the service"),
+            "{}",
+            c.summary
+        );
 
         // use1-az1 (the provider's us-east-1b) loses its only healthy target.
         let Fact::Known(tgs) = &mut s.provider.target_groups else {
@@ -851,7 +857,10 @@ mod tests {
             "{:?}",
             c.details
         );
-        assert!(c.remediation.unwrap().contains("load_balancing.cross_zone.enabled,Value=true"));
+        assert!(c
+            .remediation
+            .unwrap()
+            .contains("load_balancing.cross_zone.enabled,Value=true"));
 
         // One zonal name of two service AZs: still cannot tell which.
         let Fact::Known(conns) = &mut s.provider.connections else {
@@ -860,7 +869,11 @@ mod tests {
         conns[0].availability_zones = vec!["us-east-1a".into()];
         let c = cross_zone_of(&s);
         assert_eq!(c.status, Status::Unknown, "{}", c.summary);
-        assert!(c.summary.contains("1 of the service's 2 AZs"), "{}", c.summary);
+        assert!(
+            c.summary.contains("1 of the service's 2 AZs"),
+            "{}",
+            c.summary
+        );
 
         // ENIs in as many AZs as the service has: one is in the uncovered zone.
         let Fact::Known(conns) = &mut s.provider.connections else {
@@ -869,7 +882,11 @@ mod tests {
         conns[0].availability_zones = vec!["us-east-1a".into(), "us-east-1b".into()];
         let c = cross_zone_of(&s);
         assert_eq!(c.status, Status::Fail, "{}", c.summary);
-        assert!(c.summary.contains("works in one AZ, fails in another"), "{}", c.summary);
+        assert!(
+            c.summary.contains("works in one AZ, fails in another"),
+            "{}",
+            c.summary
+        );
     }
 
     #[test]

@@ -215,8 +215,7 @@ fn assemble(
     metrics: Fact<Vec<MetricSeries>>,
     connections: &[ec2t::VpcEndpointConnection],
 ) -> Result<FleetSnapshot, Unreadable> {
-    let service =
-        fleet::service_snapshot(header, endpoint_type(configuration), provider, metrics);
+    let service = fleet::service_snapshot(header, endpoint_type(configuration), provider, metrics);
     let snapshots = connections
         .iter()
         .map(|c| connection_endpoint(c, configuration))
@@ -315,13 +314,19 @@ mod tests {
             .vpc_endpoint_state(ec2t::State::from(state))
             .dns_entries(
                 ec2t::DnsEntry::builder()
-                    .dns_name(format!("{id}-abcd1234.{}.us-east-1.vpce.amazonaws.com", base::SERVICE_ID))
+                    .dns_name(format!(
+                        "{id}-abcd1234.{}.us-east-1.vpce.amazonaws.com",
+                        base::SERVICE_ID
+                    ))
                     .hosted_zone_id("Z7HUB22UULQXV")
                     .build(),
             )
             .dns_entries(
                 ec2t::DnsEntry::builder()
-                    .dns_name(format!("{id}-abcd1234-us-east-1a.{}.us-east-1.vpce.amazonaws.com", base::SERVICE_ID))
+                    .dns_name(format!(
+                        "{id}-abcd1234-us-east-1a.{}.us-east-1.vpce.amazonaws.com",
+                        base::SERVICE_ID
+                    ))
                     .hosted_zone_id("Z7HUB22UULQXV")
                     .build(),
             )
@@ -341,7 +346,11 @@ mod tests {
     #[test]
     fn a_connection_becomes_an_endpoint_with_only_what_the_provider_sees() {
         let e = connection_endpoint(
-            &connection("vpce-0aaaaaaaaaaaaaaaa", "333333333333", "pendingAcceptance"),
+            &connection(
+                "vpce-0aaaaaaaaaaaaaaaa",
+                "333333333333",
+                "pendingAcceptance",
+            ),
             &healthy_configuration(),
         )
         .unwrap();
@@ -352,7 +361,9 @@ mod tests {
         assert_eq!(e.service_name, base::SERVICE_NAME);
         assert_eq!(e.dns_entries.len(), 2);
         assert_eq!(e.ip_address_type.as_deref(), Some("ipv4"));
-        assert!(e.vpc_id.is_empty() && e.subnet_ids.is_empty() && e.network_interface_ids.is_empty());
+        assert!(
+            e.vpc_id.is_empty() && e.subnet_ids.is_empty() && e.network_interface_ids.is_empty()
+        );
 
         let mut gwlb = healthy_configuration();
         gwlb.network_load_balancer_arns.clear();
@@ -378,7 +389,11 @@ mod tests {
         provider.connections = Fact::Known(records);
         let raw = [
             connection(base::ENDPOINT_ID, base::CONSUMER_ACCOUNT, "available"),
-            connection("vpce-0aaaaaaaaaaaaaaaa", "333333333333", "pendingAcceptance"),
+            connection(
+                "vpce-0aaaaaaaaaaaaaaaa",
+                "333333333333",
+                "pendingAcceptance",
+            ),
         ];
         let fleet = assemble(
             &header(),
@@ -406,7 +421,10 @@ mod tests {
             panic!("consumer facts are not visible")
         };
         assert_eq!(account.as_deref(), Some("333333333333"));
-        assert!(hint.contains("pl-doctor --endpoint vpce-0aaaaaaaaaaaaaaaa"), "{hint}");
+        assert!(
+            hint.contains("pl-doctor --endpoint vpce-0aaaaaaaaaaaaaaaa"),
+            "{hint}"
+        );
 
         let report = fleet::build(&fleet, &EvalOptions::default(), "t".into(), 0);
         let row = report
@@ -422,7 +440,10 @@ mod tests {
         // 333333333333 is not on the healthy scenario's allow-list, and not yet accepted.
         assert_eq!(status("allowed-principals"), Status::Fail);
         assert_eq!(status("endpoint-sg-ingress"), Status::Skip);
-        assert_eq!(report.reports[0].target.endpoint_id, "vpce-0aaaaaaaaaaaaaaaa");
+        assert_eq!(
+            report.reports[0].target.endpoint_id,
+            "vpce-0aaaaaaaaaaaaaaaa"
+        );
     }
 
     fn reason_and_hint(f: Failure) -> (String, String) {
@@ -447,12 +468,18 @@ mod tests {
             let (reason, hint) =
                 reason_and_hint(fatal(svc, "eu-west-1", Some("111111111111"), &err));
             assert!(
-                reason.contains(svc) && reason.contains("eu-west-1") && reason.contains("111111111111"),
+                reason.contains(svc)
+                    && reason.contains("eu-west-1")
+                    && reason.contains("111111111111"),
                 "{reason}"
             );
-            assert!(reason.contains("not found") && !reason.contains('\n'), "{reason}");
             assert!(
-                hint.contains("provider account's credentials (--profile)") && hint.contains("region"),
+                reason.contains("not found") && !reason.contains('\n'),
+                "{reason}"
+            );
+            assert!(
+                hint.contains("provider account's credentials (--profile)")
+                    && hint.contains("region"),
                 "{hint}"
             );
         }

@@ -178,8 +178,7 @@ fn principal_lines(s: &ServiceSummary) -> Vec<String> {
 /// repeated per connection.
 fn service_wide_root_cause(f: &FleetReport, r: &Report) -> bool {
     f.service.is_some()
-        && r
-            .root_cause
+        && r.root_cause
             .as_deref()
             .is_some_and(|id| SERVICE_WIDE.contains(&id))
 }
@@ -381,12 +380,20 @@ pub fn fleet_markdown(f: &FleetReport) -> String {
             Ok(rows) if !rows.is_empty() => {
                 out.push_str("### Target health per AZ\n\n| Target group | AZ (ID) | Targets |\n|---|---|---|\n");
                 for [tg, az, n] in rows {
-                    out.push_str(&format!("| {} | {} | {} |\n", cell(&tg), cell(&az), cell(&n)));
+                    out.push_str(&format!(
+                        "| {} | {} | {} |\n",
+                        cell(&tg),
+                        cell(&az),
+                        cell(&n)
+                    ));
                 }
                 out.push('\n');
             }
             Ok(_) => out.push_str("Target health per AZ: no target group\n\n"),
-            Err(why) => out.push_str(&format!("Target health per AZ: not known: {}\n\n", cell(&why))),
+            Err(why) => out.push_str(&format!(
+                "Target health per AZ: not known: {}\n\n",
+                cell(&why)
+            )),
         }
         out.push_str("### Allowed principals\n\n");
         for line in principal_lines(service) {
