@@ -7,9 +7,16 @@
 //! checks evaluated once.
 
 use crate::check::{CheckResult, EvalOptions};
-use crate::model::{Snapshot, View};
+use crate::checks::allowed_principals::{classify, Principal, QUOTA, QUOTA_WARN_AT};
+use crate::fact::{Fact, Missing};
+use crate::model::{
+    eq_wire, CollectionInputs, ConsumerSide, Endpoint, MetricSeries, Observability, ProviderSide,
+    Snapshot, View, SNAPSHOT_VERSION,
+};
+use crate::net::az::{target_zone, AzMap, TargetZone};
 use crate::report::{self, Report, Verdict};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The fleet snapshot format this build writes and reads (the endpoint snapshots inside
 /// carry their own `snapshot_version`).
@@ -111,6 +118,207 @@ pub struct ServiceSummary {
     pub root_cause: Option<String>,
     pub counts: report::Counts,
     pub checks: Vec<CheckResult>,
+    /// Healthy and total targets per AZ of every target group behind the service's NLBs.
+    #[serde(default = "not_summarised")]
+    pub target_health: Fact<Vec<TargetGroupZones>>,
+    /// The allow-list against the quota and against who is actually connected.
+    #[serde(default = "not_summarised")]
+    pub principals: Fact<PrincipalHygiene>,
+    /// The service's connections by state (wire value); absent with the reason when
+    /// they could not be listed, so "no rows" is never mistaken for "no connections".
+    #[serde(default = "not_summarised")]
+    pub connections: Fact<BTreeMap<String, usize>>,
+}
+
+fn not_summarised<T>() -> Fact<T> {
+    Fact::not_requested("not summarised by the pl-doctor that wrote this report")
+}
+
+/// One target group's targets, per Availability Zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetGroupZones {
+    pub target_group: String,
+    pub arn: String,
+    /// Every zone of the target group's load balancers (0 of 0 where nothing is
+    /// registered) and every zone a target sits in; absent when DescribeTargetHealth is.
+    pub zones: Fact<Vec<ZoneHealth>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneHealth {
+    /// The provider account's name for the zone; `all` for IP targets outside the VPC.
+    pub availability_zone: String,
+    /// The physical zone, the same in every account; None when the name cannot be mapped.
+    pub availability_zone_id: Option<String>,
+    pub healthy: usize,
+    pub total: usize,
+}
+
+/// Allowed-principals hygiene: quota headroom, `*`, and the allow-list against the
+/// accounts that are connected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrincipalHygiene {
+    /// Entries in the allow-list.
+    pub in_use: usize,
+    /// The default quota of allowed principals per endpoint service.
+    pub quota: usize,
+    pub headroom: usize,
+    /// At or past the point where the allowed-principals check warns.
+    pub near_quota: bool,
+    /// `*` is listed: every account may connect (acceptance permitting).
+    pub wildcard: bool,
+    pub acceptance_required: Option<bool>,
+    /// Entries naming an account (its root, or a role or user in it) from which no
+    /// endpoint is connected: stale onboarding, or a consumer that left.
+    pub without_connection: Fact<Vec<String>>,
+    /// Connections whose owner no entry covers (and no `*`): they keep working, because
+    /// removing a principal does not affect accepted connections, but a recreated
+    /// endpoint would be refused.
+    pub owners_not_allowed: Fact<Vec<ConnectionOwner>>,
+    /// Organization or OU entries: they may cover an owner listed above, but membership
+    /// is not visible to pl-doctor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organization_entries: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionOwner {
+    pub endpoint_id: String,
+    pub owner: String,
+    pub state: String,
+}
+
+/// How a provider-view snapshot says a consumer fact is out of its reach: named after
+/// the consumer account, with the command that would see it.
+pub fn consumer_not_visible(owner: Option<&str>, endpoint_id: Option<&str>) -> Missing {
+    Missing::NotVisible {
+        account: owner.filter(|o| !o.is_empty()).map(str::to_owned),
+        hint: match endpoint_id {
+            Some(id) => format!(
+                "consumer side: run pl-doctor --endpoint {id} with the consumer account's credentials"
+            ),
+            None => "consumer side: run pl-doctor --endpoint <vpce-…> with each consumer account's credentials".into(),
+        },
+    }
+}
+
+/// What a provider-view collection shares across the service and its connections.
+#[derive(Debug, Clone)]
+pub struct ProviderViewHeader {
+    pub collected_by: String,
+    pub collected_at: String,
+    pub region: String,
+    /// The run's inputs (ports, window, --only/--skip); `endpoint_id` and `view` are set here.
+    pub inputs: CollectionInputs,
+    pub window_start: String,
+    pub window_end: String,
+}
+
+/// The service's own snapshot in the provider view: the provider's facts, no endpoint
+/// (`consumer.endpoint` carries only the service name), every consumer fact not visible.
+/// The service-wide checks are evaluated on it.
+pub fn service_snapshot(
+    header: &ProviderViewHeader,
+    endpoint_type: &str,
+    provider: ProviderSide,
+    metrics: Fact<Vec<MetricSeries>>,
+) -> Snapshot {
+    let service_name = provider
+        .service_configuration
+        .known()
+        .map(|c| c.service_name.clone())
+        .unwrap_or_default();
+    let endpoint = Endpoint {
+        id: String::new(),
+        endpoint_type: endpoint_type.to_owned(),
+        state: String::new(),
+        last_error: None,
+        owner_id: String::new(),
+        vpc_id: String::new(),
+        service_name,
+        subnet_ids: vec![],
+        network_interface_ids: vec![],
+        security_group_ids: vec![],
+        private_dns_enabled: false,
+        dns_entries: vec![],
+        ip_address_type: None,
+    };
+    provider_view(header, endpoint, provider, metrics)
+}
+
+/// One connection as the provider sees it: `endpoint` synthesised from the connection
+/// (id, owner, state, service name, DNS entries; what only the consumer sees left
+/// empty), the service's provider facts with the connections narrowed to this one, and
+/// every consumer fact not visible, naming the owner and the command that would see it.
+pub fn connection_snapshot(service: &Snapshot, endpoint: Endpoint) -> Snapshot {
+    let header = ProviderViewHeader {
+        collected_by: service.collected_by.clone(),
+        collected_at: service.collected_at.clone(),
+        region: service.region.clone(),
+        inputs: service.inputs.clone(),
+        window_start: service.observability.window_start.clone(),
+        window_end: service.observability.window_end.clone(),
+    };
+    let mut provider = service.provider.clone();
+    // Each connection's snapshot carries its own record only, so N connections do not
+    // cost N² records; the service snapshot keeps them all.
+    provider.connections = provider.connections.map(|all| {
+        all.into_iter()
+            .filter(|c| c.vpc_endpoint_id == endpoint.id)
+            .collect()
+    });
+    provider_view(
+        &header,
+        endpoint,
+        provider,
+        service.observability.metrics.clone(),
+    )
+}
+
+fn provider_view(
+    header: &ProviderViewHeader,
+    endpoint: Endpoint,
+    provider: ProviderSide,
+    metrics: Fact<Vec<MetricSeries>>,
+) -> Snapshot {
+    let owner = Some(endpoint.owner_id.clone()).filter(|o| !o.is_empty());
+    let id = Some(endpoint.id.clone()).filter(|i| !i.is_empty());
+    let hidden = || consumer_not_visible(owner.as_deref(), id.as_deref());
+    let inputs = CollectionInputs {
+        endpoint_id: endpoint.id.clone(),
+        view: View::Provider,
+        ..header.inputs.clone()
+    };
+    Snapshot {
+        snapshot_version: SNAPSHOT_VERSION,
+        collected_by: header.collected_by.clone(),
+        collected_at: header.collected_at.clone(),
+        region: header.region.clone(),
+        inputs,
+        consumer_identity: Fact::Absent(hidden()),
+        consumer: ConsumerSide {
+            endpoint,
+            endpoint_enis: Fact::Absent(hidden()),
+            vpc: Fact::Absent(hidden()),
+            subnets: Fact::Absent(hidden()),
+            network_acls: Fact::Absent(hidden()),
+            security_groups: Fact::Absent(hidden()),
+            prefix_lists: Fact::Absent(hidden()),
+            az_map: Fact::Absent(hidden()),
+            service: Fact::Absent(hidden()),
+            client: None,
+        },
+        provider,
+        dns: Fact::Absent(hidden()),
+        probe: Fact::Absent(hidden()),
+        observability: Observability {
+            window_start: header.window_start.clone(),
+            window_end: header.window_end.clone(),
+            metrics,
+            flow_logs: Fact::Absent(hidden()),
+            flow_log_rejects: Fact::Absent(hidden()),
+        },
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,7 +427,166 @@ fn service_summary(snapshot: &Snapshot, options: &EvalOptions) -> ServiceSummary
         root_cause: report::root_cause(&checks).map(|c| c.id.clone()),
         counts,
         checks,
+        target_health: target_health_by_zone(&snapshot.provider),
+        principals: principal_hygiene(snapshot),
+        connections: snapshot.provider.connections.as_result().map_or_else(
+            |m| Fact::Absent(m.clone()),
+            |conns| {
+                let mut by_state = BTreeMap::new();
+                for c in conns {
+                    *by_state.entry(c.vpc_endpoint_state.clone()).or_insert(0) += 1;
+                }
+                Fact::Known(by_state)
+            },
+        ),
     }
+}
+
+/// Healthy/total targets per AZ, per target group, from the provider's facts.
+pub fn target_health_by_zone(provider: &ProviderSide) -> Fact<Vec<TargetGroupZones>> {
+    let tgs = match &provider.target_groups {
+        Fact::Known(t) => t,
+        Fact::Absent(m) => return Fact::Absent(m.clone()),
+    };
+    let map = AzMap::new(
+        crate::net::az::Account::Provider,
+        &provider.az_map,
+        &provider.subnets,
+    );
+    let lb_zones: Vec<(&str, &str)> = provider
+        .load_balancers
+        .known()
+        .into_iter()
+        .flatten()
+        .flat_map(|lb| {
+            lb.availability_zones
+                .iter()
+                .map(move |z| (lb.arn.as_str(), z.zone_name.as_str()))
+        })
+        .collect();
+    let out = tgs
+        .iter()
+        .map(|tg| {
+            let zones = tg.targets.as_result().map(|targets| {
+                let mut zones: Vec<ZoneHealth> = Vec::new();
+                fn entry(zones: &mut Vec<ZoneHealth>, name: &str, id: Option<String>) -> usize {
+                    match zones.iter().position(|z| z.availability_zone == name) {
+                        Some(i) => i,
+                        None => {
+                            zones.push(ZoneHealth {
+                                availability_zone: name.to_owned(),
+                                availability_zone_id: id,
+                                healthy: 0,
+                                total: 0,
+                            });
+                            zones.len() - 1
+                        }
+                    }
+                }
+                for (_, name) in lb_zones
+                    .iter()
+                    .filter(|(arn, _)| tg.load_balancer_arns.iter().any(|a| a == arn))
+                {
+                    entry(&mut zones, name, map.id_of(name).ok().map(str::to_owned));
+                }
+                for t in targets {
+                    let (name, id) = match (target_zone(&map, t), t.availability_zone.as_deref()) {
+                        (TargetZone::Id(id), Some(name)) => (name.to_owned(), Some(id)),
+                        (TargetZone::All, _) => ("all".to_owned(), None),
+                        (_, Some(name)) => (name.to_owned(), None),
+                        (_, None) => ("unknown".to_owned(), None),
+                    };
+                    let i = entry(&mut zones, &name, id);
+                    zones[i].total += 1;
+                    if eq_wire(&t.state, "healthy") {
+                        zones[i].healthy += 1;
+                    }
+                }
+                zones.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
+                zones
+            });
+            TargetGroupZones {
+                target_group: tg.name.clone(),
+                arn: tg.arn.clone(),
+                zones: match zones {
+                    Ok(z) => Fact::Known(z),
+                    Err(m) => Fact::Absent(m.clone()),
+                },
+            }
+        })
+        .collect();
+    Fact::Known(out)
+}
+
+/// The allow-list against the quota and the connections (the service snapshot's
+/// provider facts: every connection of the service).
+pub fn principal_hygiene(snapshot: &Snapshot) -> Fact<PrincipalHygiene> {
+    let provider = &snapshot.provider;
+    let principals = match &provider.allowed_principals {
+        Fact::Known(p) => p,
+        Fact::Absent(m) => return Fact::Absent(m.clone()),
+    };
+    let classified: Vec<_> = principals.iter().map(|p| (p, classify(p))).collect();
+    let wildcard = classified.iter().any(|(_, c)| *c == Principal::Everyone);
+    let account_of = |c: &Principal<'_>| -> Option<String> {
+        match c {
+            Principal::AccountRoot(a)
+            | Principal::Role { account: a }
+            | Principal::User { account: a } => Some((*a).to_owned()),
+            _ => None,
+        }
+    };
+    let organization_entries: Vec<String> = classified
+        .iter()
+        .filter(|(_, c)| *c == Principal::Organization)
+        .map(|(p, _)| p.principal.clone())
+        .collect();
+    let (without_connection, owners_not_allowed) = match &provider.connections {
+        Fact::Absent(m) => (Fact::Absent(m.clone()), Fact::Absent(m.clone())),
+        Fact::Known(conns) => {
+            // A deleted endpoint no longer uses its account's entry.
+            let live: Vec<_> = conns
+                .iter()
+                .filter(|c| !eq_wire(&c.vpc_endpoint_state, "deleted"))
+                .collect();
+            let unused = classified
+                .iter()
+                .filter_map(|(p, c)| {
+                    let account = account_of(c)?;
+                    (!live.iter().any(|c| c.vpc_endpoint_owner == account))
+                        .then(|| p.principal.clone())
+                })
+                .collect();
+            let not_allowed = if wildcard {
+                vec![]
+            } else {
+                live.iter()
+                    .filter(|c| {
+                        !classified
+                            .iter()
+                            .any(|(_, p)| account_of(p).as_deref() == Some(&c.vpc_endpoint_owner))
+                    })
+                    .map(|c| ConnectionOwner {
+                        endpoint_id: c.vpc_endpoint_id.clone(),
+                        owner: c.vpc_endpoint_owner.clone(),
+                        state: c.vpc_endpoint_state.clone(),
+                    })
+                    .collect()
+            };
+            (Fact::Known(unused), Fact::Known(not_allowed))
+        }
+    };
+    Fact::Known(PrincipalHygiene {
+        in_use: principals.len(),
+        quota: QUOTA,
+        headroom: QUOTA.saturating_sub(principals.len()),
+        near_quota: principals.len() >= QUOTA_WARN_AT,
+        wildcard,
+        acceptance_required: snapshot.acceptance_required(),
+        without_connection,
+        owners_not_allowed,
+        organization_entries,
+    })
 }
 
 #[cfg(all(test, feature = "scenarios"))]
@@ -314,5 +681,346 @@ mod tests {
         assert_eq!(service.checks.len(), SERVICE_WIDE.len());
         assert_eq!(service.root_cause.as_deref(), Some("target-health"));
         assert!(report.any_failed());
+    }
+
+    /// A scenario as `--service` would collect it: the service's snapshot from its
+    /// provider facts, and its endpoint's connection as the provider sees it.
+    fn provider_view_of(s: &Snapshot) -> (Snapshot, Snapshot) {
+        let header = ProviderViewHeader {
+            collected_by: s.collected_by.clone(),
+            collected_at: s.collected_at.clone(),
+            region: s.region.clone(),
+            inputs: s.inputs.clone(),
+            window_start: s.observability.window_start.clone(),
+            window_end: s.observability.window_end.clone(),
+        };
+        let service = service_snapshot(
+            &header,
+            "Interface",
+            s.provider.clone(),
+            s.observability.metrics.clone(),
+        );
+        let ep = &s.consumer.endpoint;
+        let record = s
+            .provider
+            .connections
+            .known()
+            .and_then(|cs| cs.iter().find(|c| c.vpc_endpoint_id == ep.id));
+        let endpoint = Endpoint {
+            id: ep.id.clone(),
+            endpoint_type: "Interface".into(),
+            state: record.map_or(ep.state.clone(), |c| c.vpc_endpoint_state.clone()),
+            last_error: None,
+            owner_id: record.map_or(ep.owner_id.clone(), |c| c.vpc_endpoint_owner.clone()),
+            vpc_id: String::new(),
+            service_name: ep.service_name.clone(),
+            subnet_ids: vec![],
+            network_interface_ids: vec![],
+            security_group_ids: vec![],
+            private_dns_enabled: false,
+            dns_entries: ep.dns_entries.clone(),
+            ip_address_type: None,
+        };
+        let connection = connection_snapshot(&service, endpoint);
+        (service, connection)
+    }
+
+    fn status_of(r: &Report, id: &str) -> Status {
+        r.checks.iter().find(|c| c.id == id).unwrap().status
+    }
+
+    #[test]
+    fn the_provider_view_of_every_scenario_never_contradicts_the_consumer_view() {
+        // A check the provider can evaluate gives the consumer view's status, or says it
+        // cannot tell (unknown/skip); it never passes what fails or fails what passes.
+        let mut compared = 0;
+        for sc in scenarios::all() {
+            let s = &sc.snapshot;
+            if !s.provider.connections.known().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.vpc_endpoint_id == s.consumer.endpoint.id)
+            }) || !eq_wire(&s.consumer.endpoint.endpoint_type, "Interface")
+            {
+                continue;
+            }
+            let consumer = report::build(s, &EvalOptions::default(), "t".into(), 0);
+            let (_, conn) = provider_view_of(s);
+            let provider = report::build(&conn, &EvalOptions::default(), "t".into(), 0);
+            for c in &provider.checks {
+                let want = status_of(&consumer, &c.id);
+                if CONSUMER_SIDE.contains(&c.id.as_str()) {
+                    assert_eq!(c.status, Status::Skip, "{}: {}", sc.name, c.id);
+                    continue;
+                }
+                assert!(
+                    c.status == want || matches!(c.status, Status::Unknown | Status::Skip),
+                    "{}: {} is {:?} in the provider view, {:?} in the consumer's: {}",
+                    sc.name,
+                    c.id,
+                    c.status,
+                    want,
+                    c.summary
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared > 100, "compared {compared} check results");
+    }
+
+    #[test]
+    fn the_provider_view_judges_the_connection_by_its_state() {
+        let mut s = scenario("healthy");
+        let Fact::Known(conns) = &mut s.provider.connections else {
+            unreachable!()
+        };
+        conns[0].vpc_endpoint_state = "rejected".into();
+        let (_, conn) = provider_view_of(&s);
+        let r = report::build(&conn, &EvalOptions::default(), "t".into(), 0);
+        assert_eq!(r.target.endpoint_state, "rejected");
+        assert_eq!(r.root_cause.as_deref(), Some("endpoint-state"));
+        assert_eq!(status_of(&r, "connection-acceptance"), Status::Fail);
+        let fix = r.checks[0].remediation.clone().unwrap();
+        // No VPC, subnets or groups in the provider view: placeholders, not empty flags.
+        assert!(fix.contains("--vpc-id <vpc-…>"), "{fix}");
+        assert!(fix.contains("--subnet-ids <one subnet per AZ>"), "{fix}");
+        assert!(!fix.contains("  "), "{fix}");
+
+        let Fact::Known(conns) = &mut s.provider.connections else {
+            unreachable!()
+        };
+        conns[0].vpc_endpoint_state = "pendingAcceptance".into();
+        let (_, conn) = provider_view_of(&s);
+        let r = report::build(&conn, &EvalOptions::default(), "t".into(), 0);
+        let fix = r.checks[0].remediation.clone().unwrap();
+        assert!(
+            fix.starts_with(&format!("Provider ({})", scenarios::base::PROVIDER_ACCOUNT)),
+            "{fix}"
+        );
+        let consumer_side = r
+            .checks
+            .iter()
+            .find(|c| c.id == "vpc-dns-attributes")
+            .unwrap();
+        assert!(
+            consumer_side.summary.contains("consumer side"),
+            "{}",
+            consumer_side.summary
+        );
+    }
+
+    fn cross_zone_off(s: &mut Snapshot) {
+        let Fact::Known(lbs) = &mut s.provider.load_balancers else {
+            unreachable!()
+        };
+        let Fact::Known(a) = &mut lbs[0].attributes else {
+            unreachable!()
+        };
+        a.cross_zone_enabled = false;
+    }
+
+    fn cross_zone_of(s: &Snapshot) -> crate::check::CheckResult {
+        let (_, conn) = provider_view_of(s);
+        report::evaluate(&conn, &EvalOptions::default())
+            .into_iter()
+            .find(|c| c.id == "cross-zone")
+            .unwrap()
+    }
+
+    #[test]
+    fn cross_zone_in_the_provider_view_reasons_from_the_service_azs() {
+        let mut s = scenario("healthy");
+        assert_eq!(cross_zone_of(&s).status, Status::Pass, "cross-zone on");
+        cross_zone_off(&mut s);
+        // Both NLB zones have a healthy target: wherever the ENIs are, they are served.
+        let c = cross_zone_of(&s);
+        assert_eq!(c.status, Status::Pass, "{}", c.summary);
+        assert!(
+            c.summary.contains("every AZ of the service"),
+            "{}",
+            c.summary
+        );
+
+        // use1-az1 (the provider's us-east-1b) loses its only healthy target.
+        let Fact::Known(tgs) = &mut s.provider.target_groups else {
+            unreachable!()
+        };
+        let Fact::Known(t) = &mut tgs[0].targets else {
+            unreachable!()
+        };
+        t[1].state = "unhealthy".into();
+        // The connection names no AZ: the provider cannot tell.
+        let c = cross_zone_of(&s);
+        assert_eq!(c.status, Status::Unknown, "{}", c.summary);
+        assert!(c.summary.contains("us-east-1b (use1-az1)"), "{}", c.summary);
+        assert!(
+            c.details.iter().any(|d| d.contains("pl-doctor --endpoint")),
+            "{:?}",
+            c.details
+        );
+        assert!(c
+            .remediation
+            .unwrap()
+            .contains("load_balancing.cross_zone.enabled,Value=true"));
+
+        // One zonal name of two service AZs: still cannot tell which.
+        let Fact::Known(conns) = &mut s.provider.connections else {
+            unreachable!()
+        };
+        conns[0].availability_zones = vec!["us-east-1a".into()];
+        let c = cross_zone_of(&s);
+        assert_eq!(c.status, Status::Unknown, "{}", c.summary);
+        assert!(
+            c.summary.contains("1 of the service's 2 AZs"),
+            "{}",
+            c.summary
+        );
+
+        // ENIs in as many AZs as the service has: one is in the uncovered zone.
+        let Fact::Known(conns) = &mut s.provider.connections else {
+            unreachable!()
+        };
+        conns[0].availability_zones = vec!["us-east-1a".into(), "us-east-1b".into()];
+        let c = cross_zone_of(&s);
+        assert_eq!(c.status, Status::Fail, "{}", c.summary);
+        assert!(
+            c.summary.contains("works in one AZ, fails in another"),
+            "{}",
+            c.summary
+        );
+    }
+
+    #[test]
+    fn target_health_is_summarised_per_az_with_empty_nlb_zones() {
+        let mut s = scenario("healthy");
+        let Fact::Known(tgs) = &mut s.provider.target_groups else {
+            unreachable!()
+        };
+        let Fact::Known(t) = &mut tgs[0].targets else {
+            unreachable!()
+        };
+        t[0].state = "unhealthy".into();
+        t.remove(1);
+        let Fact::Known(groups) = target_health_by_zone(&s.provider) else {
+            panic!("target groups known")
+        };
+        assert_eq!(groups.len(), 1);
+        let Fact::Known(zones) = &groups[0].zones else {
+            panic!("health known")
+        };
+        assert_eq!(
+            zones,
+            &vec![
+                ZoneHealth {
+                    availability_zone: "us-east-1a".into(),
+                    availability_zone_id: Some("use1-az2".into()),
+                    healthy: 0,
+                    total: 1
+                },
+                ZoneHealth {
+                    availability_zone: "us-east-1b".into(),
+                    availability_zone_id: Some("use1-az1".into()),
+                    healthy: 0,
+                    total: 0
+                },
+            ]
+        );
+        s.provider.target_groups = Fact::needs_provider(None);
+        assert!(target_health_by_zone(&s.provider).known().is_none());
+    }
+
+    #[test]
+    fn principal_hygiene_lists_unused_entries_and_owners_no_longer_allowed() {
+        let mut s = scenario("healthy");
+        let consumer = scenarios::base::CONSUMER_ACCOUNT;
+        s.provider.allowed_principals = Fact::Known(
+            [
+                format!("arn:aws:iam::{consumer}:root"),
+                "arn:aws:iam::444444444444:role/partner".to_owned(),
+                "arn:aws:organizations::999999999999:ou/o-a1b2c3d4e5/ou-ab12-cdef3456".to_owned(),
+            ]
+            .into_iter()
+            .map(|p| crate::model::AllowedPrincipal {
+                principal: p,
+                principal_type: String::new(),
+            })
+            .collect(),
+        );
+        let Fact::Known(conns) = &mut s.provider.connections else {
+            unreachable!()
+        };
+        let mut other = conns[0].clone();
+        other.vpc_endpoint_id = "vpce-0bbbbbbbbbbbbbbbb".into();
+        other.vpc_endpoint_owner = "555555555555".into();
+        let mut gone = conns[0].clone();
+        gone.vpc_endpoint_id = "vpce-0cccccccccccccccc".into();
+        gone.vpc_endpoint_owner = "666666666666".into();
+        gone.vpc_endpoint_state = "deleted".into();
+        conns.push(other);
+        conns.push(gone);
+        let Fact::Known(h) = principal_hygiene(&s) else {
+            panic!("known")
+        };
+        assert_eq!((h.in_use, h.quota, h.headroom), (3, 50, 47));
+        assert!(!h.near_quota && !h.wildcard);
+        assert_eq!(
+            h.without_connection,
+            Fact::Known(vec!["arn:aws:iam::444444444444:role/partner".to_owned()])
+        );
+        assert_eq!(
+            h.owners_not_allowed,
+            Fact::Known(vec![ConnectionOwner {
+                endpoint_id: "vpce-0bbbbbbbbbbbbbbbb".into(),
+                owner: "555555555555".into(),
+                state: "available".into(),
+            }])
+        );
+        assert_eq!(h.organization_entries.len(), 1);
+
+        // `*` allows every owner; 48 entries is near the quota.
+        s.provider.allowed_principals = Fact::Known(
+            std::iter::once("*".to_owned())
+                .chain((0..47).map(|i| format!("arn:aws:iam::{:012}:root", 700000000000u64 + i)))
+                .map(|p| crate::model::AllowedPrincipal {
+                    principal: p,
+                    principal_type: String::new(),
+                })
+                .collect(),
+        );
+        let Fact::Known(h) = principal_hygiene(&s) else {
+            panic!("known")
+        };
+        assert!(h.wildcard && h.near_quota);
+        assert_eq!(h.headroom, 2);
+        assert_eq!(h.owners_not_allowed, Fact::Known(vec![]));
+
+        s.provider.connections = Fact::needs_provider(None);
+        let Fact::Known(h) = principal_hygiene(&s) else {
+            panic!("known")
+        };
+        assert!(h.without_connection.known().is_none());
+        s.provider.allowed_principals = Fact::needs_provider(None);
+        assert!(principal_hygiene(&s).known().is_none());
+    }
+
+    #[test]
+    fn a_service_with_no_connection_still_gets_its_service_wide_checks() {
+        let mut s = scenario("all-targets-unhealthy");
+        s.provider.connections = Fact::Known(vec![]);
+        let (service, _) = provider_view_of(&s);
+        let mut fleet = fleet_of(vec![]);
+        fleet.kind = FleetKind::Service;
+        fleet.service = Some(service);
+        let report = build(&fleet, &EvalOptions::default(), "t".into(), 0);
+        assert!(report.reports.is_empty());
+        let summary = report.service.as_ref().unwrap();
+        assert_eq!(summary.root_cause.as_deref(), Some("target-health"));
+        assert_eq!(summary.connections, Fact::Known(BTreeMap::new()));
+        assert!(summary.target_health.known().is_some());
+        assert_eq!(report.verdict, Verdict::Fail);
+        assert!(report.any_failed());
+        // The summary round-trips through JSON (ticket bots read it back).
+        let json = serde_json::to_string(&report).unwrap();
+        let back: FleetReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, report);
     }
 }

@@ -2,11 +2,11 @@
 //! targets. Reached through a second profile or an assumed role; without that access
 //! every provider fact says so.
 
-use super::convert::{self, elb::TargetPlacement};
+use super::convert::{self, elb::TargetPlacement, Unreadable};
 use super::errors::CallFailure;
 use super::progress::{Stage, Tracker};
 use super::{convert_all, fact, prefix_lists, security_groups, sorted_unique, unreadable};
-use aws_sdk_ec2::types::Filter;
+use aws_sdk_ec2::types::{self as ec2t, Filter};
 use aws_sdk_elasticloadbalancingv2::types as elb;
 use futures_util::future::join_all;
 use ipnet::IpNet;
@@ -53,8 +53,66 @@ pub fn service_id(service_name: &str) -> &str {
     service_name.rsplit('.').next().unwrap_or(service_name)
 }
 
+/// Why the service's configuration could not be read.
+#[derive(Debug)]
+pub enum ConfigurationLookupError {
+    /// The call answered, without this service.
+    NotInReply,
+    Call(CallFailure),
+    Unreadable(Unreadable),
+}
+
+/// The first provider stage: who the credentials are, the AZ map, and everything read
+/// by the service id alone (configuration, permissions, connections), all in flight at once.
+pub struct ServiceLookup {
+    pub service_id: String,
+    pub identity: Fact<CallerIdentity>,
+    pub az_map: Fact<Vec<AzMapping>>,
+    pub configuration: Result<ServiceConfiguration, ConfigurationLookupError>,
+    pub allowed_principals: Fact<Vec<AllowedPrincipal>>,
+    /// DescribeVpcEndpointConnections as the SDK returned it: the provider view builds
+    /// each connection's endpoint from it (DNS entries and all).
+    pub connections: Result<Vec<ec2t::VpcEndpointConnection>, CallFailure>,
+}
+
+impl ServiceLookup {
+    /// The configuration as a fact: absent with the reason it could not be read.
+    pub fn configuration_fact(&self) -> Fact<ServiceConfiguration> {
+        const ACTION: &str = "ec2:DescribeVpcEndpointServiceConfigurations";
+        match &self.configuration {
+            Ok(c) => Fact::Known(c.clone()),
+            Err(ConfigurationLookupError::NotInReply) => Fact::Absent(Missing::ApiError {
+                operation: ACTION.into(),
+                message: format!(
+                    "{} is not a service of the provider account these credentials reach",
+                    self.service_id
+                ),
+            }),
+            Err(ConfigurationLookupError::Call(f)) => Fact::Absent(f.to_missing()),
+            Err(ConfigurationLookupError::Unreadable(u)) => {
+                Fact::Absent(unreadable(ACTION, u.clone()))
+            }
+        }
+    }
+
+    /// Every connection of the service, converted.
+    pub fn connections_fact(&self) -> Fact<Vec<EndpointConnection>> {
+        convert_all(
+            "ec2:DescribeVpcEndpointConnections",
+            self.connections.clone(),
+            convert::ec2::endpoint_connection,
+        )
+    }
+}
+
+/// The one-endpoint path: every provider fact for the service the endpoint connects to.
 pub async fn collect(tracker: &Tracker, c: &Clients, service_name: &str) -> ProviderSide {
-    let svc_id = service_id(service_name);
+    let l = lookup(tracker, c, service_id(service_name)).await;
+    complete(tracker, c, &l).await
+}
+
+/// Stage 1: GetCallerIdentity ∥ AZs ∥ configuration ∥ permissions ∥ connections.
+pub async fn lookup(tracker: &Tracker, c: &Clients, svc_id: &str) -> ServiceLookup {
     let stage = tracker.stage("provider: service");
     let identity = stage.call("sts:GetCallerIdentity", c.sts.get_caller_identity().send());
     let azs = stage.call(
@@ -75,17 +133,13 @@ pub async fn collect(tracker: &Tracker, c: &Clients, service_name: &str) -> Prov
                     .try_collect(),
             )
             .await;
-        match convert_all(ACTION, r, convert::ec2::service_configuration) {
-            Fact::Known(list) => match list.into_iter().find(|s| s.service_id == svc_id) {
-                Some(s) => Fact::Known(s),
-                None => Fact::Absent(Missing::ApiError {
-                    operation: ACTION.into(),
-                    message: format!(
-                        "{svc_id} is not a service of the provider account these credentials reach"
-                    ),
-                }),
+        match r {
+            Err(f) => Err(ConfigurationLookupError::Call(f)),
+            Ok(list) => match list.iter().find(|s| s.service_id() == Some(svc_id)) {
+                None => Err(ConfigurationLookupError::NotInReply),
+                Some(s) => convert::ec2::service_configuration(s)
+                    .map_err(ConfigurationLookupError::Unreadable),
             },
-            Fact::Absent(m) => Fact::Absent(m),
         }
     };
     let permissions = async {
@@ -104,23 +158,17 @@ pub async fn collect(tracker: &Tracker, c: &Clients, service_name: &str) -> Prov
             .await;
         convert_all(ACTION, r, convert::ec2::allowed_principal)
     };
-    let connections = async {
-        const ACTION: &str = "ec2:DescribeVpcEndpointConnections";
-        let r = stage
-            .call(
-                ACTION,
-                c.ec2
-                    .describe_vpc_endpoint_connections()
-                    .filters(Filter::builder().name("service-id").values(svc_id).build())
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect(),
-            )
-            .await;
-        convert_all(ACTION, r, convert::ec2::endpoint_connection)
-    };
-    let (identity, azs, service_configuration, allowed_principals, connections) =
+    let connections = stage.call(
+        "ec2:DescribeVpcEndpointConnections",
+        c.ec2
+            .describe_vpc_endpoint_connections()
+            .filters(Filter::builder().name("service-id").values(svc_id).build())
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect(),
+    );
+    let (identity, azs, configuration, allowed_principals, connections) =
         tokio::join!(identity, azs, configuration, permissions, connections);
     let identity = match identity {
         Ok(out) => match convert::ec2::caller_identity(&out) {
@@ -130,22 +178,29 @@ pub async fn collect(tracker: &Tracker, c: &Clients, service_name: &str) -> Prov
         Err(f) => Fact::Absent(f.to_missing()),
     };
     let az_map = fact(azs).map(|out| convert::ec2::az_map(out.availability_zones()));
-
-    let nlb_arns = match &service_configuration {
-        Fact::Known(s) => Ok(s.network_load_balancer_arns.clone()),
-        Fact::Absent(m) => Err(m.clone()),
-    };
-    let lbs = match nlb_arns {
-        Ok(arns) => load_balancers(tracker, c, arns).await,
-        Err(m) => LoadBalancing::absent(m),
-    };
-
-    ProviderSide {
+    ServiceLookup {
+        service_id: svc_id.to_owned(),
         identity,
-        service_configuration,
+        az_map,
+        configuration,
         allowed_principals,
         connections,
-        az_map,
+    }
+}
+
+/// The stages after the lookup: the NLBs behind the service and everything behind them.
+pub async fn complete(tracker: &Tracker, c: &Clients, l: &ServiceLookup) -> ProviderSide {
+    let service_configuration = l.configuration_fact();
+    let lbs = match &service_configuration {
+        Fact::Known(s) => load_balancers(tracker, c, s.network_load_balancer_arns.clone()).await,
+        Fact::Absent(m) => LoadBalancing::absent(m.clone()),
+    };
+    ProviderSide {
+        identity: l.identity.clone(),
+        service_configuration,
+        allowed_principals: l.allowed_principals.clone(),
+        connections: l.connections_fact(),
+        az_map: l.az_map.clone(),
         load_balancers: lbs.load_balancers,
         target_groups: lbs.target_groups,
         subnets: lbs.subnets,

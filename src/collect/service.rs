@@ -1,8 +1,29 @@
 //! `--service`: the provider's view of one endpoint service and every connection to it.
+//!
+//! The default credentials are the provider's. Stages:
+//! 1. GetCallerIdentity ∥ AZs ∥ DescribeVpcEndpointServiceConfigurations ∥ permissions ∥
+//!    every connection of the service (the service id is all they need);
+//! 2. everything the one-endpoint path gathers behind the service, once: NLBs →
+//!    listeners ∥ attributes ∥ target groups → health → targets → security groups →
+//!    prefix lists (provider.rs), then the NLB's CloudWatch metrics.
+//!
+//! The calls do not grow with the number of connections: DescribeVpcEndpointConnections
+//! lists them all (paginated). Each connection becomes a snapshot of its own
+//! (`fleet::connection_snapshot`): the endpoint as its connection shows it, the
+//! service's facts, and the consumer's facts marked not visible.
 
-use super::LiveRequest;
+use super::convert::Unreadable;
+use super::errors::FailureKind;
+use super::progress::Tracker;
+use super::provider::{self, ConfigurationLookupError};
+use super::{metrics, now_rfc3339, one_line, rfc3339, LiveRequest};
 use crate::exit::Failure;
-use pl_checks::fleet::FleetSnapshot;
+use aws_sdk_ec2::types as ec2t;
+use pl_checks::fact::Fact;
+use pl_checks::fleet::{
+    self, FleetKind, FleetScope, FleetSnapshot, ProviderViewHeader, FLEET_SNAPSHOT_VERSION,
+};
+use pl_checks::model::*;
 
 #[derive(Debug, Clone)]
 pub struct ServiceRequest {
@@ -13,9 +34,471 @@ pub struct ServiceRequest {
     pub live: LiveRequest,
 }
 
-pub fn collect_blocking(_req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
-    Err(Failure::CannotDiagnose {
-        reason: "--service is not part of this build yet".into(),
-        hint: "diagnose one endpoint with --endpoint vpce-… from the consumer account".into(),
+/// Collect the service and its connections. Runs its own tokio runtime, like the
+/// one-endpoint path.
+pub fn collect_blocking(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
+    // As in collect_blocking (mod.rs): role chains in profiles read AWS_ENDPOINT_URL.
+    if let Some(url) = &req.live.aws.endpoint_url {
+        std::env::set_var("AWS_ENDPOINT_URL", url);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::CannotDiagnose {
+            reason: format!("cannot start the async runtime: {e}"),
+            hint: "check the process limits (threads)".into(),
+        })?;
+    runtime.block_on(collect(req))
+}
+
+pub async fn collect(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
+    let live = &req.live;
+    let collected_at = now_rfc3339();
+    let deadline = tokio::time::Instant::now() + live.timeout;
+    let window_end = time::OffsetDateTime::now_utc();
+    let window_start = window_end - live.window;
+    // --service conflicts with --provider-profile/--provider-role-arn: the default
+    // credentials (--profile, the environment) are the provider's.
+    let configs = super::config::load_configs(&live.aws).await;
+    let conf = &configs.consumer;
+    let region = match conf.region() {
+        Some(r) => r.to_string(),
+        None => {
+            return Err(Failure::CannotDiagnose {
+                reason: format!("cannot collect {}: no AWS region configured", req.service_id),
+                hint: "pass --region (e.g. --region us-east-1), set AWS_REGION, or set region in the profile".into(),
+            })
+        }
+    };
+    let tracker = Tracker::with_deadline(deadline);
+    let clients = provider::Clients::new(conf);
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(conf);
+
+    let lookup = provider::lookup(&tracker, &clients, &req.service_id).await;
+    let account = lookup.identity.known().map(|i| i.account.clone());
+    let configuration = match &lookup.configuration {
+        Ok(c) => c.clone(),
+        Err(e) => {
+            tracker.finish();
+            return Err(fatal(&req.service_id, &region, account.as_deref(), e));
+        }
+    };
+    let side = provider::complete(&tracker, &clients, &lookup).await;
+    let metrics = match &live.skip_metrics {
+        Some(why) => Fact::not_requested(why.clone()),
+        None => {
+            let period = metrics::period_for(live.window);
+            match metrics::provider_plan(&side, period) {
+                Ok(plan) => {
+                    let stage = tracker.stage("provider: metrics");
+                    let window = metrics::Window {
+                        start: window_start.into(),
+                        end: window_end.into(),
+                    };
+                    match metrics::fetch(stage, &cloudwatch, &plan, window, deadline).await {
+                        Ok(series) => Fact::Known(series),
+                        Err(m) => Fact::Absent(m),
+                    }
+                }
+                Err(m) => Fact::Absent(m),
+            }
+        }
+    };
+    let calls = tracker.finish();
+    if std::env::var_os("PL_DOCTOR_CALL_LOG").is_some() {
+        for c in &calls {
+            eprintln!(
+                "pl-doctor: call {} {} {}",
+                c.stage,
+                c.action,
+                if c.ok { "ok" } else { "failed" }
+            );
+        }
+        eprintln!("pl-doctor: {} AWS calls", calls.len());
+    }
+
+    let header = ProviderViewHeader {
+        collected_by: format!("pl-doctor {}", env!("CARGO_PKG_VERSION")),
+        collected_at,
+        region: region.clone(),
+        inputs: CollectionInputs {
+            endpoint_id: String::new(),
+            client: None,
+            ports: live.ports.clone(),
+            window_seconds: live.window.as_secs(),
+            only: live.only.clone(),
+            skip: live.skip.clone(),
+            view: View::Provider,
+        },
+        window_start: rfc3339(window_start),
+        window_end: rfc3339(window_end),
+    };
+    let raw_connections = lookup.connections.as_deref().unwrap_or_default();
+    assemble(
+        &header,
+        &configuration,
+        account,
+        side,
+        metrics,
+        raw_connections,
+    )
+    .map_err(|u| Failure::CannotDiagnose {
+        reason: format!(
+            "cannot read the connections of {} in {region}: unreadable DescribeVpcEndpointConnections reply: {u}",
+            req.service_id
+        ),
+        hint: "retry; if it persists, report it with the pl-doctor version".into(),
     })
+}
+
+/// The endpoint type a service's connections have: Gateway Load Balancer endpoints for
+/// a service fronted only by GWLBs, interface endpoints otherwise.
+fn endpoint_type(configuration: &ServiceConfiguration) -> &'static str {
+    if configuration.network_load_balancer_arns.is_empty()
+        && !configuration.gateway_load_balancer_arns.is_empty()
+    {
+        "GatewayLoadBalancer"
+    } else {
+        "Interface"
+    }
+}
+
+/// The endpoint as its connection shows it to the provider: id, owner, state, DNS
+/// entries. What only the consumer sees (VPC, subnets, ENIs, groups, private DNS) is left
+/// empty; the consumer-side checks are skipped in this view.
+fn connection_endpoint(
+    c: &ec2t::VpcEndpointConnection,
+    configuration: &ServiceConfiguration,
+) -> Result<Endpoint, Unreadable> {
+    let id = c
+        .vpc_endpoint_id()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Unreadable("a connection lacks VpcEndpointId".into()))?;
+    let state = c
+        .vpc_endpoint_state()
+        .map(|s| s.as_str().to_owned())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Unreadable(format!("connection {id} lacks VpcEndpointState")))?;
+    Ok(Endpoint {
+        id: id.to_owned(),
+        endpoint_type: endpoint_type(configuration).to_owned(),
+        state,
+        last_error: None,
+        owner_id: c.vpc_endpoint_owner().unwrap_or_default().to_owned(),
+        vpc_id: String::new(),
+        service_name: configuration.service_name.clone(),
+        subnet_ids: vec![],
+        network_interface_ids: vec![],
+        security_group_ids: vec![],
+        private_dns_enabled: false,
+        dns_entries: c
+            .dns_entries()
+            .iter()
+            .filter_map(|d| {
+                Some(DnsEntry {
+                    dns_name: d.dns_name()?.to_owned(),
+                    hosted_zone_id: d.hosted_zone_id().unwrap_or_default().to_owned(),
+                })
+            })
+            .collect(),
+        ip_address_type: c.ip_address_type().map(|t| t.as_str().to_owned()),
+    })
+}
+
+/// The fleet snapshot of a service: its own snapshot for the service-wide checks, and
+/// one per connection, in the order DescribeVpcEndpointConnections listed them.
+fn assemble(
+    header: &ProviderViewHeader,
+    configuration: &ServiceConfiguration,
+    account: Option<String>,
+    provider: ProviderSide,
+    metrics: Fact<Vec<MetricSeries>>,
+    connections: &[ec2t::VpcEndpointConnection],
+) -> Result<FleetSnapshot, Unreadable> {
+    let service = fleet::service_snapshot(header, endpoint_type(configuration), provider, metrics);
+    let snapshots = connections
+        .iter()
+        .map(|c| connection_endpoint(c, configuration))
+        .map(|e| e.map(|e| fleet::connection_snapshot(&service, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(FleetSnapshot {
+        fleet_snapshot_version: FLEET_SNAPSHOT_VERSION,
+        kind: FleetKind::Service,
+        collected_by: header.collected_by.clone(),
+        collected_at: header.collected_at.clone(),
+        scope: FleetScope {
+            region: header.region.clone(),
+            account,
+            vpc_id: None,
+            service_id: Some(configuration.service_id.clone()),
+            service_name: Some(configuration.service_name.clone()),
+        },
+        service: Some(service),
+        snapshots,
+    })
+}
+
+const RUN_WITH_PROVIDER: &str =
+    "run with the provider account's credentials (--profile) and region (--region)";
+
+/// The one-line reason and hint for a service that cannot be read at all.
+fn fatal(
+    service_id: &str,
+    region: &str,
+    account: Option<&str>,
+    err: &ConfigurationLookupError,
+) -> Failure {
+    let whom = format!("in {region}, account {}", account.unwrap_or("unknown"));
+    let (reason, hint) = match err {
+        ConfigurationLookupError::NotInReply => (
+            format!("endpoint service {service_id} not found {whom}"),
+            format!("wrong region? wrong profile? {RUN_WITH_PROVIDER}"),
+        ),
+        ConfigurationLookupError::Unreadable(u) => (
+            format!("cannot read endpoint service {service_id} {whom}: unreadable reply: {u}"),
+            "retry; if it persists, report it with the pl-doctor version".to_owned(),
+        ),
+        ConfigurationLookupError::Call(f) => match f.kind {
+            FailureKind::NotFound => (
+                format!("endpoint service {service_id} not found {whom} ({})", one_line(&f.detail())),
+                format!("wrong region? wrong profile? {RUN_WITH_PROVIDER}"),
+            ),
+            FailureKind::NoCredentials => (
+                format!("cannot collect {service_id} {whom}: no AWS credentials ({})", one_line(&f.message)),
+                format!("{RUN_WITH_PROVIDER}: set AWS_PROFILE or pass --profile, or run aws sso login"),
+            ),
+            FailureKind::Unreachable => (
+                format!("cannot collect {service_id} {whom}: AWS API unreachable ({})", one_line(&f.message)),
+                "check --endpoint-url / AWS_ENDPOINT_URL and the network (proxy, VPN)".to_owned(),
+            ),
+            FailureKind::DeadlinePassed => (
+                format!("cannot read endpoint service {service_id} {whom}: the deadline (--timeout) passed while waiting for {}", f.action),
+                "raise --timeout; if calls are this slow, check --endpoint-url / the network (proxy, VPN)".to_owned(),
+            ),
+            FailureKind::AccessDenied => (
+                format!("cannot read endpoint service {service_id} {whom}: missing permission {}", f.action),
+                format!("grant the provider policy (pl-doctor iam-policy --provider) to these credentials, or {RUN_WITH_PROVIDER}"),
+            ),
+            _ => (
+                format!("cannot read endpoint service {service_id} {whom}: {} failed: {}", f.action, one_line(&f.detail())),
+                "retry; if it persists, check --endpoint-url / the network, then the AWS Health Dashboard for the region".to_owned(),
+            ),
+        },
+    };
+    Failure::CannotDiagnose { reason, hint }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::errors::CallFailure;
+    use pl_checks::check::{EvalOptions, Status};
+    use pl_checks::fact::Missing;
+    use pl_checks::scenarios::base;
+
+    fn header() -> ProviderViewHeader {
+        ProviderViewHeader {
+            collected_by: "pl-doctor test".into(),
+            collected_at: "2026-11-24T10:00:00Z".into(),
+            region: base::REGION.into(),
+            inputs: CollectionInputs::default(),
+            window_start: "2026-11-24T09:00:00Z".into(),
+            window_end: "2026-11-24T10:00:00Z".into(),
+        }
+    }
+
+    fn connection(id: &str, owner: &str, state: &str) -> ec2t::VpcEndpointConnection {
+        ec2t::VpcEndpointConnection::builder()
+            .vpc_endpoint_id(id)
+            .vpc_endpoint_owner(owner)
+            .vpc_endpoint_state(ec2t::State::from(state))
+            .dns_entries(
+                ec2t::DnsEntry::builder()
+                    .dns_name(format!(
+                        "{id}-abcd1234.{}.us-east-1.vpce.amazonaws.com",
+                        base::SERVICE_ID
+                    ))
+                    .hosted_zone_id("Z7HUB22UULQXV")
+                    .build(),
+            )
+            .dns_entries(
+                ec2t::DnsEntry::builder()
+                    .dns_name(format!(
+                        "{id}-abcd1234-us-east-1a.{}.us-east-1.vpce.amazonaws.com",
+                        base::SERVICE_ID
+                    ))
+                    .hosted_zone_id("Z7HUB22UULQXV")
+                    .build(),
+            )
+            .ip_address_type(ec2t::IpAddressType::Ipv4)
+            .build()
+    }
+
+    fn healthy_configuration() -> ServiceConfiguration {
+        base::healthy()
+            .provider
+            .service_configuration
+            .known()
+            .cloned()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_connection_becomes_an_endpoint_with_only_what_the_provider_sees() {
+        let e = connection_endpoint(
+            &connection(
+                "vpce-0aaaaaaaaaaaaaaaa",
+                "333333333333",
+                "pendingAcceptance",
+            ),
+            &healthy_configuration(),
+        )
+        .unwrap();
+        assert_eq!(e.id, "vpce-0aaaaaaaaaaaaaaaa");
+        assert_eq!(e.owner_id, "333333333333");
+        assert_eq!(e.state, "pendingAcceptance");
+        assert_eq!(e.endpoint_type, "Interface");
+        assert_eq!(e.service_name, base::SERVICE_NAME);
+        assert_eq!(e.dns_entries.len(), 2);
+        assert_eq!(e.ip_address_type.as_deref(), Some("ipv4"));
+        assert!(
+            e.vpc_id.is_empty() && e.subnet_ids.is_empty() && e.network_interface_ids.is_empty()
+        );
+
+        let mut gwlb = healthy_configuration();
+        gwlb.network_load_balancer_arns.clear();
+        gwlb.gateway_load_balancer_arns = vec!["arn:gwlb".into()];
+        assert_eq!(endpoint_type(&gwlb), "GatewayLoadBalancer");
+
+        let no_state = ec2t::VpcEndpointConnection::builder()
+            .vpc_endpoint_id("vpce-0bbbbbbbbbbbbbbbb")
+            .build();
+        assert!(connection_endpoint(&no_state, &healthy_configuration()).is_err());
+    }
+
+    #[test]
+    fn each_connection_gets_a_provider_view_snapshot_and_the_service_its_own() {
+        let healthy = base::healthy();
+        let mut provider = healthy.provider.clone();
+        let mut records = provider.connections.known().cloned().unwrap();
+        let mut second = records[0].clone();
+        second.vpc_endpoint_id = "vpce-0aaaaaaaaaaaaaaaa".into();
+        second.vpc_endpoint_owner = "333333333333".into();
+        second.vpc_endpoint_state = "pendingAcceptance".into();
+        records.push(second);
+        provider.connections = Fact::Known(records);
+        let raw = [
+            connection(base::ENDPOINT_ID, base::CONSUMER_ACCOUNT, "available"),
+            connection(
+                "vpce-0aaaaaaaaaaaaaaaa",
+                "333333333333",
+                "pendingAcceptance",
+            ),
+        ];
+        let fleet = assemble(
+            &header(),
+            &healthy_configuration(),
+            Some(base::PROVIDER_ACCOUNT.into()),
+            provider,
+            Fact::Known(vec![]),
+            &raw,
+        )
+        .unwrap();
+        assert_eq!(fleet.kind, FleetKind::Service);
+        assert_eq!(fleet.scope.service_id.as_deref(), Some(base::SERVICE_ID));
+        assert_eq!(fleet.scope.account.as_deref(), Some(base::PROVIDER_ACCOUNT));
+        assert_eq!(fleet.snapshots.len(), 2);
+        let service = fleet.service.as_ref().unwrap();
+        assert_eq!(service.inputs.view, View::Provider);
+        assert_eq!(service.provider.connections.known().unwrap().len(), 2);
+        let pending = &fleet.snapshots[1];
+        assert_eq!(pending.inputs.view, View::Provider);
+        assert_eq!(pending.inputs.endpoint_id, "vpce-0aaaaaaaaaaaaaaaa");
+        // Its own connection record only.
+        assert_eq!(pending.provider.connections.known().unwrap().len(), 1);
+        let Fact::Absent(Missing::NotVisible { account, hint }) = &pending.consumer.endpoint_enis
+        else {
+            panic!("consumer facts are not visible")
+        };
+        assert_eq!(account.as_deref(), Some("333333333333"));
+        assert!(
+            hint.contains("pl-doctor --endpoint vpce-0aaaaaaaaaaaaaaaa"),
+            "{hint}"
+        );
+
+        let report = fleet::build(&fleet, &EvalOptions::default(), "t".into(), 0);
+        let row = report
+            .reports
+            .iter()
+            .find(|r| r.target.endpoint_id == "vpce-0aaaaaaaaaaaaaaaa")
+            .unwrap();
+        assert_eq!(row.target.consumer_account.as_deref(), Some("333333333333"));
+        assert_eq!(row.target.endpoint_state, "pendingAcceptance");
+        let status = |id: &str| row.checks.iter().find(|c| c.id == id).unwrap().status;
+        assert_eq!(status("endpoint-state"), Status::Fail);
+        assert_eq!(status("connection-acceptance"), Status::Fail);
+        // 333333333333 is not on the healthy scenario's allow-list, and not yet accepted.
+        assert_eq!(status("allowed-principals"), Status::Fail);
+        assert_eq!(status("endpoint-sg-ingress"), Status::Skip);
+        assert_eq!(
+            report.reports[0].target.endpoint_id,
+            "vpce-0aaaaaaaaaaaaaaaa"
+        );
+    }
+
+    fn reason_and_hint(f: Failure) -> (String, String) {
+        match f {
+            Failure::CannotDiagnose { reason, hint } => (reason, hint),
+            other => panic!("not CannotDiagnose: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unknown_service_is_one_line_naming_service_region_account_with_a_hint() {
+        let svc = "vpce-svc-0123456789abcdef0";
+        for err in [
+            ConfigurationLookupError::NotInReply,
+            ConfigurationLookupError::Call(CallFailure {
+                action: "ec2:DescribeVpcEndpointServiceConfigurations",
+                kind: FailureKind::NotFound,
+                code: Some("InvalidVpcEndpointServiceId.NotFound".into()),
+                message: "The VpcEndpointService Id 'x'\n does not exist".into(),
+            }),
+        ] {
+            let (reason, hint) =
+                reason_and_hint(fatal(svc, "eu-west-1", Some("111111111111"), &err));
+            assert!(
+                reason.contains(svc)
+                    && reason.contains("eu-west-1")
+                    && reason.contains("111111111111"),
+                "{reason}"
+            );
+            assert!(
+                reason.contains("not found") && !reason.contains('\n'),
+                "{reason}"
+            );
+            assert!(
+                hint.contains("provider account's credentials (--profile)")
+                    && hint.contains("region"),
+                "{hint}"
+            );
+        }
+        let (reason, hint) = reason_and_hint(fatal(
+            svc,
+            "eu-west-1",
+            None,
+            &ConfigurationLookupError::Call(CallFailure {
+                action: "ec2:DescribeVpcEndpointServiceConfigurations",
+                kind: FailureKind::AccessDenied,
+                code: Some("UnauthorizedOperation".into()),
+                message: "no".into(),
+            }),
+        ));
+        assert!(
+            reason.contains("missing permission ec2:DescribeVpcEndpointServiceConfigurations")
+                && reason.contains("account unknown"),
+            "{reason}"
+        );
+        assert!(hint.contains("iam-policy --provider"), "{hint}");
+    }
 }

@@ -8,7 +8,8 @@ use super::Style;
 use colored::Colorize;
 use comfy_table::Cell;
 use pl_checks::check::{CheckResult, Status};
-use pl_checks::fleet::{FleetKind, FleetReport};
+use pl_checks::fact::Fact;
+use pl_checks::fleet::{FleetKind, FleetReport, ServiceSummary, SERVICE_WIDE};
 use pl_checks::report::Report;
 
 /// The check a row is about: its root cause, else its first warning or unknown.
@@ -65,6 +66,123 @@ fn title(f: &FleetReport) -> String {
     }
 }
 
+/// `3 (2 available, 1 deleted)`, or why the connections are not known.
+fn connections_line(s: &ServiceSummary) -> String {
+    match &s.connections {
+        Fact::Known(by_state) => {
+            let total: usize = by_state.values().sum();
+            if total == 0 {
+                "Connections: none".into()
+            } else {
+                format!(
+                    "Connections: {total} ({})",
+                    by_state
+                        .iter()
+                        .map(|(state, n)| format!("{n} {state}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        }
+        Fact::Absent(m) => format!("Connections: could not be listed: {m}"),
+    }
+}
+
+/// (target group, `us-east-1a (use1-az2)`, `1/2`) rows, or the reason per target group.
+fn target_rows(s: &ServiceSummary) -> Result<Vec<[String; 3]>, String> {
+    let groups = s.target_health.as_result().map_err(|m| m.to_string())?;
+    let mut rows = Vec::new();
+    for g in groups {
+        match &g.zones {
+            Fact::Known(zones) if zones.is_empty() => {
+                rows.push([g.target_group.clone(), "-".into(), "no targets".into()])
+            }
+            Fact::Known(zones) => {
+                for z in zones {
+                    rows.push([
+                        g.target_group.clone(),
+                        match &z.availability_zone_id {
+                            Some(id) => format!("{} ({id})", z.availability_zone),
+                            None => z.availability_zone.clone(),
+                        },
+                        format!("{}/{} healthy", z.healthy, z.total),
+                    ]);
+                }
+            }
+            Fact::Absent(m) => rows.push([g.target_group.clone(), "-".into(), m.to_string()]),
+        }
+    }
+    Ok(rows)
+}
+
+/// The allowed-principals hygiene, one line each: headroom, then what needs a look.
+fn principal_lines(s: &ServiceSummary) -> Vec<String> {
+    let h = match &s.principals {
+        Fact::Known(h) => h,
+        Fact::Absent(m) => return vec![format!("Allowed principals: not known: {m}")],
+    };
+    let mut lines = vec![format!(
+        "Allowed principals: {} of {} (default quota) in use, {} left{}; acceptance required: {}",
+        h.in_use,
+        h.quota,
+        h.headroom,
+        if h.near_quota {
+            ": request an increase before onboarding more consumers"
+        } else {
+            ""
+        },
+        match h.acceptance_required {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "unknown",
+        }
+    )];
+    if h.wildcard {
+        lines.push(format!(
+            "  `*` is listed: every AWS account may connect{}",
+            if h.acceptance_required == Some(false) {
+                ", with no acceptance"
+            } else {
+                " (the acceptance gate decides)"
+            }
+        ));
+    }
+    match &h.without_connection {
+        Fact::Known(v) if !v.is_empty() => lines.push(format!(
+            "  allowed, but no endpoint connected from that account: {}",
+            v.join(", ")
+        )),
+        Fact::Known(_) => {}
+        Fact::Absent(m) => lines.push(format!("  unused entries: not known: {m}")),
+    }
+    match &h.owners_not_allowed {
+        Fact::Known(v) if !v.is_empty() => lines.push(format!(
+            "  connected, but the owner is no longer allowed (works until the endpoint is recreated): {}",
+            v.iter()
+                .map(|o| format!("{} (account {}, {})", o.endpoint_id, o.owner, o.state))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        _ => {}
+    }
+    if !h.organization_entries.is_empty() {
+        lines.push(format!(
+            "  organization entries (membership not visible to pl-doctor): {}",
+            h.organization_entries.join(", ")
+        ));
+    }
+    lines
+}
+
+/// Rows whose root cause is a service-wide check the summary shows: named once, not
+/// repeated per connection.
+fn service_wide_root_cause(f: &FleetReport, r: &Report) -> bool {
+    f.service.is_some()
+        && r.root_cause
+            .as_deref()
+            .is_some_and(|id| SERVICE_WIDE.contains(&id))
+}
+
 pub fn fleet_table(f: &FleetReport, style: Style) -> String {
     let mut out = format!("{} {}  {}\n\n", "pl-doctor".bold(), f.version, title(f));
     if let Some(service) = &f.service {
@@ -80,6 +198,26 @@ pub fn fleet_table(f: &FleetReport, style: Style) -> String {
         }
         out.push_str(&t.to_string());
         out.push_str("\n\n");
+        out.push_str(&connections_line(service));
+        out.push('\n');
+        match target_rows(service) {
+            Ok(rows) if !rows.is_empty() => {
+                out.push_str(&format!("{}\n", "Target health per AZ".bold()));
+                let mut t = new_table(style, vec!["Target group", "AZ (ID)", "Targets"]);
+                for row in rows {
+                    t.add_row(row.to_vec());
+                }
+                out.push_str(&t.to_string());
+                out.push('\n');
+            }
+            Ok(_) => out.push_str("Target health per AZ: no target group\n"),
+            Err(why) => out.push_str(&format!("Target health per AZ: not known: {why}\n")),
+        }
+        for line in principal_lines(service) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out.push('\n');
     }
     if f.reports.is_empty() {
         out.push_str(match f.kind {
@@ -157,7 +295,28 @@ pub fn fleet_table(f: &FleetReport, style: Style) -> String {
         ));
         finding(&mut out, rc, style.width);
     }
-    for r in f.reports.iter().filter(|r| r.root_cause.is_some()) {
+    let shared: Vec<&str> = f
+        .reports
+        .iter()
+        .filter(|r| service_wide_root_cause(f, r))
+        .map(|r| r.target.endpoint_id.as_str())
+        .collect();
+    if !shared.is_empty() {
+        out.push_str(&format!(
+            "{} share the service-wide root cause above: {}\n\n",
+            if shared.len() == 1 {
+                "1 connection".to_owned()
+            } else {
+                format!("{} connections", shared.len())
+            },
+            shared.join(", ")
+        ));
+    }
+    for r in f
+        .reports
+        .iter()
+        .filter(|r| r.root_cause.is_some() && !service_wide_root_cause(f, r))
+    {
         if let Some(rc) = headline(r) {
             out.push_str(&format!(
                 "{} {} {} (step {})\n",
@@ -216,6 +375,31 @@ pub fn fleet_markdown(f: &FleetReport) -> String {
             ));
         }
         out.push('\n');
+        out.push_str(&format!("{}\n\n", connections_line(service)));
+        match target_rows(service) {
+            Ok(rows) if !rows.is_empty() => {
+                out.push_str("### Target health per AZ\n\n| Target group | AZ (ID) | Targets |\n|---|---|---|\n");
+                for [tg, az, n] in rows {
+                    out.push_str(&format!(
+                        "| {} | {} | {} |\n",
+                        cell(&tg),
+                        cell(&az),
+                        cell(&n)
+                    ));
+                }
+                out.push('\n');
+            }
+            Ok(_) => out.push_str("Target health per AZ: no target group\n\n"),
+            Err(why) => out.push_str(&format!(
+                "Target health per AZ: not known: {}\n\n",
+                cell(&why)
+            )),
+        }
+        out.push_str("### Allowed principals\n\n");
+        for line in principal_lines(service) {
+            out.push_str(&format!("- {}\n", line.trim_start()));
+        }
+        out.push('\n');
     }
     out.push_str("| Endpoint | Account | VPC | State | AZs | Verdict | Root cause or first finding |\n|---|---|---|---|---|---|---|\n");
     for r in &f.reports {
@@ -230,7 +414,25 @@ pub fn fleet_markdown(f: &FleetReport) -> String {
             cell(&headline_text(r)),
         ));
     }
-    for r in f.reports.iter().filter(|r| r.root_cause.is_some()) {
+    if let Some(rc) = f
+        .service
+        .as_ref()
+        .and_then(|s| s.root_cause.as_deref())
+        .and_then(|id| f.service.as_ref()?.checks.iter().find(|c| c.id == id))
+    {
+        out.push_str(&format!(
+            "\n#### Service-wide: FAIL `{}`\n\n{}\n",
+            rc.id, rc.summary
+        ));
+        if let Some(fix) = &rc.remediation {
+            out.push_str(&format!("\n**Fix:** {fix}\n"));
+        }
+    }
+    for r in f
+        .reports
+        .iter()
+        .filter(|r| r.root_cause.is_some() && !service_wide_root_cause(f, r))
+    {
         if let Some(rc) = headline(r) {
             out.push_str(&format!(
                 "\n#### `{}`: {} `{}`\n\n{}\n",

@@ -9,5 +9,6 @@ pub mod dns_server;
 pub mod emulator;
 pub mod fault_proxy;
 pub mod run;
+pub mod service_world;
 pub mod tcp;
 pub mod world;

@@ -46,12 +46,12 @@ Near the quota: request an increase of \"Allowed principals per VPC endpoint ser
 };
 
 /// Default quota of allowed principals per endpoint service (seed: Scaling).
-const QUOTA: usize = 50;
+pub(crate) const QUOTA: usize = 50;
 /// Warn this close to the quota: onboarding the next few consumers would hit it.
-const QUOTA_WARN_AT: usize = 45;
+pub(crate) const QUOTA_WARN_AT: usize = 45;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Principal<'a> {
+pub(crate) enum Principal<'a> {
     Everyone,
     AccountRoot(&'a str),
     Role {
@@ -67,7 +67,7 @@ enum Principal<'a> {
     Other,
 }
 
-fn classify(p: &AllowedPrincipal) -> Principal<'_> {
+pub(crate) fn classify(p: &AllowedPrincipal) -> Principal<'_> {
     let arn = p.principal.as_str();
     if arn == "*" || eq_wire(&p.principal_type, "All") {
         return Principal::Everyone;

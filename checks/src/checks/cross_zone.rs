@@ -4,7 +4,7 @@
 
 use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity};
 use crate::known_or_unknown;
-use crate::model::{LoadBalancer, TargetGroup};
+use crate::model::{LoadBalancer, TargetGroup, View};
 use crate::net::az::{health_by_zone, zone_serves, AzMap, TargetZone};
 use crate::net::nlb::{path_behind_ports, PathBehindPorts};
 use serde_json::json;
@@ -49,7 +49,10 @@ is in effect: the target group's `load_balancing.cross_zone.enabled` (`true`, `f
 AZ ID that holds an endpoint ENI (consumer names translated to IDs in the consumer account) must have a healthy \
 target (provider names translated in the provider account). Passes with a note when it is off but every endpoint \
 AZ is covered: a deliberate zonal-isolation design is legitimate. Skipped when target-health failed, or when \
-nlb-listener failed and no listener on the ports forwards to a target group.",
+nlb-listener failed and no listener on the ports forwards to a target group. In the provider view (`--service`), \
+where the endpoint's ENIs are not visible: passes when every AZ of the service has a healthy target (an endpoint \
+can only have ENIs in the service's AZs), fails when the connection's zonal DNS names show as many AZs as the \
+service has, and is unknown otherwise.",
         why_it_matters: "An NLB is zonal by default: the endpoint ENI in one AZ only sends to targets in the same \
 physical AZ. With cross-zone off and no healthy target in an ENI's AZ, clients resolving to that ENI fail while \
 the others work: the seed's \"works in one AZ, fails in another\". AZ names cannot be compared across accounts; \
@@ -101,6 +104,144 @@ fn effective_cross_zone(
     ))
 }
 
+/// The commands that turn cross-zone on where it is off: on the NLBs, and on target
+/// groups that override them with `false`.
+fn turn_on_commands(nlbs: &[&LoadBalancer], off: &[&TargetGroup]) -> Vec<String> {
+    let mut fixes = Vec::new();
+    for lb in nlbs {
+        if lb.attributes.known().is_some_and(|a| !a.cross_zone_enabled) {
+            fixes.push(format!(
+                "aws elbv2 modify-load-balancer-attributes --load-balancer-arn {} --attributes Key=load_balancing.cross_zone.enabled,Value=true (Terraform: enable_cross_zone_load_balancing = true on the aws_lb of {})",
+                lb.arn, lb.name
+            ));
+        }
+    }
+    for tg in off {
+        if tg
+            .cross_zone
+            .as_deref()
+            .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+        {
+            fixes.push(format!(
+                "aws elbv2 modify-target-group-attributes --target-group-arn {} --attributes Key=load_balancing.cross_zone.enabled,Value=true (Terraform: load_balancing_cross_zone_enabled = \"true\" on aws_lb_target_group)",
+                tg.arn
+            ));
+        }
+    }
+    fixes
+}
+
+/// The provider view: the endpoint's ENIs are not visible, only how many AZs its
+/// connection's zonal DNS names name (in the consumer's AZ naming, which the provider
+/// cannot map to AZ IDs). What still decides it: an endpoint can only have ENIs in the
+/// service's AZs, so healthy targets in every service AZ serve it wherever it is; and an
+/// endpoint with ENIs in as many AZs as the service has is in every one of them.
+fn provider_view(
+    s: &crate::model::Snapshot,
+    nlbs: &[&LoadBalancer],
+    off: &[&TargetGroup],
+    settings: Vec<serde_json::Value>,
+) -> Outcome {
+    let provider_map = AzMap::provider(s);
+    let mut service_zones: Vec<(String, String)> = Vec::new();
+    for lb in nlbs {
+        for z in &lb.availability_zones {
+            match provider_map.id_of(&z.zone_name) {
+                Ok(id) => {
+                    if !service_zones.iter().any(|(_, i)| i == id) {
+                        service_zones.push((z.zone_name.clone(), id.to_owned()));
+                    }
+                }
+                Err(err) => {
+                    return Outcome::unknown(format!(
+                        "cannot place the NLB zone {} of {} by AZ ID: {err}",
+                        z.zone_name, lb.name
+                    ))
+                    .evidence("cross_zone", settings)
+                }
+            }
+        }
+    }
+    service_zones.sort();
+    let mut uncovered: Vec<(&TargetGroup, String, String)> = Vec::new();
+    for tg in off {
+        let targets = known_or_unknown!(&tg.targets, &format!("the target health of {}", tg.name));
+        let by_zone = health_by_zone(&provider_map, targets);
+        for (name, id) in &service_zones {
+            if !zone_serves(&by_zone, id) {
+                uncovered.push((tg, name.clone(), id.clone()));
+            }
+        }
+    }
+    let ep = &s.consumer.endpoint;
+    let endpoint_zones: Vec<String> = s
+        .provider
+        .connections
+        .known()
+        .and_then(|cs| cs.iter().find(|c| c.vpc_endpoint_id == ep.id))
+        .map(|c| c.availability_zones.clone())
+        .unwrap_or_default();
+    let zone_list = service_zones
+        .iter()
+        .map(|(n, i)| format!("{n} ({i})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let coverage = serde_json::json!({
+        "service_zones": service_zones.iter().map(|(n, i)| serde_json::json!({"provider_az": n, "az_id": i})).collect::<Vec<_>>(),
+        "zones_without_healthy_target": uncovered.iter().map(|(tg, n, i)| serde_json::json!({"target_group": tg.name, "provider_az": n, "az_id": i})).collect::<Vec<_>>(),
+        "endpoint_zones_consumer_names": endpoint_zones,
+    });
+    if uncovered.is_empty() {
+        return Outcome::pass(format!(
+            "cross-zone load balancing is off, but every AZ of the service ({zone_list}) has a healthy target: the endpoint's ENIs can only be in those AZs"
+        ))
+        .detail("zonal isolation is a legitimate design (seed: Scaling), as long as each AZ keeps enough healthy capacity: when an AZ loses its last healthy target, the endpoint ENIs there fail while the others work")
+        .evidence("cross_zone", settings)
+        .evidence("provider_view_coverage", coverage);
+    }
+    let gaps = uncovered
+        .iter()
+        .map(|(tg, n, i)| format!("{} has no healthy target in {n} ({i})", tg.name))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let fix = format!(
+        "Provider: turn cross-zone load balancing on: {}. Inter-AZ traffic is then billed to the load balancer owner. Or get a healthy target into every AZ of the service (see target-health).",
+        turn_on_commands(nlbs, off).join("; ")
+    );
+    if !service_zones.is_empty() && endpoint_zones.len() >= service_zones.len() {
+        return Outcome::fail(format!(
+            "works in one AZ, fails in another: cross-zone load balancing is off and {gaps}; {} has ENIs in {} AZs ({}, the consumer's names), as many as the service has, so one of them is in each service AZ",
+            ep.id,
+            endpoint_zones.len(),
+            endpoint_zones.join(", ")
+        ))
+        .evidence("cross_zone", settings)
+        .evidence("provider_view_coverage", coverage)
+        .remediation(fix);
+    }
+    Outcome::unknown(format!(
+        "cross-zone load balancing is off and {gaps}; whether {} has an ENI there is not visible with the provider's credentials: {}",
+        ep.id,
+        if endpoint_zones.is_empty() {
+            "its connection names no AZ".to_owned()
+        } else {
+            format!(
+                "its connection names {} of the service's {} AZs ({}, in the consumer account's naming, which only the consumer can map to AZ IDs)",
+                endpoint_zones.len(),
+                service_zones.len(),
+                endpoint_zones.join(", ")
+            )
+        }
+    ))
+    .detail(format!(
+        "run pl-doctor --endpoint {} with the consumer account's credentials to place its ENIs by AZ ID",
+        ep.id
+    ))
+    .evidence("cross_zone", settings)
+    .evidence("provider_view_coverage", coverage)
+    .remediation(fix)
+}
+
 pub fn evaluate(ctx: &Context) -> Outcome {
     if let Some(p) = ctx.failed_prerequisite(&["target-health"]) {
         return Outcome::skip(format!("prerequisite {} failed: {}", p.id, p.summary));
@@ -150,6 +291,9 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         .evidence("cross_zone", settings);
     }
 
+    if s.inputs.view == View::Provider && s.consumer.endpoint_enis.known().is_none() {
+        return provider_view(s, &nlbs.found, &off, settings);
+    }
     let enis = known_or_unknown!(
         &s.consumer.endpoint_enis,
         "the endpoint's network interfaces (consumer.endpoint_enis)"
@@ -223,27 +367,7 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             })
             .collect::<Vec<_>>()
             .join("; ");
-        let mut fixes = Vec::new();
-        for lb in &nlbs.found {
-            if lb.attributes.known().is_some_and(|a| !a.cross_zone_enabled) {
-                fixes.push(format!(
-                    "aws elbv2 modify-load-balancer-attributes --load-balancer-arn {} --attributes Key=load_balancing.cross_zone.enabled,Value=true (Terraform: enable_cross_zone_load_balancing = true on the aws_lb of {})",
-                    lb.arn, lb.name
-                ));
-            }
-        }
-        for tg in &off {
-            if tg
-                .cross_zone
-                .as_deref()
-                .is_some_and(|v| v.eq_ignore_ascii_case("false"))
-            {
-                fixes.push(format!(
-                    "aws elbv2 modify-target-group-attributes --target-group-arn {} --attributes Key=load_balancing.cross_zone.enabled,Value=true (Terraform: load_balancing_cross_zone_enabled = \"true\" on aws_lb_target_group)",
-                    tg.arn
-                ));
-            }
-        }
+        let fixes = turn_on_commands(&nlbs.found, &off);
         let zones: Vec<String> = gaps
             .iter()
             .map(|(_, _, id, pname, _)| match pname {

@@ -52,6 +52,16 @@ fn meaning(state: &str) -> Option<(&'static str, bool)> {
         .map(|(_, m, terminal)| (*m, *terminal))
 }
 
+/// A value for a command line, or a placeholder where the snapshot does not have it (the
+/// provider view sees the endpoint only through its connection: no VPC, subnets or groups).
+fn or_placeholder<'a>(value: &'a str, placeholder: &'a str) -> &'a str {
+    if value.is_empty() {
+        placeholder
+    } else {
+        value
+    }
+}
+
 pub fn evaluate(ctx: &Context) -> Outcome {
     let ep = &ctx.snapshot.consumer.endpoint;
     let evidence_state = serde_json::json!({
@@ -86,7 +96,13 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     let remediation = if eq_wire(&ep.state, "pendingAcceptance") {
         format!(
             "Provider ({}): accept the connection: aws ec2 accept-vpc-endpoint-connections --service-id {} --vpc-endpoint-ids {} (Terraform: aws_vpc_endpoint_connection_accepter). Check that account {} is in the service's allowed principals (see allowed-principals).",
-            ctx.snapshot.consumer.service.known().map(|s| s.owner.as_str()).unwrap_or("the service owner"),
+            ctx.snapshot
+                .consumer
+                .service
+                .known()
+                .map(|s| s.owner.as_str())
+                .or_else(|| ctx.snapshot.provider.identity.known().map(|i| i.account.as_str()))
+                .unwrap_or("the service owner"),
             svc_id,
             ep.id,
             ep.owner_id
@@ -99,10 +115,10 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             ep.id,
             if ep.last_error.is_some() { ", the LastError above" } else { "" },
             ep.id,
-            ep.vpc_id,
+            or_placeholder(&ep.vpc_id, "<vpc-…>"),
             ep.service_name,
-            ep.subnet_ids.join(" "),
-            ep.security_group_ids.join(" ")
+            or_placeholder(&ep.subnet_ids.join(" "), "<one subnet per AZ>"),
+            or_placeholder(&ep.security_group_ids.join(" "), "<endpoint SG>")
         )
     } else {
         format!(
