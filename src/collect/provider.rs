@@ -254,40 +254,58 @@ async fn load_balancers(tracker: &Tracker, c: &Clients, arns: Vec<String>) -> Lo
             prefix_lists: Fact::Known(vec![]),
         };
     }
-    let lbs = tracker
-        .stage("provider: load balancers")
-        .call(
-            "elasticloadbalancing:DescribeLoadBalancers",
-            c.elb
-                .describe_load_balancers()
-                .set_load_balancer_arns(Some(arns))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect(),
-        )
-        .await;
+    // DescribeLoadBalancers ∥ per NLB (listeners ∥ attributes ∥ target groups) ∥ the NLBs'
+    // own ENIs: all of them need only the ARNs, so they share one round trip.
+    let stage = tracker.stage("provider: load balancers");
+    let eni_descriptions: Vec<String> = arns
+        .iter()
+        .filter_map(|arn| convert::elb::nlb_eni_description(arn))
+        .collect();
+    let describe = stage.call(
+        "elasticloadbalancing:DescribeLoadBalancers",
+        c.elb
+            .describe_load_balancers()
+            .set_load_balancer_arns(Some(arns.clone()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect(),
+    );
+    let calls = join_all(arns.iter().map(|arn| per_lb(stage, c, arn)));
+    let (lbs, calls, nlb_addresses) =
+        tokio::join!(describe, calls, nlb_addresses(stage, c, eni_descriptions));
     let lbs = match lbs {
         Ok(lbs) => lbs,
         Err(f) => return LoadBalancing::absent(f.to_missing()),
     };
-    let vpc_ids = sorted_unique(lbs.iter().filter_map(|l| l.vpc_id().map(str::to_owned)));
-    let eni_descriptions: Vec<String> = lbs
-        .iter()
-        .filter_map(|l| {
-            l.load_balancer_arn()
-                .and_then(convert::elb::nlb_eni_description)
+    // An ARN the configuration names but DescribeLoadBalancers does not return (deleted)
+    // has no facts to pair its calls with.
+    let per_lb: Vec<PerLb> = calls
+        .into_iter()
+        .filter_map(|(arn, calls)| {
+            let lb = lbs
+                .iter()
+                .find(|l| l.load_balancer_arn() == Some(arn.as_str()))?
+                .clone();
+            Some(PerLb {
+                lb,
+                listeners: calls.0,
+                attributes: calls.1,
+                target_groups: calls.2,
+            })
         })
         .collect();
-
-    // Per NLB: listeners ∥ attributes ∥ target groups; alongside, the NLBs' VPC subnets
-    // (to place IP targets in an AZ) and the NLBs' own ENIs (their private addresses).
-    let stage = tracker.stage("provider: listeners and target groups");
-    let per_lb = join_all(lbs.into_iter().map(|lb| per_lb(stage, c, lb)));
-    let (per_lb, vpc_subnets, nlb_addresses) = tokio::join!(
-        per_lb,
-        vpc_subnets(stage, c, vpc_ids),
-        nlb_addresses(stage, c, eni_descriptions)
+    let vpc_ids = sorted_unique(
+        per_lb
+            .iter()
+            .filter_map(|p| p.lb.vpc_id().map(str::to_owned))
+            .chain(
+                per_lb
+                    .iter()
+                    .filter_map(|p| p.target_groups.as_ref().ok())
+                    .flatten()
+                    .filter_map(|tg| tg.vpc_id().map(str::to_owned)),
+            ),
     );
 
     // Listener attributes ∥ target health ∥ target group attributes.
@@ -349,7 +367,16 @@ async fn load_balancers(tracker: &Tracker, c: &Clients, arns: Vec<String>) -> Lo
             .ok()
             .and_then(|o| convert::elb::target_group_cross_zone(o.attributes()))
     }));
-    let (idle_timeouts, health, tg_cross_zone) = tokio::join!(idle_timeouts, health, tg_cross_zone);
+    // The subnets and security groups of the NLBs' and target groups' VPCs, by filter in
+    // this same round trip: the groups a target turns out to use are almost always among
+    // them, so the targets' groups need no round trip of their own.
+    let (idle_timeouts, health, tg_cross_zone, vpc_subnets, vpc_groups) = tokio::join!(
+        idle_timeouts,
+        health,
+        tg_cross_zone,
+        vpc_subnets(stage, c, vpc_ids.clone()),
+        vpc_security_groups(stage, c, vpc_ids)
+    );
     let idle_timeouts: BTreeMap<String, Option<u32>> = idle_timeouts.into_iter().collect();
     let health: Vec<Result<Vec<elb::TargetHealthDescription>, CallFailure>> = health
         .into_iter()
@@ -481,12 +508,37 @@ async fn load_balancers(tracker: &Tracker, c: &Clients, arns: Vec<String>) -> Lo
                     .cloned(),
             ),
     );
-    let groups = security_groups(
-        tracker.stage("provider: security groups"),
-        &c.ec2,
-        group_ids,
-    )
-    .await;
+    let groups = match vpc_groups {
+        Fact::Known(in_vpcs) => {
+            // Only groups outside those VPCs (rare: targets in a peered VPC) cost a call.
+            let elsewhere: Vec<String> = group_ids
+                .iter()
+                .filter(|id| !in_vpcs.iter().any(|g| &g.id == *id))
+                .cloned()
+                .collect();
+            let more = security_groups(
+                tracker.stage("provider: security groups"),
+                &c.ec2,
+                elsewhere,
+            )
+            .await;
+            more.map(|more| {
+                in_vpcs
+                    .into_iter()
+                    .filter(|g| group_ids.contains(&g.id))
+                    .chain(more)
+                    .collect()
+            })
+        }
+        Fact::Absent(_) => {
+            security_groups(
+                tracker.stage("provider: security groups"),
+                &c.ec2,
+                group_ids,
+            )
+            .await
+        }
+    };
     let lists = prefix_lists(tracker, "provider: prefix lists", &c.ec2, &groups).await;
 
     LoadBalancing {
@@ -504,13 +556,19 @@ async fn load_balancers(tracker: &Tracker, c: &Clients, arns: Vec<String>) -> Lo
     }
 }
 
-async fn per_lb(stage: Stage<'_>, c: &Clients, lb: elb::LoadBalancer) -> PerLb {
-    let arn = lb.load_balancer_arn().unwrap_or_default().to_owned();
+type PerLbCalls = (
+    Result<Vec<elb::Listener>, CallFailure>,
+    Result<Vec<elb::LoadBalancerAttribute>, CallFailure>,
+    Result<Vec<elb::TargetGroup>, CallFailure>,
+);
+
+/// Listeners ∥ attributes ∥ target groups of one NLB (each of these APIs takes one).
+async fn per_lb(stage: Stage<'_>, c: &Clients, arn: &str) -> (String, PerLbCalls) {
     let listeners = stage.call(
         "elasticloadbalancing:DescribeListeners",
         c.elb
             .describe_listeners()
-            .load_balancer_arn(&arn)
+            .load_balancer_arn(arn)
             .into_paginator()
             .items()
             .send()
@@ -520,27 +578,58 @@ async fn per_lb(stage: Stage<'_>, c: &Clients, lb: elb::LoadBalancer) -> PerLb {
         "elasticloadbalancing:DescribeLoadBalancerAttributes",
         c.elb
             .describe_load_balancer_attributes()
-            .load_balancer_arn(&arn)
+            .load_balancer_arn(arn)
             .send(),
     );
-    // DescribeTargetGroups takes one load balancer per call.
     let target_groups = stage.call(
         DESCRIBE_TARGET_GROUPS,
         c.elb
             .describe_target_groups()
-            .load_balancer_arn(&arn)
+            .load_balancer_arn(arn)
             .into_paginator()
             .items()
             .send()
             .try_collect(),
     );
     let (listeners, attributes, target_groups) = tokio::join!(listeners, attributes, target_groups);
-    PerLb {
-        lb,
-        listeners,
-        attributes: attributes.map(|o| o.attributes().to_vec()),
-        target_groups,
+    (
+        arn.to_owned(),
+        (
+            listeners,
+            attributes.map(|o| o.attributes().to_vec()),
+            target_groups,
+        ),
+    )
+}
+
+/// Every security group of the NLBs' and target groups' VPCs.
+async fn vpc_security_groups(
+    stage: Stage<'_>,
+    c: &Clients,
+    vpc_ids: Vec<String>,
+) -> Fact<Vec<SecurityGroup>> {
+    const ACTION: &str = "ec2:DescribeSecurityGroups";
+    if vpc_ids.is_empty() {
+        return Fact::Known(vec![]);
     }
+    let r = stage
+        .call(
+            ACTION,
+            c.ec2
+                .describe_security_groups()
+                .filters(
+                    Filter::builder()
+                        .name("vpc-id")
+                        .set_values(Some(vpc_ids))
+                        .build(),
+                )
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect(),
+        )
+        .await;
+    convert_all(ACTION, r, convert::ec2::security_group)
 }
 
 /// Every subnet of the NLBs' VPCs: the NLB's own, and those that hold IP targets.
