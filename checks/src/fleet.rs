@@ -50,15 +50,32 @@ pub const SERVICE_WIDE: &[&str] = &[
 ];
 
 /// Why check `id` is `skip` in a snapshot collected from `view`, or None if it can run.
-pub fn out_of_view(view: View, id: &str) -> Option<String> {
-    match view {
+pub fn out_of_view(snapshot: &Snapshot, id: &str) -> Option<String> {
+    match snapshot.inputs.view {
         View::Consumer => None,
         View::Provider if CONSUMER_SIDE.contains(&id) => Some(
             "consumer side: not visible with the provider's credentials; run pl-doctor --endpoint <vpce-…> with the consumer account's"
                 .to_owned(),
         ),
+        View::Provider if PER_CONNECTION.contains(&id) && deleted_by_owner(snapshot) => {
+            let ep = &snapshot.consumer.endpoint;
+            Some(format!(
+                "{} was deleted by its owner (account {}): AWS lists a deleted connection for a while; nothing to fix on the service",
+                ep.id, ep.owner_id
+            ))
+        }
         View::Provider => None,
     }
+}
+
+/// The checks about one connection's own state (the rest are the service's).
+const PER_CONNECTION: &[&str] = &["endpoint-state", "connection-acceptance"];
+
+/// A connection its consumer deleted: history, not a fault. Failing it would keep every
+/// `--service` run (and `--watch`) red until AWS stops listing it.
+fn deleted_by_owner(snapshot: &Snapshot) -> bool {
+    let state = &snapshot.consumer.endpoint.state;
+    crate::model::eq_wire(state, "deleted") || crate::model::eq_wire(state, "deleting")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -627,6 +644,27 @@ mod tests {
         for id in CONSUMER_SIDE {
             assert!(!SERVICE_WIDE.contains(id), "{id} in both lists");
         }
+    }
+
+    #[test]
+    fn a_connection_its_owner_deleted_is_history_not_a_failure() {
+        let mut snap = scenario("healthy");
+        snap.inputs.view = View::Provider;
+        snap.consumer.endpoint.state = "deleted".into();
+        if let crate::fact::Fact::Known(conns) = &mut snap.provider.connections {
+            conns[0].vpc_endpoint_state = "deleted".into();
+        }
+        let report = crate::report::build(&snap, &EvalOptions::default(), "t".into(), 0);
+        for id in PER_CONNECTION {
+            let c = report.checks.iter().find(|c| c.id == *id).unwrap();
+            assert_eq!(c.status, Status::Skip, "{id}: {}", c.summary);
+            assert!(c.summary.contains("deleted by its owner"), "{}", c.summary);
+        }
+        assert_ne!(report.verdict, Verdict::Fail);
+        // The consumer's own view of its deleted endpoint still fails: it asked about it.
+        snap.inputs.view = View::Consumer;
+        let report = crate::report::build(&snap, &EvalOptions::default(), "t".into(), 0);
+        assert_eq!(report.root_cause.as_deref(), Some("endpoint-state"));
     }
 
     #[test]

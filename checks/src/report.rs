@@ -93,7 +93,7 @@ pub fn evaluate(snapshot: &Snapshot, options: &EvalOptions) -> Vec<CheckResult> 
     let mut results: Vec<CheckResult> = Vec::with_capacity(RUNBOOK.len());
     for check in RUNBOOK.iter() {
         let meta = check.meta;
-        let outcome = if let Some(why) = crate::fleet::out_of_view(snapshot.inputs.view, meta.id) {
+        let outcome = if let Some(why) = crate::fleet::out_of_view(snapshot, meta.id) {
             crate::check::Outcome::skip(why)
         } else if !options.selects(meta.id) {
             let why = if options.skip.iter().any(|i| i == meta.id) {
