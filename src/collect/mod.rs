@@ -2,7 +2,13 @@
 //! independent in flight at once. The collector gathers facts and never judges them;
 //! every fact it cannot gather carries why (see `errors`).
 //!
-//! Stages (consumer ∥ provider once the endpoint is known):
+//! One code path serves one endpoint (`--endpoint`) and a fleet (`--all`):
+//! [`collect_many`] makes every describe once for all the endpoints it found (id lists
+//! and filter values chunked to AWS's limits) and cuts one complete snapshot per
+//! endpoint from the shared replies (`consumer::Details::consumer_side`); the provider
+//! side is collected once per distinct service.
+//!
+//! Stages (consumer ∥ provider once the endpoints are known):
 //! 1. GetCallerIdentity ∥ DescribeVpcEndpoints ∥ DescribeAvailabilityZones ∥ (client instance)
 //! 2. consumer: ENIs ∥ VPC + attributes ∥ subnets ∥ NACLs ∥ SGs ∥ service view, then prefix lists;
 //!    provider: identity ∥ AZs ∥ service configuration ∥ permissions ∥ connections → NLBs →
