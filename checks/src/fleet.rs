@@ -49,6 +49,48 @@ pub const SERVICE_WIDE: &[&str] = &[
     "idle-timeout-resets",
 ];
 
+/// Whether a service name is a PrivateLink endpoint service's
+/// (`com.amazonaws.vpce.<region>.vpce-svc-…`), not an AWS service's such as
+/// `com.amazonaws.<region>.s3`: its last label is the `vpce-svc-` id.
+pub fn is_endpoint_service(service_name: &str) -> bool {
+    service_name
+        .rsplit('.')
+        .next()
+        .is_some_and(|last| last.starts_with("vpce-svc-"))
+}
+
+/// The line a fleet report gives to the endpoints it left out, or None when none were:
+/// how many go to AWS services, and how many were left out for another reason.
+pub fn left_out_summary(scope: &FleetScope) -> Option<String> {
+    if scope.left_out.is_empty() {
+        return None;
+    }
+    let aws = scope
+        .left_out
+        .iter()
+        .filter(|l| !is_endpoint_service(&l.service_name))
+        .count();
+    let other = scope.left_out.len() - aws;
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let mut parts = Vec::new();
+    if aws > 0 {
+        parts.push(format!(
+            "{aws} interface endpoint{} to an AWS service left out (not PrivateLink endpoint services)",
+            plural(aws)
+        ));
+    }
+    if other > 0 {
+        parts.push(format!(
+            "{other} other endpoint{} left out (unreadable or not interface endpoints)",
+            plural(other)
+        ));
+    }
+    Some(format!(
+        "{}; their ids are in -o json (scope.left_out)",
+        parts.join("; ")
+    ))
+}
+
 /// Why check `id` is `skip` in a snapshot collected from `view`, or None if it can run.
 pub fn out_of_view(snapshot: &Snapshot, id: &str) -> Option<String> {
     match snapshot.inputs.view {
@@ -101,6 +143,18 @@ pub struct FleetScope {
     pub service_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_name: Option<String>,
+    /// `--all`: interface endpoints found but not diagnosed, with why (endpoints to AWS
+    /// services such as `com.amazonaws.<region>.s3` are not PrivateLink endpoint services).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<LeftOut>,
+}
+
+/// An endpoint a fleet run found and did not diagnose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftOut {
+    pub endpoint_id: String,
+    pub service_name: String,
+    pub reason: String,
 }
 
 /// A saved fleet or service collection. Every endpoint snapshot is complete on its own

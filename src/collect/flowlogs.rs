@@ -41,22 +41,42 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 
 // ------------------------------------------------------------------ DescribeFlowLogs
 
+/// Why the Logs Insights REJECT query is not run by `--all`.
+pub const NOT_RUN_FOR_A_FLEET: &str = "the Logs Insights REJECT query is not run for a whole fleet (--all): it bills per GB scanned; run pl-doctor --endpoint <vpce-…> for this endpoint's rejected flows";
+
 /// DescribeFlowLogs for every flow log attached to the endpoint's ENIs, their subnets
 /// or its VPC, in one call (one `resource-id` filter with all of them).
+#[cfg(test)]
 pub async fn describe(
     stage: Stage<'_>,
     ec2: &aws_sdk_ec2::Client,
     endpoint: &Endpoint,
 ) -> Fact<Vec<FlowLog>> {
-    let resources = covering_resources(endpoint);
-    let r = stage
-        .call(
+    let all = describe_all(stage, ec2, std::slice::from_ref(endpoint)).await;
+    cut(&all, endpoint)
+}
+
+/// DescribeFlowLogs for the flow logs that cover any of the endpoints: one `resource-id`
+/// filter with all their ENIs, subnets and VPCs (200 values per call, AWS's limit).
+pub async fn describe_all(
+    stage: Stage<'_>,
+    ec2: &aws_sdk_ec2::Client,
+    endpoints: &[Endpoint],
+) -> Result<Vec<aws_sdk_ec2::types::FlowLog>, CallFailure> {
+    let mut resources: Vec<String> = Vec::new();
+    for r in endpoints.iter().flat_map(covering_resources) {
+        if !resources.contains(&r) {
+            resources.push(r);
+        }
+    }
+    super::chunked(&resources, super::FILTER_CHUNK, |values| {
+        stage.call(
             DESCRIBE_FLOW_LOGS,
             ec2.describe_flow_logs()
                 .filter(
                     Filter::builder()
                         .name("resource-id")
-                        .set_values(Some(resources))
+                        .set_values(Some(values))
                         .build(),
                 )
                 .into_paginator()
@@ -64,8 +84,30 @@ pub async fn describe(
                 .send()
                 .try_collect(),
         )
-        .await;
-    convert_all(DESCRIBE_FLOW_LOGS, r, flow_log)
+    })
+    .await
+}
+
+/// The flow logs of a shared DescribeFlowLogs reply that cover this endpoint.
+pub fn cut(
+    all: &Result<Vec<aws_sdk_ec2::types::FlowLog>, CallFailure>,
+    endpoint: &Endpoint,
+) -> Fact<Vec<FlowLog>> {
+    let resources = covering_resources(endpoint);
+    convert_all(
+        DESCRIBE_FLOW_LOGS,
+        all.as_ref()
+            .map(|all| {
+                all.iter()
+                    .filter(|f| {
+                        f.resource_id()
+                            .is_some_and(|r| resources.iter().any(|x| x == r))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .map_err(Clone::clone),
+        |f| flow_log(f),
+    )
 }
 
 /// The resources a flow log can be attached to and still see the endpoint's traffic.

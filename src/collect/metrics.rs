@@ -193,18 +193,88 @@ pub fn provider_plan(provider: &ProviderSide, period_seconds: u32) -> Result<Met
 }
 
 /// The consumer's queries: the endpoint's AWS/PrivateLinkEndpoints metrics.
+#[cfg(test)]
 pub fn consumer_plan(endpoint: &Endpoint, period_seconds: u32) -> MetricPlan {
     let mut plan = MetricPlan::new(period_seconds);
+    push_endpoint(&mut plan, endpoint);
+    plan
+}
+
+fn push_endpoint(plan: &mut MetricPlan, endpoint: &Endpoint) {
     let dims = [
         ("Endpoint Type", endpoint.endpoint_type.as_str()),
         ("Service Name", endpoint.service_name.as_str()),
-        ("VPC Endpoint Id", endpoint.id.as_str()),
+        (ENDPOINT_DIMENSION, endpoint.id.as_str()),
         ("VPC Id", endpoint.vpc_id.as_str()),
     ];
     for m in ENDPOINT_METRICS {
         plan.push(ENDPOINT_NAMESPACE, *m, &dims);
     }
-    plan
+}
+
+/// The dimension naming the endpoint a consumer series belongs to.
+const ENDPOINT_DIMENSION: &str = "VPC Endpoint Id";
+
+/// GetMetricData takes at most 500 queries per call.
+pub const MAX_QUERIES_PER_CALL: usize = 500;
+
+/// The consumer's queries for many endpoints in as few calls as the per-call query
+/// limit allows, each plan with the range of `endpoints` it covers. One endpoint gives
+/// exactly [`consumer_plan`].
+pub fn consumer_plans(
+    endpoints: &[Endpoint],
+    period_seconds: u32,
+) -> Vec<(MetricPlan, std::ops::Range<usize>)> {
+    let per_call = MAX_QUERIES_PER_CALL / ENDPOINT_METRICS.len();
+    endpoints
+        .chunks(per_call)
+        .enumerate()
+        .map(|(k, chunk)| {
+            let mut plan = MetricPlan::new(period_seconds);
+            for e in chunk {
+                push_endpoint(&mut plan, e);
+            }
+            let start = k * per_call;
+            (plan, start..start + chunk.len())
+        })
+        .collect()
+}
+
+/// The consumer's series of every endpoint (in `endpoints` order): one GetMetricData
+/// call per [`MAX_QUERIES_PER_CALL`] queries, all at once. A failed call makes the
+/// metrics of the endpoints it covered absent, with its reason.
+pub async fn fetch_consumer(
+    stage: Stage<'_>,
+    cw: &aws_sdk_cloudwatch::Client,
+    endpoints: &[Endpoint],
+    period_seconds: u32,
+    window: Window,
+    deadline: Instant,
+) -> Vec<Result<Vec<MetricSeries>, Missing>> {
+    let plans = consumer_plans(endpoints, period_seconds);
+    let replies = futures_util::future::join_all(
+        plans
+            .iter()
+            .map(|(plan, _)| fetch(stage, cw, plan, window, deadline)),
+    )
+    .await;
+    let mut out = Vec::with_capacity(endpoints.len());
+    for ((_, range), reply) in plans.iter().zip(replies) {
+        for i in range.clone() {
+            out.push(match &reply {
+                Ok(series) => Ok(series
+                    .iter()
+                    .filter(|s| {
+                        s.dimensions.get(ENDPOINT_DIMENSION).map(String::as_str)
+                            == Some(endpoints[i].id.as_str())
+                    })
+                    .cloned()
+                    .collect()),
+                Err(m) => Err(m.clone()),
+            });
+        }
+    }
+    out
 }
 
 /// RFC 3339 as the snapshot writes times (`2026-11-24T09:05:00Z`).

@@ -2,7 +2,13 @@
 //! independent in flight at once. The collector gathers facts and never judges them;
 //! every fact it cannot gather carries why (see `errors`).
 //!
-//! Stages (consumer ∥ provider once the endpoint is known):
+//! One code path serves one endpoint (`--endpoint`) and a fleet (`--all`):
+//! [`collect_many`] makes every describe once for all the endpoints it found (id lists
+//! and filter values chunked to AWS's limits) and cuts one complete snapshot per
+//! endpoint from the shared replies (`consumer::Details::consumer_side`); the provider
+//! side is collected once per distinct service.
+//!
+//! Stages (consumer ∥ provider once the endpoints are known):
 //! 1. GetCallerIdentity ∥ DescribeVpcEndpoints ∥ DescribeAvailabilityZones ∥ (client instance)
 //! 2. consumer: ENIs ∥ VPC + attributes ∥ subnets ∥ NACLs ∥ SGs ∥ service view, then prefix lists;
 //!    provider: identity ∥ AZs ∥ service configuration ∥ permissions ∥ connections → NLBs →
@@ -32,12 +38,15 @@ mod testing;
 use crate::exit::Failure;
 use crate::netprobe::{dns, tcp};
 use config::{load_configs, AwsOptions};
+pub use consumer::Lookup;
 use convert::Unreadable;
 use errors::{CallFailure, FailureKind};
+use futures_util::StreamExt;
 use pl_checks::client::ClientSpec;
 use pl_checks::fact::{Fact, Missing};
 use pl_checks::model::*;
 use progress::{Stage, Tracker};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// What to collect, from the command line.
@@ -77,25 +86,67 @@ pub struct NetworkRequest {
     pub skip_probe: bool,
 }
 
+/// Describes take at most this many ids per call (the rest go in further calls).
+pub const ID_CHUNK: usize = 1000;
+/// AWS takes at most 200 values per filter.
+pub const FILTER_CHUNK: usize = 200;
+/// Calls AWS offers no batch form for (one per VPC, per prefix list, …) in flight at once.
+pub const PER_ITEM_CONCURRENCY: usize = 16;
+/// DNS lookups and connect probes (one endpoint each) in flight at once.
+pub const NETWORK_CONCURRENCY: usize = 16;
+/// Provider-side collections (one per distinct service) in flight at once.
+const PROVIDER_CONCURRENCY: usize = 4;
+
 /// Collect a snapshot from AWS. Runs its own tokio runtime: only the live path needs one.
 pub fn collect_blocking(req: &LiveRequest) -> Result<Snapshot, Failure> {
+    runtime(req)?.block_on(collect(req))
+}
+
+/// The runtime a live collection runs on.
+fn runtime(req: &LiveRequest) -> Result<tokio::runtime::Runtime, Failure> {
     // Role chains in profiles (role_arn + source_profile) build their own STS client from
     // the environment, not from the loader: set AWS_ENDPOINT_URL so --endpoint-url reaches
     // them as the variable would. Done before the runtime exists, while no other thread runs.
     if let Some(url) = &req.aws.endpoint_url {
         std::env::set_var("AWS_ENDPOINT_URL", url);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::CannotDiagnose {
             reason: format!("cannot start the async runtime: {e}"),
             hint: "check the process limits (threads)".into(),
-        })?;
-    runtime.block_on(collect(req))
+        })
 }
 
+/// One endpoint: the fleet-of-one case of [`collect_many`].
 pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
+    let lookup = Lookup::Endpoint(req.endpoint_id.clone());
+    let mut collection = collect_many(req, &lookup).await?;
+    collection
+        .snapshots
+        .pop()
+        .ok_or_else(|| Failure::CannotDiagnose {
+            reason: format!("endpoint {} not found", req.endpoint_id),
+            hint: "wrong region? wrong profile?".into(),
+        })
+}
+
+/// What one collection over some endpoints produced.
+pub struct Collection {
+    pub collected_at: String,
+    pub region: String,
+    /// The consumer credentials' account, when GetCallerIdentity answered.
+    pub account: Option<String>,
+    /// One complete snapshot per endpoint, in endpoint id order.
+    pub snapshots: Vec<Snapshot>,
+    /// Endpoints found but not diagnosed (`--all`: endpoints to AWS services).
+    pub left_out: Vec<pl_checks::fleet::LeftOut>,
+}
+
+/// Collect the endpoints `lookup` names, with every describe made once for all of them
+/// and each endpoint's snapshot cut from the shared replies.
+pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collection, Failure> {
     let collected_at = now_rfc3339();
     let deadline = tokio::time::Instant::now() + req.timeout;
     let window_end = time::OffsetDateTime::now_utc();
@@ -104,10 +155,14 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
     let region = match configs.consumer.region() {
         Some(r) => r.to_string(),
         None => {
+            let what = match lookup {
+                Lookup::Endpoint(id) => id.clone(),
+                Lookup::Fleet { .. } => "the interface endpoints (--all)".to_owned(),
+            };
             return Err(Failure::CannotDiagnose {
-                reason: format!("cannot collect {}: no AWS region configured", req.endpoint_id),
+                reason: format!("cannot collect {what}: no AWS region configured"),
                 hint: "pass --region (e.g. --region us-east-1), set AWS_REGION, or set region in the profile".into(),
-            })
+            });
         }
     };
     // The one bound on every AWS call (progress.rs); `within_deadline` bounds DNS and the probe.
@@ -122,29 +177,31 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
         .provider
         .as_ref()
         .map(aws_sdk_cloudwatch::Client::new);
+    let many = matches!(lookup, Lookup::Fleet { .. });
 
-    let discovery = consumer::discover(
-        &tracker,
-        &consumer_clients,
-        &req.endpoint_id,
-        req.client.as_ref(),
-    )
-    .await;
+    let discovery =
+        consumer::discover(&tracker, &consumer_clients, lookup, req.client.as_ref()).await;
     let account = discovery.identity.as_ref().ok().map(|i| i.account.clone());
-    let endpoint = match discovery.endpoint {
-        Ok(e) => e,
-        Err(lookup) => {
+    let found = match discovery.found {
+        Ok(found) => found,
+        Err(lookup_error) => {
             tracker.finish();
-            return Err(fatal(
-                &req.endpoint_id,
-                &region,
-                account.as_deref(),
-                &lookup,
-            ));
+            return Err(match lookup {
+                Lookup::Endpoint(id) => fatal(id, &region, account.as_deref(), &lookup_error),
+                Lookup::Fleet { vpc_id } => fleet::fatal(
+                    vpc_id.as_deref(),
+                    &region,
+                    account.as_deref(),
+                    &lookup_error,
+                ),
+            });
         }
     };
+    let endpoints = found.endpoints;
+    if many {
+        tracker.headline(format!("endpoints: {} found", endpoints.len()));
+    }
 
-    let service_name = endpoint.service_name.clone();
     let period = metrics::period_for(req.window);
     let metrics_window = metrics::Window {
         start: window_start.into(),
@@ -159,68 +216,164 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
             return None;
         }
         let stage = tracker.stage("consumer: metrics");
-        let plan = metrics::consumer_plan(&endpoint, period);
-        Some(metrics::fetch(stage, &consumer_cloudwatch, &plan, metrics_window, deadline).await)
+        Some(
+            metrics::fetch_consumer(
+                stage,
+                &consumer_cloudwatch,
+                &endpoints,
+                period,
+                metrics_window,
+                deadline,
+            )
+            .await,
+        )
     };
     let flow_logs = async {
         let stage = tracker.stage("consumer: flow logs");
-        let flow_logs = flowlogs::describe(stage, &consumer_ec2, &endpoint).await;
-        let rejects = match &req.skip_reject_query {
-            Some(why) => Fact::not_requested(why.clone()),
-            None => {
-                flowlogs::rejects(
-                    stage,
-                    &consumer_logs,
-                    &flow_logs,
-                    &endpoint.network_interface_ids,
-                    query_window,
-                    deadline,
-                )
+        let described = flowlogs::describe_all(stage, &consumer_ec2, &endpoints).await;
+        let flow_logs: Vec<Fact<Vec<FlowLog>>> = endpoints
+            .iter()
+            .map(|e| flowlogs::cut(&described, e))
+            .collect();
+        let rejects: Vec<Fact<FlowLogRejects>> = match (&req.skip_reject_query, many) {
+            (Some(why), _) => flow_logs
+                .iter()
+                .map(|_| Fact::not_requested(why.clone()))
+                .collect(),
+            // It bills per GB scanned, per endpoint: not for a whole fleet at once.
+            (None, true) => flow_logs
+                .iter()
+                .map(|_| Fact::not_requested(flowlogs::NOT_RUN_FOR_A_FLEET))
+                .collect(),
+            (None, false) => {
+                futures_util::future::join_all(endpoints.iter().zip(&flow_logs).map(|(e, fl)| {
+                    flowlogs::rejects(
+                        stage,
+                        &consumer_logs,
+                        fl,
+                        &e.network_interface_ids,
+                        query_window,
+                        deadline,
+                    )
+                }))
                 .await
             }
         };
         (flow_logs, rejects)
     };
-    let (details, provider_side, consumer_metrics, (flow_logs, flow_log_rejects)) = tokio::join!(
+    // The provider side belongs to the service: collected once per distinct service and
+    // shared by its endpoints.
+    let provider_sides = async {
+        let clients = provider_clients.as_ref()?;
+        let names = sorted_unique(endpoints.iter().map(|e| e.service_name.clone()));
+        let sides = futures_util::stream::iter(names)
+            .map(|name| {
+                let tracker = &tracker;
+                let provider_cloudwatch = &provider_cloudwatch;
+                async move {
+                    let side = provider::collect(tracker, clients, &name).await;
+                    let series = match (&req.skip_metrics, provider_cloudwatch) {
+                        (None, Some(cw)) => Some(match metrics::provider_plan(&side, period) {
+                            Ok(plan) => {
+                                let stage = tracker.stage("provider: metrics");
+                                metrics::fetch(stage, cw, &plan, metrics_window, deadline).await
+                            }
+                            Err(m) => Err(m),
+                        }),
+                        _ => None,
+                    };
+                    (name, (side, series))
+                }
+            })
+            .buffer_unordered(PROVIDER_CONCURRENCY)
+            .collect::<BTreeMap<_, _>>()
+            .await;
+        Some(sides)
+    };
+    let (details, provider_sides, consumer_metrics, (flow_logs, flow_log_rejects)) = tokio::join!(
         consumer::details(
             &tracker,
             &consumer_clients,
-            &endpoint,
+            &endpoints,
             req.client.as_ref(),
             discovery.client_instance
         ),
-        async {
-            let clients = provider_clients.as_ref()?;
-            let side = provider::collect(&tracker, clients, &service_name).await;
-            let series = match (&req.skip_metrics, &provider_cloudwatch) {
-                (None, Some(cw)) => Some(match metrics::provider_plan(&side, period) {
-                    Ok(plan) => {
-                        let stage = tracker.stage("provider: metrics");
-                        metrics::fetch(stage, cw, &plan, metrics_window, deadline).await
-                    }
-                    Err(m) => Err(m),
-                }),
-                _ => None,
-            };
-            Some((side, series))
-        },
+        provider_sides,
         consumer_metrics,
         flow_logs,
     );
-    let (provider, provider_metrics) = match provider_side {
-        Some((side, series)) => (side, series),
-        None => {
-            let owner = details.service.known().map(|s| s.owner.clone());
-            (provider::without_access(owner.as_deref()), None)
-        }
-    };
-    let metrics = match consumer_metrics {
-        None => Fact::not_requested(req.skip_metrics.clone().unwrap_or_default()),
-        Some(consumer) => match metrics::combine(provider_metrics, consumer) {
-            Ok(series) => Fact::Known(series),
-            Err(m) => Fact::Absent(m),
-        },
-    };
+
+    let identity = fact(discovery.identity);
+    let mut snapshots = Vec::with_capacity(endpoints.len());
+    for (i, ((endpoint, flow_logs), flow_log_rejects)) in endpoints
+        .into_iter()
+        .zip(flow_logs)
+        .zip(flow_log_rejects)
+        .enumerate()
+    {
+        let consumer = details.consumer_side(endpoint, &discovery.az_map);
+        let shared = provider_sides
+            .as_ref()
+            .and_then(|sides| sides.get(&consumer.endpoint.service_name));
+        let (provider, provider_metrics) = match shared {
+            Some((side, series)) => (side.clone(), series.clone()),
+            None => {
+                let owner = consumer.service.known().map(|s| s.owner.clone());
+                (provider::without_access(owner.as_deref()), None)
+            }
+        };
+        let metrics = match &consumer_metrics {
+            None => Fact::not_requested(req.skip_metrics.clone().unwrap_or_default()),
+            Some(per_endpoint) => match metrics::combine(provider_metrics, per_endpoint[i].clone())
+            {
+                Ok(series) => Fact::Known(series),
+                Err(m) => Fact::Absent(m),
+            },
+        };
+        snapshots.push(Snapshot {
+            snapshot_version: SNAPSHOT_VERSION,
+            collected_by: format!("pl-doctor {}", env!("CARGO_PKG_VERSION")),
+            collected_at: collected_at.clone(),
+            region: region.clone(),
+            inputs: CollectionInputs {
+                endpoint_id: consumer.endpoint.id.clone(),
+                client: req.client.as_ref().map(ToString::to_string),
+                ports: req.ports.clone(),
+                window_seconds: req.window.as_secs(),
+                only: req.only.clone(),
+                skip: req.skip.clone(),
+                view: View::Consumer,
+            },
+            consumer_identity: identity.clone(),
+            consumer,
+            provider,
+            dns: Fact::not_requested("DNS resolution is not collected by this version"),
+            probe: Fact::not_requested("the TCP connect probe is not run by this version"),
+            observability: Observability {
+                window_start: rfc3339(window_start),
+                window_end: rfc3339(window_end),
+                metrics,
+                flow_logs,
+                flow_log_rejects,
+            },
+        });
+    }
+
+    // Names and ENI addresses come from the AWS facts, so the network facts come last.
+    let total = snapshots.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let snapshots: Vec<Snapshot> = futures_util::stream::iter(snapshots)
+        .map(|s| network_facts(s, &req.network, &req.ports, deadline))
+        .buffered(NETWORK_CONCURRENCY)
+        .inspect(|_| {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if many {
+                tracker.headline(format!("endpoints: {total} found, {n}/{total} diagnosed"));
+            }
+        })
+        .collect()
+        .await;
+
     let calls = tracker.finish();
     if std::env::var_os("PL_DOCTOR_CALL_LOG").is_some() {
         for c in &calls {
@@ -233,61 +386,38 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
         }
         eprintln!("pl-doctor: {} AWS calls", calls.len());
     }
-
-    let mut snapshot = Snapshot {
-        snapshot_version: SNAPSHOT_VERSION,
-        collected_by: format!("pl-doctor {}", env!("CARGO_PKG_VERSION")),
+    Ok(Collection {
         collected_at,
         region,
-        inputs: CollectionInputs {
-            endpoint_id: req.endpoint_id.clone(),
-            client: req.client.as_ref().map(ToString::to_string),
-            ports: req.ports.clone(),
-            window_seconds: req.window.as_secs(),
-            only: req.only.clone(),
-            skip: req.skip.clone(),
-            view: View::Consumer,
-        },
-        consumer_identity: fact(discovery.identity),
-        consumer: ConsumerSide {
-            endpoint,
-            endpoint_enis: details.endpoint_enis,
-            vpc: details.vpc,
-            subnets: details.subnets,
-            network_acls: details.network_acls,
-            security_groups: details.security_groups,
-            prefix_lists: details.prefix_lists,
-            az_map: discovery.az_map,
-            service: details.service,
-            client: details.client,
-        },
-        provider,
-        dns: Fact::not_requested("DNS resolution is not collected by this version"),
-        probe: Fact::not_requested("the TCP connect probe is not run by this version"),
-        observability: Observability {
-            window_start: rfc3339(window_start),
-            window_end: rfc3339(window_end),
-            metrics,
-            flow_logs,
-            flow_log_rejects,
-        },
-    };
-    // Names and ENI addresses come from the AWS facts, so the network facts come last.
-    snapshot.dns = if req.network.skip_dns {
+        account,
+        snapshots,
+        left_out: found.left_out,
+    })
+}
+
+/// DNS resolution and the connect probe for one endpoint, from this host, unless
+/// deselected; both bounded by the overall deadline.
+async fn network_facts(
+    mut snapshot: Snapshot,
+    network: &NetworkRequest,
+    ports: &[u16],
+    deadline: tokio::time::Instant,
+) -> Snapshot {
+    snapshot.dns = if network.skip_dns {
         Fact::not_requested("dns-resolution not selected (--only/--skip)")
     } else {
         within_deadline(
             deadline,
             "DNS resolution of the endpoint's names",
-            dns::collect(&snapshot, req.network.resolver, &dns::DnsOptions::default()),
+            dns::collect(&snapshot, network.resolver, &dns::DnsOptions::default()),
         )
         .await
     };
-    snapshot.probe = if req.network.skip_probe {
+    snapshot.probe = if network.skip_probe {
         Fact::not_requested("connect-probe not selected (--only/--skip)")
     } else {
         let opts = tcp::ProbeOptions {
-            tls: probe_tls(&snapshot, req.network.probe_tls),
+            tls: probe_tls(&snapshot, network.probe_tls),
             ..tcp::ProbeOptions::default()
         };
         within_deadline(
@@ -296,14 +426,35 @@ pub async fn collect(req: &LiveRequest) -> Result<Snapshot, Failure> {
             tcp::collect(
                 &snapshot,
                 &snapshot.dns,
-                &req.network.probe_targets,
-                req.ports.first().copied(),
+                &network.probe_targets,
+                ports.first().copied(),
                 &opts,
             ),
         )
         .await
     };
-    Ok(snapshot)
+    snapshot
+}
+
+/// Runs `call` over `ids` in chunks of at most `size` (AWS caps id lists and filter
+/// values), all at once, and concatenates the replies; no ids, no call. One chunk's
+/// failure is the whole list's: a list with a hole would let a check conclude from
+/// what is not there.
+pub async fn chunked<T, F, Fut>(ids: &[String], size: usize, call: F) -> Result<Vec<T>, CallFailure>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, CallFailure>>,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let replies =
+        futures_util::future::join_all(ids.chunks(size.max(1)).map(|c| call(c.to_vec()))).await;
+    let mut all = Vec::new();
+    for reply in replies {
+        all.extend(reply?);
+    }
+    Ok(all)
 }
 
 /// A network fact gathered from this host, bounded by the overall deadline like the AWS

@@ -34,6 +34,9 @@ pub struct Tracker {
 #[derive(Default)]
 struct TrackerState {
     stage: &'static str,
+    /// What a many-endpoint run has reached ("endpoints: 200 found", "network checks
+    /// 137/200"), shown before the stage.
+    headline: String,
     started: usize,
     log: Vec<CallRecord>,
 }
@@ -79,11 +82,23 @@ impl Tracker {
     fn redraw(&self, s: &TrackerState) {
         if let Some(bar) = &self.bar {
             let done = s.log.len();
+            let headline = if s.headline.is_empty() {
+                String::new()
+            } else {
+                format!("{} · ", s.headline)
+            };
             bar.set_message(format!(
-                "collecting: {} · {done}/{} AWS calls done",
+                "collecting: {headline}{} · {done}/{} AWS calls done",
                 s.stage, s.started
             ));
         }
+    }
+
+    /// Show where a many-endpoint run is (counts of endpoints), beside the call counts.
+    pub fn headline(&self, text: String) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.headline = text;
+        self.redraw(&s);
     }
 
     fn count_start(&self) {

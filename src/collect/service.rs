@@ -232,6 +232,7 @@ fn assemble(
             vpc_id: None,
             service_id: Some(configuration.service_id.clone()),
             service_name: Some(configuration.service_name.clone()),
+            left_out: Vec::new(),
         },
         service: Some(service),
         snapshots,

@@ -224,7 +224,11 @@ pub fn fleet_table(f: &FleetReport, style: Style) -> String {
             FleetKind::Fleet => "No interface endpoint to a PrivateLink service found.\n\n",
             FleetKind::Service => "No endpoint is connected to this service.\n\n",
         });
-    } else {
+    }
+    if let Some(line) = pl_checks::fleet::left_out_summary(&f.scope) {
+        out.push_str(&format!("{line}.\n\n"));
+    }
+    if !f.reports.is_empty() {
         let mut t = match f.kind {
             FleetKind::Fleet => new_table(
                 style,
@@ -400,6 +404,9 @@ pub fn fleet_markdown(f: &FleetReport) -> String {
             out.push_str(&format!("- {}\n", line.trim_start()));
         }
         out.push('\n');
+    }
+    if let Some(line) = pl_checks::fleet::left_out_summary(&f.scope) {
+        out.push_str(&format!("{line}.\n\n"));
     }
     out.push_str("| Endpoint | Account | VPC | State | AZs | Verdict | Root cause or first finding |\n|---|---|---|---|---|---|---|\n");
     for r in &f.reports {
