@@ -303,8 +303,7 @@ impl Layout {
     }
 }
 
-/// What one finished run writes: to stdout, and to stderr (without a trailing newline
-/// handling of its own: each piece ends with one).
+/// What one finished run writes to stdout and to stderr (each ends with a newline, or is empty).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Frame {
     pub stdout: String,
