@@ -170,6 +170,9 @@ fn scope(args: &DiagnoseArgs) -> Result<Scope, Failure> {
 fn diagnose(args: DiagnoseArgs, style: render::Style) -> Result<u8, Failure> {
     let options = eval_options(&args)?;
     let scope = scope(&args)?;
+    if let Some(interval) = args.watch {
+        return crate::watch::run(scope, args, options, interval, style);
+    }
     let evaluated = diagnose_once(&scope, &args, &options)?;
     print_out(&evaluated.render(args.output, style))?;
     Ok(evaluated.exit_code())

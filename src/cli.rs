@@ -11,7 +11,7 @@ use std::time::Duration;
     version,
     about = "Diagnose an AWS PrivateLink interface endpoint: walks the troubleshooting runbook and names the broken link, the evidence and the fix.",
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  pl-doctor --endpoint vpce-0a1b2c3d4e5f6a7b8 --client 10.0.3.10\n  pl-doctor --from-snapshot fixtures/healthy.json -o json\n  pl-doctor explain endpoint-sg-ingress\n\nExit codes: 0 no check failed, 1 a check failed, 2 bad usage or input, 3 could not diagnose."
+    after_help = "Examples:\n  pl-doctor --endpoint vpce-0a1b2c3d4e5f6a7b8 --client 10.0.3.10\n  pl-doctor --from-snapshot fixtures/healthy.json -o json\n  pl-doctor explain endpoint-sg-ingress\n\nExit codes: 0 no check failed, 1 a check failed, 2 bad usage or input, 3 could not diagnose.\nWith --watch: 0 once no check fails; on Ctrl-C, the code of the last run that finished (130 if none had)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -58,7 +58,7 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "VPC_ID", requires = "all")]
     pub vpc: Option<String>,
 
-    /// Re-run every INTERVAL (default 10s) and redraw, showing what changed, until no check fails; Ctrl-C stops.
+    /// Re-run every INTERVAL (default 10s) and redraw, showing what changed, until no check fails (exit 0); Ctrl-C stops with the last finished run's exit code.
     #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "10s", value_parser = parse_watch_interval, conflicts_with = "from_snapshot")]
     pub watch: Option<Duration>,
 

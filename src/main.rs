@@ -8,6 +8,7 @@ mod exit;
 #[allow(dead_code)] // called by the live collector once it is wired in
 mod netprobe;
 mod render;
+mod watch;
 
 use clap::Parser;
 use std::process::ExitCode;
