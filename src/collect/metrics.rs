@@ -12,7 +12,9 @@ use aws_sdk_cloudwatch::types::{
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 use pl_checks::fact::Missing;
-use pl_checks::model::{Endpoint, MetricSeries, ProviderSide};
+#[cfg(test)]
+use pl_checks::model::ProviderSide;
+use pl_checks::model::{Endpoint, MetricSeries};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -153,14 +155,31 @@ pub fn target_group_dimension(arn: &str) -> Option<&str> {
 /// The provider's queries: every NLB of the service, and every target group behind it.
 /// Err when a fact they depend on is missing (provider access given, but a describe
 /// failed): a plan with a hole would let the check read absent host counts as healthy.
+/// The provider's queries for a collected provider side (the tests' way in; the collector
+/// starts them earlier, from the ARNs, with [`provider_plan_for`]).
+#[cfg(test)]
 pub fn provider_plan(provider: &ProviderSide, period_seconds: u32) -> Result<MetricPlan, Missing> {
     let config = provider
         .service_configuration
         .as_result()
         .map_err(Clone::clone)?;
     let target_groups = provider.target_groups.as_result().map_err(Clone::clone)?;
+    let groups: Vec<(String, Vec<String>)> = target_groups
+        .iter()
+        .map(|t| (t.arn.clone(), t.load_balancer_arns.clone()))
+        .collect();
+    provider_plan_for(&config.network_load_balancer_arns, &groups, period_seconds)
+}
+
+/// The provider's queries from the ARNs alone (each target group with the load balancers
+/// it serves), so they can start as soon as DescribeTargetGroups has answered.
+pub fn provider_plan_for(
+    nlb_arns: &[String],
+    target_groups: &[(String, Vec<String>)],
+    period_seconds: u32,
+) -> Result<MetricPlan, Missing> {
     let mut plan = MetricPlan::new(period_seconds);
-    for arn in &config.network_load_balancer_arns {
+    for arn in nlb_arns {
         let Some(lb) = lb_dimension(arn) else {
             return Err(Missing::ApiError {
                 operation: GET_METRIC_DATA.into(),
@@ -170,14 +189,14 @@ pub fn provider_plan(provider: &ProviderSide, period_seconds: u32) -> Result<Met
         for m in NLB_METRICS {
             plan.push(NLB_NAMESPACE, *m, &[("LoadBalancer", lb)]);
         }
-        for tg in target_groups
+        for (tg_arn, _) in target_groups
             .iter()
-            .filter(|t| t.load_balancer_arns.iter().any(|a| a == arn))
+            .filter(|(_, lbs)| lbs.iter().any(|a| a == arn))
         {
-            let Some(tg_dim) = target_group_dimension(&tg.arn) else {
+            let Some(tg_dim) = target_group_dimension(tg_arn) else {
                 return Err(Missing::ApiError {
                     operation: GET_METRIC_DATA.into(),
-                    message: format!("{:?} is not a target group ARN", tg.arn),
+                    message: format!("{tg_arn:?} is not a target group ARN"),
                 });
             };
             for m in TARGET_GROUP_METRICS {

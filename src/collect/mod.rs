@@ -179,8 +179,17 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
         .map(aws_sdk_cloudwatch::Client::new);
     let many = matches!(lookup, Lookup::Fleet { .. });
 
-    let discovery =
-        consumer::discover(&tracker, &consumer_clients, lookup, req.client.as_ref()).await;
+    // The provider account's own facts need no endpoint: asking them now also resolves
+    // the assumed role's credentials while the endpoint is looked up.
+    let (discovery, provider_account) = tokio::join!(
+        consumer::discover(&tracker, &consumer_clients, lookup, req.client.as_ref()),
+        async {
+            match &provider_clients {
+                Some(c) => Some(provider::account(&tracker, c).await),
+                None => None,
+            }
+        }
+    );
     let account = discovery.identity.as_ref().ok().map(|i| i.account.clone());
     let found = match discovery.found {
         Ok(found) => found,
@@ -269,19 +278,19 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
         let sides = futures_util::stream::iter(names)
             .map(|name| {
                 let tracker = &tracker;
-                let provider_cloudwatch = &provider_cloudwatch;
+                let account = provider_account.clone();
+                let metrics_request = match (&req.skip_metrics, &provider_cloudwatch) {
+                    (None, Some(cw)) => Some(provider::MetricsRequest {
+                        client: cw,
+                        period_seconds: period,
+                        window: metrics_window,
+                        deadline,
+                    }),
+                    _ => None,
+                };
                 async move {
-                    let side = provider::collect(tracker, clients, &name).await;
-                    let series = match (&req.skip_metrics, provider_cloudwatch) {
-                        (None, Some(cw)) => Some(match metrics::provider_plan(&side, period) {
-                            Ok(plan) => {
-                                let stage = tracker.stage("provider: metrics");
-                                metrics::fetch(stage, cw, &plan, metrics_window, deadline).await
-                            }
-                            Err(m) => Err(m),
-                        }),
-                        _ => None,
-                    };
+                    let (side, series) =
+                        provider::collect(tracker, clients, &name, account, metrics_request).await;
                     (name, (side, series))
                 }
             })

@@ -4,6 +4,7 @@
 
 use super::convert::{self, elb::TargetPlacement, Unreadable};
 use super::errors::CallFailure;
+use super::metrics;
 use super::progress::{Stage, Tracker};
 use super::{convert_all, fact, prefix_lists, security_groups, sorted_unique, unreadable};
 use aws_sdk_ec2::types::{self as ec2t, Filter};
@@ -105,20 +106,73 @@ impl ServiceLookup {
     }
 }
 
-/// The one-endpoint path: every provider fact for the service the endpoint connects to.
-pub async fn collect(tracker: &Tracker, c: &Clients, service_name: &str) -> ProviderSide {
-    let l = lookup(tracker, c, service_id(service_name)).await;
-    complete(tracker, c, &l).await
+/// The one-endpoint and fleet path: every provider fact for the service the endpoint
+/// connects to, and its metrics when asked.
+pub async fn collect(
+    tracker: &Tracker,
+    c: &Clients,
+    service_name: &str,
+    account: Option<AccountFacts>,
+    metrics: Option<MetricsRequest<'_>>,
+) -> (ProviderSide, Option<ProviderSeries>) {
+    let l = lookup(tracker, c, service_id(service_name), account).await;
+    complete(tracker, c, &l, metrics).await
 }
 
-/// Stage 1: GetCallerIdentity ∥ AZs ∥ configuration ∥ permissions ∥ connections.
-pub async fn lookup(tracker: &Tracker, c: &Clients, svc_id: &str) -> ServiceLookup {
-    let stage = tracker.stage("provider: service");
+/// The provider account's own facts, which need no service: who the credentials are and
+/// the account's AZ map. Asked first (beside the consumer's endpoint lookup), they also
+/// resolve assumed-role credentials before the service stage needs them.
+#[derive(Debug, Clone)]
+pub struct AccountFacts {
+    pub identity: Fact<CallerIdentity>,
+    pub az_map: Fact<Vec<AzMapping>>,
+}
+
+pub async fn account(tracker: &Tracker, c: &Clients) -> AccountFacts {
+    let stage = tracker.stage("provider: account");
     let identity = stage.call("sts:GetCallerIdentity", c.sts.get_caller_identity().send());
     let azs = stage.call(
         "ec2:DescribeAvailabilityZones",
         c.ec2.describe_availability_zones().send(),
     );
+    let (identity, azs) = tokio::join!(identity, azs);
+    let identity = match identity {
+        Ok(out) => match convert::ec2::caller_identity(&out) {
+            Ok(i) => Fact::Known(i),
+            Err(u) => Fact::Absent(unreadable("sts:GetCallerIdentity", u)),
+        },
+        Err(f) => Fact::Absent(f.to_missing()),
+    };
+    let az_map = fact(azs).map(|out| convert::ec2::az_map(out.availability_zones()));
+    AccountFacts { identity, az_map }
+}
+
+/// The provider's CloudWatch metrics, fetched as soon as the target groups are known.
+#[derive(Clone, Copy)]
+pub struct MetricsRequest<'a> {
+    pub client: &'a aws_sdk_cloudwatch::Client,
+    pub period_seconds: u32,
+    pub window: metrics::Window,
+    pub deadline: tokio::time::Instant,
+}
+
+pub type ProviderSeries = Result<Vec<MetricSeries>, Missing>;
+
+/// Stage 1: configuration ∥ permissions ∥ connections (everything read by the service id
+/// alone), beside the account's facts unless they are already known.
+pub async fn lookup(
+    tracker: &Tracker,
+    c: &Clients,
+    svc_id: &str,
+    account_facts: Option<AccountFacts>,
+) -> ServiceLookup {
+    let stage = tracker.stage("provider: service");
+    let account_facts = async {
+        match account_facts {
+            Some(a) => a,
+            None => account(tracker, c).await,
+        }
+    };
     let configuration = async {
         const ACTION: &str = "ec2:DescribeVpcEndpointServiceConfigurations";
         let r = stage
@@ -168,20 +222,12 @@ pub async fn lookup(tracker: &Tracker, c: &Clients, svc_id: &str) -> ServiceLook
             .send()
             .try_collect(),
     );
-    let (identity, azs, configuration, allowed_principals, connections) =
-        tokio::join!(identity, azs, configuration, permissions, connections);
-    let identity = match identity {
-        Ok(out) => match convert::ec2::caller_identity(&out) {
-            Ok(i) => Fact::Known(i),
-            Err(u) => Fact::Absent(unreadable("sts:GetCallerIdentity", u)),
-        },
-        Err(f) => Fact::Absent(f.to_missing()),
-    };
-    let az_map = fact(azs).map(|out| convert::ec2::az_map(out.availability_zones()));
+    let (account_facts, configuration, allowed_principals, connections) =
+        tokio::join!(account_facts, configuration, permissions, connections);
     ServiceLookup {
         service_id: svc_id.to_owned(),
-        identity,
-        az_map,
+        identity: account_facts.identity,
+        az_map: account_facts.az_map,
         configuration,
         allowed_principals,
         connections,
@@ -189,13 +235,23 @@ pub async fn lookup(tracker: &Tracker, c: &Clients, svc_id: &str) -> ServiceLook
 }
 
 /// The stages after the lookup: the NLBs behind the service and everything behind them.
-pub async fn complete(tracker: &Tracker, c: &Clients, l: &ServiceLookup) -> ProviderSide {
+pub async fn complete(
+    tracker: &Tracker,
+    c: &Clients,
+    l: &ServiceLookup,
+    metrics: Option<MetricsRequest<'_>>,
+) -> (ProviderSide, Option<ProviderSeries>) {
     let service_configuration = l.configuration_fact();
-    let lbs = match &service_configuration {
-        Fact::Known(s) => load_balancers(tracker, c, s.network_load_balancer_arns.clone()).await,
-        Fact::Absent(m) => LoadBalancing::absent(m.clone()),
+    let (lbs, series) = match &service_configuration {
+        Fact::Known(s) => {
+            load_balancers(tracker, c, s.network_load_balancer_arns.clone(), metrics).await
+        }
+        Fact::Absent(m) => (
+            LoadBalancing::absent(m.clone()),
+            metrics.map(|_| Err(m.clone())),
+        ),
     };
-    ProviderSide {
+    let side = ProviderSide {
         identity: l.identity.clone(),
         service_configuration,
         allowed_principals: l.allowed_principals.clone(),
@@ -206,7 +262,8 @@ pub async fn complete(tracker: &Tracker, c: &Clients, l: &ServiceLookup) -> Prov
         subnets: lbs.subnets,
         security_groups: lbs.security_groups,
         prefix_lists: lbs.prefix_lists,
-    }
+    };
+    (side, series)
 }
 
 /// Everything behind the service's NLBs.
@@ -243,16 +300,22 @@ const DESCRIBE_SUBNETS: &str = "ec2:DescribeSubnets";
 const DESCRIBE_INSTANCES: &str = "ec2:DescribeInstances";
 const DESCRIBE_ENIS: &str = "ec2:DescribeNetworkInterfaces";
 
-async fn load_balancers(tracker: &Tracker, c: &Clients, arns: Vec<String>) -> LoadBalancing {
+async fn load_balancers(
+    tracker: &Tracker,
+    c: &Clients,
+    arns: Vec<String>,
+    metrics: Option<MetricsRequest<'_>>,
+) -> (LoadBalancing, Option<ProviderSeries>) {
     if arns.is_empty() {
         // A service fronted by Gateway Load Balancers only: no NLB facts to gather.
-        return LoadBalancing {
+        let nothing = LoadBalancing {
             load_balancers: Fact::Known(vec![]),
             target_groups: Fact::Known(vec![]),
             subnets: Fact::Known(vec![]),
             security_groups: Fact::Known(vec![]),
             prefix_lists: Fact::Known(vec![]),
         };
+        return (nothing, metrics.map(|_| Ok(vec![])));
     }
     // DescribeLoadBalancers ∥ per NLB (listeners ∥ attributes ∥ target groups) ∥ the NLBs'
     // own ENIs: all of them need only the ARNs, so they share one round trip.
@@ -276,7 +339,10 @@ async fn load_balancers(tracker: &Tracker, c: &Clients, arns: Vec<String>) -> Lo
         tokio::join!(describe, calls, nlb_addresses(stage, c, eni_descriptions));
     let lbs = match lbs {
         Ok(lbs) => lbs,
-        Err(f) => return LoadBalancing::absent(f.to_missing()),
+        Err(f) => {
+            let m = f.to_missing();
+            return (LoadBalancing::absent(m.clone()), metrics.map(|_| Err(m)));
+        }
     };
     // An ARN the configuration names but DescribeLoadBalancers does not return (deleted)
     // has no facts to pair its calls with.
@@ -308,6 +374,47 @@ async fn load_balancers(tracker: &Tracker, c: &Clients, arns: Vec<String>) -> Lo
             ),
     );
 
+    // The provider metrics need only the NLB and target group ARNs: they run beside
+    // everything from here on instead of after it.
+    let provider_series = async {
+        let m = metrics?;
+        let groups: Result<Vec<(String, Vec<String>)>, Missing> = per_lb
+            .iter()
+            .map(|p| match &p.target_groups {
+                Ok(tgs) => Ok(tgs
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.target_group_arn().unwrap_or_default().to_owned(),
+                            t.load_balancer_arns().to_vec(),
+                        )
+                    })
+                    .collect::<Vec<_>>()),
+                Err(f) => Err(f.to_missing()),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.into_iter().flatten().collect());
+        let plan = groups.and_then(|g| metrics::provider_plan_for(&arns, &g, m.period_seconds));
+        Some(match plan {
+            Ok(plan) => {
+                let stage = tracker.stage("provider: metrics");
+                metrics::fetch(stage, m.client, &plan, m.window, m.deadline).await
+            }
+            Err(missing) => Err(missing),
+        })
+    };
+    let behind = behind_load_balancers(tracker, c, &per_lb, vpc_ids, nlb_addresses);
+    tokio::join!(behind, provider_series)
+}
+
+/// Target health, the targets and their security groups, behind the NLBs already described.
+async fn behind_load_balancers(
+    tracker: &Tracker,
+    c: &Clients,
+    per_lb: &[PerLb],
+    vpc_ids: Vec<String>,
+    nlb_addresses: BTreeMap<String, Vec<IpAddr>>,
+) -> LoadBalancing {
     // Listener attributes ∥ target health ∥ target group attributes.
     let stage = tracker.stage("provider: target health");
     let listener_arns: Vec<String> = per_lb
@@ -448,7 +555,7 @@ async fn load_balancers(tracker: &Tracker, c: &Clients, arns: Vec<String>) -> Lo
 
     let mut load_balancers = Vec::new();
     let mut load_balancers_missing = None;
-    for p in &per_lb {
+    for p in per_lb {
         let attributes = match &p.attributes {
             Ok(a) => Fact::Known(convert::elb::lb_attributes(a)),
             Err(f) => Fact::Absent(f.to_missing()),

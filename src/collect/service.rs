@@ -74,7 +74,7 @@ pub async fn collect(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
     let clients = provider::Clients::new(conf);
     let cloudwatch = aws_sdk_cloudwatch::Client::new(conf);
 
-    let lookup = provider::lookup(&tracker, &clients, &req.service_id).await;
+    let lookup = provider::lookup(&tracker, &clients, &req.service_id, None).await;
     let account = lookup.identity.known().map(|i| i.account.clone());
     let configuration = match &lookup.configuration {
         Ok(c) => c.clone(),
@@ -83,26 +83,23 @@ pub async fn collect(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
             return Err(fatal(&req.service_id, &region, account.as_deref(), e));
         }
     };
-    let side = provider::complete(&tracker, &clients, &lookup).await;
-    let metrics = match &live.skip_metrics {
-        Some(why) => Fact::not_requested(why.clone()),
-        None => {
-            let period = metrics::period_for(live.window);
-            match metrics::provider_plan(&side, period) {
-                Ok(plan) => {
-                    let stage = tracker.stage("provider: metrics");
-                    let window = metrics::Window {
-                        start: window_start.into(),
-                        end: window_end.into(),
-                    };
-                    match metrics::fetch(stage, &cloudwatch, &plan, window, deadline).await {
-                        Ok(series) => Fact::Known(series),
-                        Err(m) => Fact::Absent(m),
-                    }
-                }
-                Err(m) => Fact::Absent(m),
-            }
-        }
+    let metrics_request = match &live.skip_metrics {
+        Some(_) => None,
+        None => Some(provider::MetricsRequest {
+            client: &cloudwatch,
+            period_seconds: metrics::period_for(live.window),
+            window: metrics::Window {
+                start: window_start.into(),
+                end: window_end.into(),
+            },
+            deadline,
+        }),
+    };
+    let (side, series) = provider::complete(&tracker, &clients, &lookup, metrics_request).await;
+    let metrics = match (series, &live.skip_metrics) {
+        (Some(Ok(series)), _) => Fact::Known(series),
+        (Some(Err(m)), _) => Fact::Absent(m),
+        (None, why) => Fact::not_requested(why.clone().unwrap_or_default()),
     };
     let calls = tracker.finish();
     if std::env::var_os("PL_DOCTOR_CALL_LOG").is_some() {
