@@ -11,8 +11,10 @@
 //! the targets were met. It fails loudly (panics) when something it measures
 //! does not work: the emulator, a runbook command, a diagnosis without a report.
 //!
-//! One function per measurement, each taking the [`Rig`]: the fleet measurements
-//! (200 endpoints; a 200-endpoint snapshot replay) go next to them.
+//! One function per measurement, each taking the [`Rig`]: process start, one round trip,
+//! one endpoint, the CLI runbook, then the fleet (`--all` over 1 endpoint, the world
+//! grown to `PL_BENCH_FLEET` = 200 endpoints, `--all` again, with GNU time's peak
+//! memory) and the replay of that fleet's snapshot.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -26,15 +28,23 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use support::emulator::Emulator;
 use support::fault_proxy::{CallTiming, Fault, FaultProxy};
+use support::fleet_world;
 use support::run::Invocation;
 use support::world::{
     consumer_credentials, sdk_config, Spec, World, ACCESS_KEY_ID, PROVIDER_ROLE_ARN, REGION,
     SECRET_ACCESS_KEY,
 };
 
-/// The targets for one endpoint.
+/// The targets for one endpoint, the fleet and the replay.
 const TARGET_ROUND_TRIPS: f64 = 6.0;
 const TARGET_SPEEDUP: f64 = 20.0;
+/// "A few seconds" for the fleet scan.
+const TARGET_FLEET_SECONDS: f64 = 5.0;
+const TARGET_FLEET_MEMORY_MB: f64 = 100.0;
+/// "Well under a second" for replaying the fleet's snapshot.
+const TARGET_REPLAY_SECONDS: f64 = 0.5;
+/// GNU time, for the peak memory of one process (`-v`: "Maximum resident set size").
+const GNU_TIME: &str = "/usr/bin/time";
 
 const PL_DOCTOR: &str = env!("CARGO_BIN_EXE_pl-doctor");
 
@@ -44,6 +54,8 @@ struct Settings {
     runs: usize,
     cli_runs: usize,
     aws: PathBuf,
+    /// Endpoints in the fleet measurement (`PL_BENCH_FLEET`).
+    fleet: usize,
 }
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -75,6 +87,7 @@ impl Settings {
             runs,
             cli_runs,
             aws,
+            fleet: env_number("PL_BENCH_FLEET", 200).max(2) as usize,
         }
     }
 }
@@ -867,7 +880,218 @@ fn print_runbook(rb: &Runbook) {
     }
 }
 
-fn print_summary(rig: &Rig, start: &Samples, rt: &RoundTrip, d: &Diagnosis, rb: &Runbook) {
+// ---------------------------------------------------------------------------------
+// Measurement: the fleet (`--all`) and the replay of its snapshot
+// ---------------------------------------------------------------------------------
+
+/// pl-doctor under GNU time, in an environment holding only the world's consumer key:
+/// `-v` reports the process's peak memory on stderr after pl-doctor's own lines.
+fn under_gnu_time(args: &[&str]) -> Command {
+    assert!(
+        Path::new(GNU_TIME).is_file(),
+        "{GNU_TIME} not found: the fleet measurement needs GNU time for peak memory (Debian: apt-get install time)"
+    );
+    let mut c = Command::new(GNU_TIME);
+    c.arg("-v")
+        .arg(PL_DOCTOR)
+        .args(args)
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/pl-doctor-bench/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/pl-doctor-bench/credentials",
+        )
+        .stdin(Stdio::null());
+    c
+}
+
+/// GNU time's "Maximum resident set size (kbytes): N", in MB.
+fn peak_memory_mb(stderr: &str) -> f64 {
+    let kb: f64 = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+        .unwrap_or_else(|| panic!("GNU time printed no peak memory:\n{stderr}"))
+        .trim()
+        .parse()
+        .expect("a number of kbytes");
+    kb / 1024.0
+}
+
+struct FleetRun {
+    endpoints: usize,
+    wall: Duration,
+    proxy_calls: u64,
+    logged_calls: usize,
+    peak_mb: f64,
+    verdict: String,
+}
+
+/// One `pl-doctor --all` through the proxy, saving the fleet snapshot to `save`.
+fn scan_fleet(rig: &Rig, save: &Path) -> FleetRun {
+    let url = rig.proxy.url();
+    let save = save.to_str().expect("utf-8 path");
+    let mut command = under_gnu_time(&[
+        "--all",
+        "--region",
+        REGION,
+        "--endpoint-url",
+        &url,
+        "--provider-role-arn",
+        PROVIDER_ROLE_ARN,
+        "--skip",
+        "dns-resolution",
+        "--skip",
+        "connect-probe",
+        "-o",
+        "json",
+        "--save-snapshot",
+        save,
+    ]);
+    command.env("PL_DOCTOR_CALL_LOG", "1");
+    rig.proxy.reset_counters();
+    let started = Instant::now();
+    let out = command.output().expect("run pl-doctor --all");
+    let wall = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "pl-doctor --all gave no JSON report (exit {:?}, {e})\nstderr:\n{stderr}",
+            out.status.code()
+        )
+    });
+    let (logged, _) = parse_call_log(&stderr);
+    FleetRun {
+        endpoints: json["reports"].as_array().map(Vec::len).unwrap_or(0),
+        wall,
+        proxy_calls: rig.proxy.counters().total().seen,
+        logged_calls: logged.unwrap_or_else(|| panic!("no call count on stderr:\n{stderr}")),
+        peak_mb: peak_memory_mb(&stderr),
+        verdict: json["verdict"].as_str().unwrap_or("?").to_owned(),
+    }
+}
+
+struct Fleet {
+    /// `--all` over the world's one endpoint, before the fleet is grown.
+    one: FleetRun,
+    /// `--all` over the grown fleet, repeated.
+    many: Vec<FleetRun>,
+    snapshot_bytes: u64,
+    replay: Samples,
+    replay_peak_mb: f64,
+}
+
+impl Fleet {
+    fn median_many(&self) -> &FleetRun {
+        let mut order: Vec<&FleetRun> = self.many.iter().collect();
+        order.sort_by_key(|r| r.wall);
+        order[(order.len() - 1) / 2]
+    }
+}
+
+/// `--all` over one endpoint, then the world grown to `PL_BENCH_FLEET` endpoints (one
+/// service, one VPC) and `--all` again, then the saved fleet snapshot replayed.
+fn fleet(rig: &Rig) -> Fleet {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let one = scan_fleet(rig, &dir.path().join("fleet-1.json"));
+    assert_eq!(one.endpoints, 1, "the world starts with one endpoint");
+    let more = rig.settings.fleet - 1;
+    let grow = Instant::now();
+    rig.runtime.block_on(fleet_world::add_healthy(
+        &rig.emulator.url(),
+        &rig.world,
+        more,
+    ));
+    println!(
+        "  grew the world to {} endpoints in {} (straight to the emulator)",
+        rig.settings.fleet,
+        secs(grow.elapsed())
+    );
+    let saved = dir
+        .path()
+        .join(format!("fleet-{}.json", rig.settings.fleet));
+    scan_fleet(rig, &saved); // warm-up: the emulator's first answers over the grown world
+    let many: Vec<FleetRun> = (0..3).map(|_| scan_fleet(rig, &saved)).collect();
+    for r in &many {
+        assert_eq!(r.endpoints, rig.settings.fleet, "every endpoint is a row");
+    }
+    let snapshot_bytes = std::fs::metadata(&saved).expect("saved fleet").len();
+    let saved_str = saved.to_str().expect("utf-8 path");
+    let mut replay = Samples::default();
+    let mut replay_peak_mb: f64 = 0.0;
+    for i in 0..=rig.settings.runs {
+        let started = Instant::now();
+        let out = under_gnu_time(&["--from-snapshot", saved_str, "-o", "json"])
+            .output()
+            .expect("replay the fleet");
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "replay exited {:?}: {stderr}",
+            out.status.code()
+        );
+        if i > 0 {
+            // The first run warms the page cache.
+            replay.push(took);
+            replay_peak_mb = replay_peak_mb.max(peak_memory_mb(&stderr));
+        }
+    }
+    Fleet {
+        one,
+        many,
+        snapshot_bytes,
+        replay,
+        replay_peak_mb,
+    }
+}
+
+fn print_fleet(rig: &Rig, f: &Fleet) {
+    println!(
+        "\n## Fleet: pl-doctor --all --provider-role-arn … -o json --save-snapshot F (dns-resolution, connect-probe skipped), every call held {}",
+        ms(rig.settings.rtt)
+    );
+    println!(
+        "  {:>9} {:>12} {:>12} {:>12} {:>12} {:>10}",
+        "endpoints", "wall", "proxy calls", "logged calls", "peak memory", "verdict"
+    );
+    for r in std::iter::once(&f.one).chain(&f.many) {
+        println!(
+            "  {:>9} {:>12} {:>12} {:>12} {:>9.1} MB {:>10}",
+            r.endpoints,
+            ms(r.wall),
+            r.proxy_calls,
+            r.logged_calls,
+            r.peak_mb,
+            r.verdict
+        );
+    }
+    println!(
+        "\n## Replay: pl-doctor --from-snapshot <{}-endpoint fleet snapshot, {:.1} MB> -o json",
+        rig.settings.fleet,
+        f.snapshot_bytes as f64 / 1e6
+    );
+    println!(
+        "  wall: median {}, min {}, max {} (runs: {}); peak memory {:.1} MB",
+        ms(f.replay.median()),
+        ms(f.replay.min()),
+        ms(f.replay.max()),
+        f.replay.list(),
+        f.replay_peak_mb
+    );
+}
+
+fn print_summary(
+    rig: &Rig,
+    start: &Samples,
+    rt: &RoundTrip,
+    d: &Diagnosis,
+    rb: &Runbook,
+    fleet: &Fleet,
+) {
     let rtt = rig.settings.rtt;
     let pl = d.walls().median();
     let cli = rb.walls().median();
@@ -949,6 +1173,35 @@ fn print_summary(rig: &Rig, start: &Samples, rt: &RoundTrip, d: &Diagnosis, rb: 
             ms(pl)
         );
     }
+    let many = fleet.median_many();
+    let fleet_secs = many.wall.as_secs_f64();
+    println!(
+        "    fleet of {}: a few seconds (<= {TARGET_FLEET_SECONDS:.0} s):      {} ({})",
+        many.endpoints,
+        yes_no(fleet_secs <= TARGET_FLEET_SECONDS),
+        ms(many.wall)
+    );
+    let grew = many.logged_calls as i64 - fleet.one.logged_calls as i64;
+    println!(
+        "    calls independent of N:                 {} ({} calls for 1 endpoint, {} for {}; {:+} from chunked filters and GetMetricData's 500-query limit)",
+        yes_no(grew.unsigned_abs() as usize <= many.endpoints / 50),
+        fleet.one.logged_calls,
+        many.logged_calls,
+        many.endpoints,
+        grew
+    );
+    let peak = fleet.many.iter().map(|r| r.peak_mb).fold(0.0, f64::max);
+    println!(
+        "    fleet memory < {TARGET_FLEET_MEMORY_MB:.0} MB:                   {} ({peak:.1} MB peak)",
+        yes_no(peak < TARGET_FLEET_MEMORY_MB)
+    );
+    let replay = fleet.replay.median();
+    println!(
+        "    replay well under a second (<= {:.0} ms): {} ({})",
+        TARGET_REPLAY_SECONDS * 1000.0,
+        yes_no(replay.as_secs_f64() <= TARGET_REPLAY_SECONDS),
+        ms(replay)
+    );
 }
 
 fn main() {
@@ -981,5 +1234,7 @@ fn main() {
     print_diagnosis(&rig, &diagnosis);
     let runbook = cli_runbook(&rig);
     print_runbook(&runbook);
-    print_summary(&rig, &start, &round_trip, &diagnosis, &runbook);
+    let fleet = fleet(&rig);
+    print_fleet(&rig, &fleet);
+    print_summary(&rig, &start, &round_trip, &diagnosis, &runbook, &fleet);
 }

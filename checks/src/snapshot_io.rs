@@ -57,9 +57,21 @@ pub fn load(bytes: &[u8]) -> Result<Loaded, SnapshotError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(SnapshotError::Empty);
     }
-    let probe: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| SnapshotError::NotJson(e.to_string()))?;
-    if let Some(found) = probe.get("fleet_snapshot_version") {
+    // Only the version fields are kept: a fleet of hundreds of endpoints is megabytes of
+    // JSON, and a whole `Value` of it would cost several times its size and a second parse.
+    #[derive(serde::Deserialize)]
+    struct VersionProbe {
+        snapshot_version: Option<serde_json::Value>,
+        fleet_snapshot_version: Option<serde_json::Value>,
+    }
+    let not_json = |e: serde_json::Error| SnapshotError::NotJson(e.to_string());
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Valid JSON that is not an object has no version; anything else is not JSON.
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(not_json)?;
+        return Err(SnapshotError::NoVersion);
+    }
+    let probe: VersionProbe = serde_json::from_slice(bytes).map_err(not_json)?;
+    if let Some(found) = &probe.fleet_snapshot_version {
         check_version(found.as_u64(), FLEET_SNAPSHOT_VERSION)?;
         let fleet: FleetSnapshot = parse(bytes, FLEET_SNAPSHOT_VERSION)?;
         // The endpoint snapshots inside carry their own version: check them too.
@@ -74,7 +86,7 @@ pub fn load(bytes: &[u8]) -> Result<Loaded, SnapshotError> {
         return Ok(Loaded::Fleet(Box::new(fleet)));
     }
     check_version(
-        probe.get("snapshot_version").and_then(|v| v.as_u64()),
+        probe.snapshot_version.as_ref().and_then(|v| v.as_u64()),
         SNAPSHOT_VERSION,
     )?;
     parse(bytes, SNAPSHOT_VERSION).map(|s| Loaded::Endpoint(Box::new(s)))
@@ -129,6 +141,11 @@ mod tests {
             from_slice(b"[1,2]"),
             Err(SnapshotError::NoVersion)
         ));
+        assert!(matches!(
+            from_slice(b" \"snapshot\""),
+            Err(SnapshotError::NoVersion)
+        ));
+        assert!(matches!(from_slice(b"[1,"), Err(SnapshotError::NotJson(_))));
         assert!(matches!(
             from_slice(b"{\"a\": 1}"),
             Err(SnapshotError::NoVersion)

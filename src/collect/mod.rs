@@ -179,229 +179,245 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
         .map(aws_sdk_cloudwatch::Client::new);
     let many = matches!(lookup, Lookup::Fleet { .. });
 
-    // The provider account's own facts need no endpoint: asking them now also resolves
-    // the assumed role's credentials while the endpoint is looked up.
-    let (discovery, provider_account) = tokio::join!(
-        consumer::discover(&tracker, &consumer_clients, lookup, req.client.as_ref()),
-        async {
-            match &provider_clients {
-                Some(c) => Some(provider::account(&tracker, c).await),
-                None => None,
-            }
+    // The provider account's own facts need no endpoint: asked from the start, they also
+    // resolve the assumed role's credentials while the consumer side is read. Shared, so
+    // the provider stages can await them without the consumer side waiting too.
+    let provider_account = futures_util::FutureExt::shared(Box::pin(async {
+        match &provider_clients {
+            Some(c) => Some(provider::account(&tracker, c).await),
+            None => None,
         }
-    );
-    let account = discovery.identity.as_ref().ok().map(|i| i.account.clone());
-    let found = match discovery.found {
-        Ok(found) => found,
-        Err(lookup_error) => {
-            tracker.finish();
-            return Err(match lookup {
-                Lookup::Endpoint(id) => fatal(id, &region, account.as_deref(), &lookup_error),
-                Lookup::Fleet { vpc_id } => fleet::fatal(
-                    vpc_id.as_deref(),
-                    &region,
-                    account.as_deref(),
-                    &lookup_error,
-                ),
+    }));
+    let diagnosis = async {
+        let discovery =
+            consumer::discover(&tracker, &consumer_clients, lookup, req.client.as_ref()).await;
+        let account = discovery.identity.as_ref().ok().map(|i| i.account.clone());
+        let found = match discovery.found {
+            Ok(found) => found,
+            Err(lookup_error) => {
+                tracker.finish();
+                return Err(match lookup {
+                    Lookup::Endpoint(id) => fatal(id, &region, account.as_deref(), &lookup_error),
+                    Lookup::Fleet { vpc_id } => fleet::fatal(
+                        vpc_id.as_deref(),
+                        &region,
+                        account.as_deref(),
+                        &lookup_error,
+                    ),
+                });
+            }
+        };
+        let endpoints = found.endpoints;
+        if many {
+            tracker.headline(format!("endpoints: {} found", endpoints.len()));
+        }
+
+        let period = metrics::period_for(req.window);
+        let metrics_window = metrics::Window {
+            start: window_start.into(),
+            end: window_end.into(),
+        };
+        let query_window = flowlogs::Window {
+            start_epoch: window_start.unix_timestamp(),
+            end_epoch: window_end.unix_timestamp(),
+        };
+        let consumer_metrics = async {
+            if req.skip_metrics.is_some() {
+                return None;
+            }
+            let stage = tracker.stage("consumer: metrics");
+            Some(
+                metrics::fetch_consumer(
+                    stage,
+                    &consumer_cloudwatch,
+                    &endpoints,
+                    period,
+                    metrics_window,
+                    deadline,
+                )
+                .await,
+            )
+        };
+        let flow_logs = async {
+            let stage = tracker.stage("consumer: flow logs");
+            let described = flowlogs::describe_all(stage, &consumer_ec2, &endpoints).await;
+            let flow_logs: Vec<Fact<Vec<FlowLog>>> = endpoints
+                .iter()
+                .map(|e| flowlogs::cut(&described, e))
+                .collect();
+            let rejects: Vec<Fact<FlowLogRejects>> = match (&req.skip_reject_query, many) {
+                (Some(why), _) => flow_logs
+                    .iter()
+                    .map(|_| Fact::not_requested(why.clone()))
+                    .collect(),
+                // It bills per GB scanned, per endpoint: not for a whole fleet at once.
+                (None, true) => flow_logs
+                    .iter()
+                    .map(|_| Fact::not_requested(flowlogs::NOT_RUN_FOR_A_FLEET))
+                    .collect(),
+                (None, false) => {
+                    futures_util::future::join_all(endpoints.iter().zip(&flow_logs).map(
+                        |(e, fl)| {
+                            flowlogs::rejects(
+                                stage,
+                                &consumer_logs,
+                                fl,
+                                &e.network_interface_ids,
+                                query_window,
+                                deadline,
+                            )
+                        },
+                    ))
+                    .await
+                }
+            };
+            (flow_logs, rejects)
+        };
+        // The provider side belongs to the service: collected once per distinct service and
+        // shared by its endpoints.
+        let provider_sides = async {
+            let clients = provider_clients.as_ref()?;
+            let account = provider_account.clone().await;
+            let names = sorted_unique(endpoints.iter().map(|e| e.service_name.clone()));
+            let sides = futures_util::stream::iter(names)
+                .map(|name| {
+                    let tracker = &tracker;
+                    let account = account.clone();
+                    let metrics_request = match (&req.skip_metrics, &provider_cloudwatch) {
+                        (None, Some(cw)) => Some(provider::MetricsRequest {
+                            client: cw,
+                            period_seconds: period,
+                            window: metrics_window,
+                            deadline,
+                        }),
+                        _ => None,
+                    };
+                    async move {
+                        let (side, series) =
+                            provider::collect(tracker, clients, &name, account, metrics_request)
+                                .await;
+                        (name, (side, series))
+                    }
+                })
+                .buffer_unordered(PROVIDER_CONCURRENCY)
+                .collect::<BTreeMap<_, _>>()
+                .await;
+            Some(sides)
+        };
+        let (details, provider_sides, consumer_metrics, (flow_logs, flow_log_rejects)) = tokio::join!(
+            consumer::details(
+                &tracker,
+                &consumer_clients,
+                &endpoints,
+                req.client.as_ref(),
+                discovery.client_instance
+            ),
+            provider_sides,
+            consumer_metrics,
+            flow_logs,
+        );
+
+        let identity = fact(discovery.identity);
+        let mut snapshots = Vec::with_capacity(endpoints.len());
+        for (i, ((endpoint, flow_logs), flow_log_rejects)) in endpoints
+            .into_iter()
+            .zip(flow_logs)
+            .zip(flow_log_rejects)
+            .enumerate()
+        {
+            let consumer = details.consumer_side(endpoint, &discovery.az_map);
+            let shared = provider_sides
+                .as_ref()
+                .and_then(|sides| sides.get(&consumer.endpoint.service_name));
+            let (provider, provider_metrics) = match shared {
+                Some((side, series)) => (side.clone(), series.clone()),
+                None => {
+                    let owner = consumer.service.known().map(|s| s.owner.clone());
+                    (provider::without_access(owner.as_deref()), None)
+                }
+            };
+            let metrics = match &consumer_metrics {
+                None => Fact::not_requested(req.skip_metrics.clone().unwrap_or_default()),
+                Some(per_endpoint) => {
+                    match metrics::combine(provider_metrics, per_endpoint[i].clone()) {
+                        Ok(series) => Fact::Known(series),
+                        Err(m) => Fact::Absent(m),
+                    }
+                }
+            };
+            snapshots.push(Snapshot {
+                snapshot_version: SNAPSHOT_VERSION,
+                collected_by: format!("pl-doctor {}", env!("CARGO_PKG_VERSION")),
+                collected_at: collected_at.clone(),
+                region: region.clone(),
+                inputs: CollectionInputs {
+                    endpoint_id: consumer.endpoint.id.clone(),
+                    client: req.client.as_ref().map(ToString::to_string),
+                    ports: req.ports.clone(),
+                    window_seconds: req.window.as_secs(),
+                    only: req.only.clone(),
+                    skip: req.skip.clone(),
+                    view: View::Consumer,
+                },
+                consumer_identity: identity.clone(),
+                consumer,
+                provider,
+                dns: Fact::not_requested("DNS resolution is not collected by this version"),
+                probe: Fact::not_requested("the TCP connect probe is not run by this version"),
+                observability: Observability {
+                    window_start: rfc3339(window_start),
+                    window_end: rfc3339(window_end),
+                    metrics,
+                    flow_logs,
+                    flow_log_rejects,
+                },
             });
         }
-    };
-    let endpoints = found.endpoints;
-    if many {
-        tracker.headline(format!("endpoints: {} found", endpoints.len()));
-    }
 
-    let period = metrics::period_for(req.window);
-    let metrics_window = metrics::Window {
-        start: window_start.into(),
-        end: window_end.into(),
-    };
-    let query_window = flowlogs::Window {
-        start_epoch: window_start.unix_timestamp(),
-        end_epoch: window_end.unix_timestamp(),
-    };
-    let consumer_metrics = async {
-        if req.skip_metrics.is_some() {
-            return None;
-        }
-        let stage = tracker.stage("consumer: metrics");
-        Some(
-            metrics::fetch_consumer(
-                stage,
-                &consumer_cloudwatch,
-                &endpoints,
-                period,
-                metrics_window,
-                deadline,
-            )
-            .await,
-        )
-    };
-    let flow_logs = async {
-        let stage = tracker.stage("consumer: flow logs");
-        let described = flowlogs::describe_all(stage, &consumer_ec2, &endpoints).await;
-        let flow_logs: Vec<Fact<Vec<FlowLog>>> = endpoints
-            .iter()
-            .map(|e| flowlogs::cut(&described, e))
-            .collect();
-        let rejects: Vec<Fact<FlowLogRejects>> = match (&req.skip_reject_query, many) {
-            (Some(why), _) => flow_logs
-                .iter()
-                .map(|_| Fact::not_requested(why.clone()))
-                .collect(),
-            // It bills per GB scanned, per endpoint: not for a whole fleet at once.
-            (None, true) => flow_logs
-                .iter()
-                .map(|_| Fact::not_requested(flowlogs::NOT_RUN_FOR_A_FLEET))
-                .collect(),
-            (None, false) => {
-                futures_util::future::join_all(endpoints.iter().zip(&flow_logs).map(|(e, fl)| {
-                    flowlogs::rejects(
-                        stage,
-                        &consumer_logs,
-                        fl,
-                        &e.network_interface_ids,
-                        query_window,
-                        deadline,
-                    )
-                }))
-                .await
-            }
-        };
-        (flow_logs, rejects)
-    };
-    // The provider side belongs to the service: collected once per distinct service and
-    // shared by its endpoints.
-    let provider_sides = async {
-        let clients = provider_clients.as_ref()?;
-        let names = sorted_unique(endpoints.iter().map(|e| e.service_name.clone()));
-        let sides = futures_util::stream::iter(names)
-            .map(|name| {
-                let tracker = &tracker;
-                let account = provider_account.clone();
-                let metrics_request = match (&req.skip_metrics, &provider_cloudwatch) {
-                    (None, Some(cw)) => Some(provider::MetricsRequest {
-                        client: cw,
-                        period_seconds: period,
-                        window: metrics_window,
-                        deadline,
-                    }),
-                    _ => None,
-                };
-                async move {
-                    let (side, series) =
-                        provider::collect(tracker, clients, &name, account, metrics_request).await;
-                    (name, (side, series))
+        // Names and ENI addresses come from the AWS facts, so the network facts come last.
+        let total = snapshots.len();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let snapshots: Vec<Snapshot> = futures_util::stream::iter(snapshots)
+            .map(|s| network_facts(s, &req.network, &req.ports, deadline))
+            .buffered(NETWORK_CONCURRENCY)
+            .inspect(|_| {
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if many {
+                    tracker.headline(format!("endpoints: {total} found, {n}/{total} diagnosed"));
                 }
             })
-            .buffer_unordered(PROVIDER_CONCURRENCY)
-            .collect::<BTreeMap<_, _>>()
+            .collect()
             .await;
-        Some(sides)
-    };
-    let (details, provider_sides, consumer_metrics, (flow_logs, flow_log_rejects)) = tokio::join!(
-        consumer::details(
-            &tracker,
-            &consumer_clients,
-            &endpoints,
-            req.client.as_ref(),
-            discovery.client_instance
-        ),
-        provider_sides,
-        consumer_metrics,
-        flow_logs,
-    );
 
-    let identity = fact(discovery.identity);
-    let mut snapshots = Vec::with_capacity(endpoints.len());
-    for (i, ((endpoint, flow_logs), flow_log_rejects)) in endpoints
-        .into_iter()
-        .zip(flow_logs)
-        .zip(flow_log_rejects)
-        .enumerate()
-    {
-        let consumer = details.consumer_side(endpoint, &discovery.az_map);
-        let shared = provider_sides
-            .as_ref()
-            .and_then(|sides| sides.get(&consumer.endpoint.service_name));
-        let (provider, provider_metrics) = match shared {
-            Some((side, series)) => (side.clone(), series.clone()),
-            None => {
-                let owner = consumer.service.known().map(|s| s.owner.clone());
-                (provider::without_access(owner.as_deref()), None)
+        let calls = tracker.finish();
+        if std::env::var_os("PL_DOCTOR_CALL_LOG").is_some() {
+            for c in &calls {
+                eprintln!(
+                    "pl-doctor: call {} {} {}",
+                    c.stage,
+                    c.action,
+                    if c.ok { "ok" } else { "failed" }
+                );
             }
-        };
-        let metrics = match &consumer_metrics {
-            None => Fact::not_requested(req.skip_metrics.clone().unwrap_or_default()),
-            Some(per_endpoint) => match metrics::combine(provider_metrics, per_endpoint[i].clone())
-            {
-                Ok(series) => Fact::Known(series),
-                Err(m) => Fact::Absent(m),
-            },
-        };
-        snapshots.push(Snapshot {
-            snapshot_version: SNAPSHOT_VERSION,
-            collected_by: format!("pl-doctor {}", env!("CARGO_PKG_VERSION")),
-            collected_at: collected_at.clone(),
-            region: region.clone(),
-            inputs: CollectionInputs {
-                endpoint_id: consumer.endpoint.id.clone(),
-                client: req.client.as_ref().map(ToString::to_string),
-                ports: req.ports.clone(),
-                window_seconds: req.window.as_secs(),
-                only: req.only.clone(),
-                skip: req.skip.clone(),
-                view: View::Consumer,
-            },
-            consumer_identity: identity.clone(),
-            consumer,
-            provider,
-            dns: Fact::not_requested("DNS resolution is not collected by this version"),
-            probe: Fact::not_requested("the TCP connect probe is not run by this version"),
-            observability: Observability {
-                window_start: rfc3339(window_start),
-                window_end: rfc3339(window_end),
-                metrics,
-                flow_logs,
-                flow_log_rejects,
-            },
-        });
-    }
-
-    // Names and ENI addresses come from the AWS facts, so the network facts come last.
-    let total = snapshots.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let snapshots: Vec<Snapshot> = futures_util::stream::iter(snapshots)
-        .map(|s| network_facts(s, &req.network, &req.ports, deadline))
-        .buffered(NETWORK_CONCURRENCY)
-        .inspect(|_| {
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if many {
-                tracker.headline(format!("endpoints: {total} found, {n}/{total} diagnosed"));
-            }
-        })
-        .collect()
-        .await;
-
-    let calls = tracker.finish();
-    if std::env::var_os("PL_DOCTOR_CALL_LOG").is_some() {
-        for c in &calls {
-            eprintln!(
-                "pl-doctor: call {} {} {}",
-                c.stage,
-                c.action,
-                if c.ok { "ok" } else { "failed" }
-            );
+            eprintln!("pl-doctor: {} AWS calls", calls.len());
         }
-        eprintln!("pl-doctor: {} AWS calls", calls.len());
+        Ok(Collection {
+            collected_at,
+            region,
+            account,
+            snapshots,
+            left_out: found.left_out,
+        })
+    };
+    // Drive the account facts beside the diagnosis; a diagnosis that ends first (the
+    // endpoint not found, no provider access) does not wait for them.
+    tokio::pin!(diagnosis);
+    let mut account_driver = provider_account.clone();
+    tokio::select! {
+        result = &mut diagnosis => return result,
+        _ = &mut account_driver => {}
     }
-    Ok(Collection {
-        collected_at,
-        region,
-        account,
-        snapshots,
-        left_out: found.left_out,
-    })
+    diagnosis.await
 }
 
 /// DNS resolution and the connect probe for one endpoint, from this host, unless
