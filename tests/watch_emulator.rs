@@ -194,15 +194,27 @@ impl Watch {
 
     /// Waits until stderr shows `needle` (the watch is then between runs or past them).
     fn wait_for_stderr(&mut self, needle: &str) {
+        let stream = Arc::clone(&self.stderr);
+        self.wait_for(&stream, "stderr", needle);
+    }
+
+    /// stdout and stderr are read by separate threads: a line on one says nothing about
+    /// how far the other has been read.
+    fn wait_for_stdout(&mut self, needle: &str) {
+        let stream = Arc::clone(&self.stdout);
+        self.wait_for(&stream, "stdout", needle);
+    }
+
+    fn wait_for(&mut self, stream: &Mutex<String>, name: &str, needle: &str) {
         let deadline = Instant::now() + LIMIT;
-        while !self.stderr.lock().unwrap().contains(needle) {
+        while !stream.lock().unwrap().contains(needle) {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(()) => {}
                 Err(RecvTimeoutError::Timeout) => {
                     let _ = self.child.kill();
                     panic!(
-                        "no {needle:?} on stderr within {LIMIT:?}\n{}",
+                        "no {needle:?} on {name} within {LIMIT:?}\n{}",
                         self.output()
                     );
                 }
@@ -282,6 +294,7 @@ fn watch_notices_the_fix_and_stops_by_itself_with_exit_0() {
     ));
     // Run 1 finished (the countdown follows each finished run): it must have failed.
     watch.wait_for_stderr("run 1 · every 1s · next run in");
+    watch.wait_for_stdout("Verdict:");
     {
         let stdout = watch.stdout.lock().unwrap();
         let first = runs(&stdout);
