@@ -389,18 +389,7 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
             .collect()
             .await;
 
-        let calls = tracker.finish();
-        if std::env::var_os("PL_DOCTOR_CALL_LOG").is_some() {
-            for c in &calls {
-                eprintln!(
-                    "pl-doctor: call {} {} {}",
-                    c.stage,
-                    c.action,
-                    if c.ok { "ok" } else { "failed" }
-                );
-            }
-            eprintln!("pl-doctor: {} AWS calls", calls.len());
-        }
+        tracker.finish_and_log();
         Ok(Collection {
             collected_at,
             region,

@@ -107,6 +107,23 @@ impl Tracker {
         self.redraw(&s);
     }
 
+    /// [`Tracker::finish`], then with `PL_DOCTOR_CALL_LOG` set, every call and their
+    /// number on stderr (what the benchmark and the call-count tests read).
+    pub fn finish_and_log(&self) {
+        let calls = self.finish();
+        if std::env::var_os("PL_DOCTOR_CALL_LOG").is_some() {
+            for c in &calls {
+                eprintln!(
+                    "pl-doctor: call {} {} {}",
+                    c.stage,
+                    c.action,
+                    if c.ok { "ok" } else { "failed" }
+                );
+            }
+            eprintln!("pl-doctor: {} AWS calls", calls.len());
+        }
+    }
+
     pub fn finish(&self) -> Vec<CallRecord> {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();

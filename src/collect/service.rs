@@ -101,18 +101,7 @@ pub async fn collect(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
         (Some(Err(m)), _) => Fact::Absent(m),
         (None, why) => Fact::not_requested(why.clone().unwrap_or_default()),
     };
-    let calls = tracker.finish();
-    if std::env::var_os("PL_DOCTOR_CALL_LOG").is_some() {
-        for c in &calls {
-            eprintln!(
-                "pl-doctor: call {} {} {}",
-                c.stage,
-                c.action,
-                if c.ok { "ok" } else { "failed" }
-            );
-        }
-        eprintln!("pl-doctor: {} AWS calls", calls.len());
-    }
+    tracker.finish_and_log();
 
     let header = ProviderViewHeader {
         collected_by: format!("pl-doctor {}", env!("CARGO_PKG_VERSION")),

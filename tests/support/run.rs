@@ -12,6 +12,45 @@ use std::time::Duration;
 /// assert on timing.
 const RUN_LIMIT: Duration = Duration::from_secs(180);
 
+/// Variables of the machine running the tests that must not reach pl-doctor: a profile,
+/// a session, a region or an endpoint of its own would change what it collects.
+pub const SCRUBBED_VARS: &[&str] = &[
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_EC2",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "PL_DOCTOR_CALL_LOG",
+];
+
+/// What pl-doctor's environment holds: the given access key, no config or credentials
+/// file, no instance metadata, no color. Apply with `.envs(…)`, then remove [`SCRUBBED_VARS`].
+pub fn isolated_env(access_key_id: &str, secret: &str) -> [(&'static str, String); 6] {
+    [
+        ("NO_COLOR", "1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", access_key_id.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", secret.to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        (
+            "AWS_CONFIG_FILE",
+            "/nonexistent/pl-doctor-e2e/config".to_owned(),
+        ),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/pl-doctor-e2e/credentials".to_owned(),
+        ),
+    ]
+}
+
 pub struct Invocation {
     pub endpoint_id: String,
     pub endpoint_url: String,
@@ -59,31 +98,8 @@ impl Invocation {
     pub fn command(&self) -> Command {
         let mut c = Command::cargo_bin("pl-doctor").expect("pl-doctor binary");
         c.timeout(RUN_LIMIT)
-            .env("NO_COLOR", "1")
-            .env("AWS_ACCESS_KEY_ID", &self.access_key.0)
-            .env("AWS_SECRET_ACCESS_KEY", &self.access_key.1)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/nonexistent/pl-doctor-e2e/config")
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/pl-doctor-e2e/credentials",
-            );
-        for var in [
-            "AWS_SESSION_TOKEN",
-            "AWS_SECURITY_TOKEN",
-            "AWS_PROFILE",
-            "AWS_DEFAULT_PROFILE",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_EC2",
-            "AWS_ENDPOINT_URL_STS",
-            "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
-            "AWS_ROLE_ARN",
-            "AWS_WEB_IDENTITY_TOKEN_FILE",
-            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        ] {
+            .envs(isolated_env(&self.access_key.0, &self.access_key.1));
+        for var in SCRUBBED_VARS {
             c.env_remove(var);
         }
         c.args([

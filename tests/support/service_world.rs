@@ -231,32 +231,8 @@ impl ServiceWorld {
 /// The same scrubbed environment as run.rs, with the world's consumer key by default.
 pub fn scrubbed(c: &mut Command) {
     c.timeout(RUN_LIMIT)
-        .env("NO_COLOR", "1")
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/pl-doctor-e2e/config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/pl-doctor-e2e/credentials",
-        );
-    for var in [
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_EC2",
-        "AWS_ENDPOINT_URL_STS",
-        "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "PL_DOCTOR_CALL_LOG",
-    ] {
+        .envs(super::run::isolated_env(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
+    for var in super::run::SCRUBBED_VARS {
         c.env_remove(var);
     }
 }
