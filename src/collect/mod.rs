@@ -277,12 +277,11 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
         // shared by its endpoints.
         let provider_sides = async {
             let clients = provider_clients.as_ref()?;
-            let account = provider_account.clone().await;
             let names = sorted_unique(endpoints.iter().map(|e| e.service_name.clone()));
             let sides = futures_util::stream::iter(names)
                 .map(|name| {
                     let tracker = &tracker;
-                    let account = account.clone();
+                    let account = provider_account.clone();
                     let metrics_request = match (&req.skip_metrics, &provider_cloudwatch) {
                         (None, Some(cw)) => Some(provider::MetricsRequest {
                             client: cw,

@@ -112,7 +112,7 @@ pub async fn collect(
     tracker: &Tracker,
     c: &Clients,
     service_name: &str,
-    account: Option<AccountFacts>,
+    account: impl std::future::Future<Output = Option<AccountFacts>>,
     metrics: Option<MetricsRequest<'_>>,
 ) -> (ProviderSide, Option<ProviderSeries>) {
     let l = lookup(tracker, c, service_id(service_name), account).await;
@@ -164,11 +164,13 @@ pub async fn lookup(
     tracker: &Tracker,
     c: &Clients,
     svc_id: &str,
-    account_facts: Option<AccountFacts>,
+    account_facts: impl std::future::Future<Output = Option<AccountFacts>>,
 ) -> ServiceLookup {
     let stage = tracker.stage("provider: service");
+    // Facts already being asked elsewhere (the one-endpoint path starts them beside the
+    // endpoint lookup) are awaited here, beside the service's calls, never before them.
     let account_facts = async {
-        match account_facts {
+        match account_facts.await {
             Some(a) => a,
             None => account(tracker, c).await,
         }

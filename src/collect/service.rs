@@ -74,7 +74,13 @@ pub async fn collect(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
     let clients = provider::Clients::new(conf);
     let cloudwatch = aws_sdk_cloudwatch::Client::new(conf);
 
-    let lookup = provider::lookup(&tracker, &clients, &req.service_id, None).await;
+    let lookup = provider::lookup(
+        &tracker,
+        &clients,
+        &req.service_id,
+        std::future::ready(None),
+    )
+    .await;
     let account = lookup.identity.known().map(|i| i.account.clone());
     let configuration = match &lookup.configuration {
         Ok(c) => c.clone(),
