@@ -143,6 +143,12 @@ fn scope(args: &DiagnoseArgs) -> Result<Scope, Failure> {
         }
     }
     if let Some(vpc) = &args.vpc {
+        // clap counts --all's default (false) as present, so `requires` cannot say this.
+        if !args.all {
+            return Err(Failure::BadInput(format!(
+                "--vpc {vpc} only narrows a fleet scan: add --all (or give --endpoint alone)"
+            )));
+        }
         if !crate::cli::is_vpc_id(vpc) {
             return Err(Failure::BadInput(format!(
                 "--vpc: {vpc:?} is not a VPC id (vpc- then 8 or 17 hex digits, e.g. vpc-0a1b2c3d4e5f6a7b8)"

@@ -208,6 +208,53 @@ fn malformed_options_are_one_line_errors_with_exit_2() {
 }
 
 #[test]
+fn fleet_service_and_watch_options_are_checked_before_any_aws_call() {
+    // No region and no endpoint URL: a check that let these through would exit 3, not 2.
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--service", "vpce-0a1b2c3d4e5f6a7b8"],
+            "not an endpoint service id",
+        ),
+        (&["--service", "svc-1"], "not an endpoint service id"),
+        (&["--all", "--vpc", "vpc-XYZ"], "not a VPC id"),
+        (
+            &[
+                "--endpoint",
+                "vpce-0a1b2c3d4e5f6a7b8",
+                "--vpc",
+                "vpc-0a1b2c3d4e5f6a7b8",
+            ],
+            "add --all",
+        ),
+        (
+            &[
+                "--service",
+                "vpce-svc-0123456789abcdef0",
+                "--client",
+                "10.0.0.1",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &["--all", "--endpoint", "vpce-0a1b2c3d4e5f6a7b8"],
+            "cannot be used with",
+        ),
+        (
+            &["--all", "--watch", "500ms"],
+            "watch at most once a second",
+        ),
+        (
+            &["--from-snapshot", "x.json", "--watch"],
+            "cannot be used with",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = pl().args(*args).output().unwrap();
+        assert_one_line_error(&out, 2, needle);
+    }
+}
+
+#[test]
 fn live_collection_without_a_region_exits_3_with_a_hint() {
     let home = tempfile::tempdir().unwrap();
     let out = pl()
