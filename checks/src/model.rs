@@ -6,7 +6,7 @@
 //! them with [`eq_wire`] because the API and the SDK disagree on case
 //! (`pendingAcceptance` on the wire, `PendingAcceptance` in the SDK enum).
 
-use crate::fact::Fact;
+use crate::fact::{Fact, Missing};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -466,6 +466,10 @@ pub struct Listener {
     /// `tcp.idle_timeout.seconds` (DescribeListenerAttributes); AWS default 350.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp_idle_timeout_seconds: Option<u32>,
+    /// Why `tcp_idle_timeout_seconds` is not known when DescribeListenerAttributes
+    /// failed (absent: read, and `None` there means the AWS default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes_missing: Option<Missing>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -491,6 +495,10 @@ pub struct TargetGroup {
     /// `use_load_balancer_configuration` (AWS default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cross_zone: Option<String>,
+    /// Why `cross_zone` is not known when DescribeTargetGroupAttributes failed (absent:
+    /// read, and `None` there means the load balancer's setting applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes_missing: Option<Missing>,
     /// DescribeTargetHealth.
     pub targets: Fact<Vec<TargetHealthFact>>,
 }

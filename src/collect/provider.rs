@@ -448,10 +448,9 @@ async fn behind_load_balancers(
                     .send(),
             )
             .await;
-        // The model keeps only the value: without the call, the timeout stays unknown (None).
         let timeout = r
-            .ok()
-            .and_then(|o| convert::elb::listener_idle_timeout(o.attributes()));
+            .map(|o| convert::elb::listener_idle_timeout(o.attributes()))
+            .map_err(|f| f.to_missing());
         (arn.clone(), timeout)
     }));
     let health = join_all(tgs.iter().map(|tg| {
@@ -473,8 +472,8 @@ async fn behind_load_balancers(
                     .send(),
             )
             .await
-            .ok()
-            .and_then(|o| convert::elb::target_group_cross_zone(o.attributes()))
+            .map(|o| convert::elb::target_group_cross_zone(o.attributes()))
+            .map_err(|f| f.to_missing())
     }));
     // The subnets and security groups of the NLBs' and target groups' VPCs, by filter in
     // this same round trip: the groups a target turns out to use are almost always among
@@ -486,7 +485,8 @@ async fn behind_load_balancers(
         vpc_subnets(stage, c, vpc_ids.clone()),
         vpc_security_groups(stage, c, vpc_ids)
     );
-    let idle_timeouts: BTreeMap<String, Option<u32>> = idle_timeouts.into_iter().collect();
+    let idle_timeouts: BTreeMap<String, Result<Option<u32>, Missing>> =
+        idle_timeouts.into_iter().collect();
     let health: Vec<Result<Vec<elb::TargetHealthDescription>, CallFailure>> = health
         .into_iter()
         .map(|r| r.map(|o| o.target_health_descriptions().to_vec()))
@@ -569,7 +569,8 @@ async fn behind_load_balancers(
                     .map(|l| {
                         let timeout = l
                             .listener_arn()
-                            .and_then(|a| idle_timeouts.get(a).copied().flatten());
+                            .and_then(|a| idle_timeouts.get(a).cloned())
+                            .unwrap_or(Ok(None));
                         convert::elb::listener(l, timeout)
                     })
                     .collect();

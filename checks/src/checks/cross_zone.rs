@@ -72,6 +72,14 @@ fn effective_cross_zone(
     tg: &TargetGroup,
     lbs: &[&LoadBalancer],
 ) -> Result<(bool, String), Outcome> {
+    if let (None, Some(m)) = (&tg.cross_zone, &tg.attributes_missing) {
+        // Without the target group's own setting the load balancer's cannot be assumed:
+        // the target group may override it either way.
+        return Err(Outcome::missing(
+            &format!("the attributes of target group {}", tg.name),
+            m,
+        ));
+    }
     match tg.cross_zone.as_deref() {
         Some(v) if v.eq_ignore_ascii_case("true") => {
             return Ok((true, format!("target group {} sets it to true", tg.name)))
@@ -485,6 +493,26 @@ mod tests {
         };
         t[0].state = "unhealthy".into();
         assert_eq!(run(&s).status, Status::Pass);
+    }
+
+    #[test]
+    fn an_unread_target_group_setting_is_unknown_not_the_load_balancers() {
+        // With the load balancer's cross-zone off, the target group could override it
+        // either way: assuming the load balancer's would be a guess.
+        let mut s = base::healthy();
+        cross_zone_off(&mut s);
+        tg(&mut s).cross_zone = None;
+        tg(&mut s).attributes_missing = Some(crate::Missing::AccessDenied {
+            action: "elasticloadbalancing:DescribeTargetGroupAttributes".into(),
+            message: None,
+        });
+        let o = run(&s);
+        assert_eq!(o.status, Status::Unknown);
+        assert!(
+            o.summary.contains("DescribeTargetGroupAttributes"),
+            "{}",
+            o.summary
+        );
     }
 
     #[test]

@@ -158,7 +158,7 @@ struct ListenerTimeout {
     port: u16,
     protocol: String,
     idle_timeout_seconds: u32,
-    source: &'static str,
+    source: String,
     listener_arn: String,
 }
 
@@ -173,10 +173,15 @@ fn listener_timeouts(ctx: &Context) -> Vec<ListenerTimeout> {
         .filter(|l: &&Listener| ports.is_empty() || ports.contains(&l.port))
         .map(|l| {
             let tls = eq_wire(&l.protocol, "TLS");
-            let (secs, source) = match (tls, l.tcp_idle_timeout_seconds) {
-                (true, _) => (DEFAULT_IDLE_TIMEOUT, "fixed for TLS listeners"),
-                (false, Some(s)) => (s, "tcp.idle_timeout.seconds"),
-                (false, None) => (DEFAULT_IDLE_TIMEOUT, "AWS default"),
+            let (secs, source) = match (tls, l.tcp_idle_timeout_seconds, &l.attributes_missing) {
+                (true, _, _) => (DEFAULT_IDLE_TIMEOUT, "fixed for TLS listeners".to_owned()),
+                (false, Some(s), _) => (s, "tcp.idle_timeout.seconds".to_owned()),
+                // Said, not hidden: the value below is then an assumption.
+                (false, None, Some(m)) => (
+                    DEFAULT_IDLE_TIMEOUT,
+                    format!("not read: {m}; the AWS default assumed"),
+                ),
+                (false, None, None) => (DEFAULT_IDLE_TIMEOUT, "AWS default".to_owned()),
             };
             ListenerTimeout {
                 port: l.port,
@@ -476,6 +481,27 @@ mod tests {
         let o = run(&s);
         assert_eq!(o.status, Status::Warn);
         assert_eq!(o.evidence["metrics_side"], "consumer");
+    }
+
+    #[test]
+    fn an_unread_listener_timeout_is_said_to_be_assumed() {
+        let mut s = healthy();
+        if let Fact::Known(lbs) = &mut s.provider.load_balancers {
+            if let Fact::Known(ls) = &mut lbs[0].listeners {
+                ls[0].tcp_idle_timeout_seconds = None;
+                ls[0].attributes_missing = Some(crate::Missing::ApiError {
+                    operation: "elasticloadbalancing:DescribeListenerAttributes".into(),
+                    message: "503 Service Unavailable".into(),
+                });
+            }
+        }
+        replace(&mut s, nlb_series("TCP_ELB_Reset_Count", "Sum", &burst()));
+        let o = run(&s);
+        let text = format!("{} {:?} {:?}", o.summary, o.details, o.remediation);
+        assert!(
+            text.contains("not read") && text.contains("the AWS default assumed"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -395,6 +395,7 @@ pub fn healthy() -> Snapshot {
                         target_group_arns: vec![TG_ARN.into()],
                     }],
                     tcp_idle_timeout_seconds: Some(350),
+                    attributes_missing: None,
                 }]),
             }]),
             target_groups: Fact::Known(vec![TargetGroup {
@@ -410,6 +411,7 @@ pub fn healthy() -> Snapshot {
                     port: "traffic-port".into(),
                 },
                 cross_zone: Some("use_load_balancer_configuration".into()),
+                attributes_missing: None,
                 targets: Fact::Known(vec![
                     target("10.1.1.100", "us-east-1a", "healthy", None),
                     target("10.1.2.100", "us-east-1b", "healthy", None),

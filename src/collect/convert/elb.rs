@@ -2,7 +2,7 @@
 
 use super::{ip, req, Unreadable};
 use aws_sdk_elasticloadbalancingv2::types as elb;
-use pl_checks::fact::Fact;
+use pl_checks::fact::{Fact, Missing};
 use pl_checks::model::*;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -115,7 +115,12 @@ pub fn target_group_cross_zone(attrs: &[elb::TargetGroupAttribute]) -> Option<St
         .map(str::to_owned)
 }
 
-pub fn listener(l: &elb::Listener, idle_timeout: Option<u32>) -> Result<Listener, Unreadable> {
+/// `idle_timeout`: the listener's attribute as read, or why it could not be.
+pub fn listener(
+    l: &elb::Listener,
+    idle_timeout: Result<Option<u32>, Missing>,
+) -> Result<Listener, Unreadable> {
+    let (tcp_idle_timeout_seconds, attributes_missing) = split(idle_timeout);
     let port = req(l.port(), "Port")?;
     Ok(Listener {
         arn: req(l.listener_arn(), "ListenerArn")?.to_owned(),
@@ -125,7 +130,8 @@ pub fn listener(l: &elb::Listener, idle_timeout: Option<u32>) -> Result<Listener
             .map(|p| p.as_str().to_owned())
             .unwrap_or_default(),
         default_actions: l.default_actions().iter().map(action).collect(),
-        tcp_idle_timeout_seconds: idle_timeout,
+        tcp_idle_timeout_seconds,
+        attributes_missing,
     })
 }
 
@@ -153,11 +159,21 @@ fn action(a: &elb::Action) -> ListenerAction {
     }
 }
 
+/// An attribute as read (`Ok`, possibly unset) or why it could not be.
+fn split<T>(r: Result<Option<T>, Missing>) -> (Option<T>, Option<Missing>) {
+    match r {
+        Ok(v) => (v, None),
+        Err(m) => (None, Some(m)),
+    }
+}
+
+/// `cross_zone`: the target group's attribute as read, or why it could not be.
 pub fn target_group(
     tg: &elb::TargetGroup,
-    cross_zone: Option<String>,
+    cross_zone: Result<Option<String>, Missing>,
     targets: Fact<Vec<TargetHealthFact>>,
 ) -> Result<TargetGroup, Unreadable> {
+    let (cross_zone, attributes_missing) = split(cross_zone);
     let port = tg.port().unwrap_or_default();
     Ok(TargetGroup {
         arn: req(tg.target_group_arn(), "TargetGroupArn")?.to_owned(),
@@ -181,6 +197,7 @@ pub fn target_group(
             port: tg.health_check_port().unwrap_or("traffic-port").to_owned(),
         },
         cross_zone,
+        attributes_missing,
         targets,
     })
 }
@@ -375,7 +392,7 @@ mod tests {
                     .build(),
             )
             .build();
-        let m = listener(&l, Some(350)).unwrap();
+        let m = listener(&l, Ok(Some(350))).unwrap();
         assert_eq!((m.port, m.protocol.as_str()), (8443, "TCP"));
         assert_eq!(m.default_actions[0].action_type, "forward");
         assert_eq!(
@@ -383,6 +400,14 @@ mod tests {
             ["arn:tg1", "arn:tg2"]
         );
         assert_eq!(m.tcp_idle_timeout_seconds, Some(350));
+        assert_eq!(m.attributes_missing, None);
+        let denied = Missing::AccessDenied {
+            action: "elasticloadbalancing:DescribeListenerAttributes".into(),
+            message: None,
+        };
+        let m = listener(&l, Err(denied.clone())).unwrap();
+        assert_eq!(m.tcp_idle_timeout_seconds, None);
+        assert_eq!(m.attributes_missing, Some(denied), "the reason is kept");
     }
 
     #[test]
@@ -435,7 +460,7 @@ mod tests {
             .build();
         let m = target_group(
             &tg,
-            Some("use_load_balancer_configuration".into()),
+            Ok(Some("use_load_balancer_configuration".into())),
             Fact::Known(vec![]),
         )
         .unwrap();
