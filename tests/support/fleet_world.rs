@@ -118,44 +118,6 @@ pub async fn build(url: &str, n: usize) -> Fleet {
     }
 }
 
-async fn group(
-    ec2: &aws_sdk_ec2::Client,
-    vpc: &str,
-    name: &str,
-    port_from: Option<&str>,
-) -> String {
-    let id = ok(
-        ec2.create_security_group()
-            .vpc_id(vpc)
-            .group_name(name)
-            .description(format!("pl-doctor fleet e2e {name}"))
-            .send()
-            .await,
-        &format!("CreateSecurityGroup {name}"),
-    )
-    .group_id()
-    .expect("group id")
-    .to_owned();
-    if let Some(cidr) = port_from {
-        ok(
-            ec2.authorize_security_group_ingress()
-                .group_id(&id)
-                .ip_permissions(
-                    ec2t::IpPermission::builder()
-                        .ip_protocol("tcp")
-                        .from_port(i32::from(PORT))
-                        .to_port(i32::from(PORT))
-                        .ip_ranges(ec2t::IpRange::builder().cidr_ip(cidr).build())
-                        .build(),
-                )
-                .send()
-                .await,
-            &format!("AuthorizeSecurityGroupIngress {name}"),
-        );
-    }
-    id
-}
-
 /// Three PrivateLink endpoints with different fates, and one to an AWS service.
 #[derive(Debug, Clone)]
 pub struct Mixed {
@@ -173,7 +135,8 @@ pub struct Mixed {
 pub async fn build_mixed(url: &str) -> Mixed {
     let world = World::build(url, &super::world::Spec::default()).await;
     let ec2 = consumer_ec2(url).await;
-    let closed = group(&ec2, &world.consumer_vpc, "closed-endpoint", None).await;
+    let closed =
+        super::world::create_sg(&ec2, &world.consumer_vpc, "closed-endpoint", &[], "").await;
     let sg_missing_port = add_endpoint(
         &ec2,
         &world.consumer_vpc,
@@ -223,7 +186,14 @@ pub async fn build_mixed(url: &str) -> Mixed {
             .to_owned(),
         );
     }
-    let open = group(&ec2, &other_vpc, "other-vpc-endpoint", Some(OTHER_VPC_CIDR)).await;
+    let open = super::world::create_sg(
+        &ec2,
+        &other_vpc,
+        "other-vpc-endpoint",
+        &[PORT],
+        OTHER_VPC_CIDR,
+    )
+    .await;
     let other_vpc_endpoint =
         add_endpoint(&ec2, &other_vpc, &world.service_name, &subnets, &open, true).await;
     let aws_service_endpoint = add_endpoint(

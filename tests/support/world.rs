@@ -384,11 +384,13 @@ async fn create_subnet(ec2: &aws_sdk_ec2::Client, vpc: &str, az: &str) -> String
         .to_owned()
 }
 
-async fn create_sg(
+/// A security group in `vpc` admitting TCP on `ingress_ports` from `clients`.
+pub async fn create_sg(
     ec2: &aws_sdk_ec2::Client,
     vpc: &str,
     name: &str,
     ingress_ports: &[u16],
+    clients: &str,
 ) -> String {
     let id = ok(
         ec2.create_security_group()
@@ -410,8 +412,8 @@ async fn create_sg(
                 .to_port(i32::from(*p))
                 .ip_ranges(
                     ec2t::IpRange::builder()
-                        .cidr_ip(VPC_CIDR)
-                        .description("clients in the VPC")
+                        .cidr_ip(clients)
+                        .description("clients")
                         .build(),
                 )
                 .build()
@@ -439,7 +441,7 @@ async fn build_provider(
         subnets.push((az, create_subnet(ec2, &vpc, az).await));
     }
     // Targets see PrivateLink traffic from the NLB's addresses in the VPC.
-    let target_sg = create_sg(ec2, &vpc, "service-targets", &[PORT]).await;
+    let target_sg = create_sg(ec2, &vpc, "service-targets", &[PORT], VPC_CIDR).await;
 
     let nlb = ok(
         elb.create_load_balancer()
@@ -645,7 +647,14 @@ async fn build_consumer(ec2: &aws_sdk_ec2::Client, spec: &Spec, service_name: &s
     for az in &spec.endpoint_azs {
         subnets.push(create_subnet(ec2, &vpc, az).await);
     }
-    let sg = create_sg(ec2, &vpc, "payments-endpoint", &spec.endpoint_sg_ports).await;
+    let sg = create_sg(
+        ec2,
+        &vpc,
+        "payments-endpoint",
+        &spec.endpoint_sg_ports,
+        VPC_CIDR,
+    )
+    .await;
     let nacl = build_nacl(ec2, &vpc, &subnets, spec).await;
     let endpoint = ok(
         ec2.create_vpc_endpoint()
