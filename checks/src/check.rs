@@ -1,4 +1,4 @@
-//! What a check is: its metadata (id, step, title, what it reads, the IAM actions
+//! What a check is: its metadata (id, title, what it reads, the IAM actions
 //! behind those facts, its documentation) and a pure `evaluate` over a [`Context`].
 
 use crate::client::{ClientSpec, ResolvedClient};
@@ -57,8 +57,6 @@ pub struct CheckDoc {
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct CheckMeta {
     pub id: &'static str,
-    /// Position in the runbook, 1-based.
-    pub step: u8,
     pub title: &'static str,
     /// Where the seed article (or AWS docs, beyond it) covers this.
     pub source: &'static str,

@@ -3,88 +3,53 @@
 use crate::check::Check;
 use crate::checks::*;
 
-pub static RUNBOOK: [Check; 19] = [
-    Check {
-        meta: &endpoint_state::META,
-        evaluate: endpoint_state::evaluate,
-    },
-    Check {
-        meta: &allowed_principals::META,
-        evaluate: allowed_principals::evaluate,
-    },
-    Check {
-        meta: &connection_acceptance::META,
-        evaluate: connection_acceptance::evaluate,
-    },
-    Check {
-        meta: &endpoint_sg_ingress::META,
-        evaluate: endpoint_sg_ingress::evaluate,
-    },
-    Check {
-        meta: &client_sg_egress::META,
-        evaluate: client_sg_egress::evaluate,
-    },
-    Check {
-        meta: &subnet_nacl::META,
-        evaluate: subnet_nacl::evaluate,
-    },
-    Check {
-        meta: &nlb_listener::META,
-        evaluate: nlb_listener::evaluate,
-    },
-    Check {
-        meta: &nlb_security_group::META,
-        evaluate: nlb_security_group::evaluate,
-    },
-    Check {
-        meta: &target_health::META,
-        evaluate: target_health::evaluate,
-    },
-    Check {
-        meta: &target_sg_ingress::META,
-        evaluate: target_sg_ingress::evaluate,
-    },
-    Check {
-        meta: &private_dns_verification::META,
-        evaluate: private_dns_verification::evaluate,
-    },
-    Check {
-        meta: &private_dns_enabled::META,
-        evaluate: private_dns_enabled::evaluate,
-    },
-    Check {
-        meta: &vpc_dns_attributes::META,
-        evaluate: vpc_dns_attributes::evaluate,
-    },
-    Check {
-        meta: &dns_resolution::META,
-        evaluate: dns_resolution::evaluate,
-    },
-    Check {
-        meta: &az_alignment::META,
-        evaluate: az_alignment::evaluate,
-    },
-    Check {
-        meta: &cross_zone::META,
-        evaluate: cross_zone::evaluate,
-    },
-    Check {
-        meta: &idle_timeout_resets::META,
-        evaluate: idle_timeout_resets::evaluate,
-    },
-    Check {
-        meta: &flow_log_rejects::META,
-        evaluate: flow_log_rejects::evaluate,
-    },
-    Check {
-        meta: &connect_probe::META,
-        evaluate: connect_probe::evaluate,
-    },
+/// One runbook entry: the check module's `META` and `evaluate`.
+macro_rules! check {
+    ($m:ident) => {
+        Check {
+            meta: &$m::META,
+            evaluate: $m::evaluate,
+        }
+    };
+}
+
+/// The runbook in order; a check's step is its position here (1-based), so inserting
+/// one is one line and renumbers nothing by hand.
+pub static RUNBOOK: &[Check] = &[
+    check!(endpoint_state),
+    check!(allowed_principals),
+    check!(connection_acceptance),
+    check!(endpoint_sg_ingress),
+    check!(client_sg_egress),
+    check!(subnet_nacl),
+    check!(nlb_listener),
+    check!(nlb_security_group),
+    check!(target_health),
+    check!(target_sg_ingress),
+    check!(private_dns_verification),
+    check!(private_dns_enabled),
+    check!(vpc_dns_attributes),
+    check!(dns_resolution),
+    check!(az_alignment),
+    check!(cross_zone),
+    check!(idle_timeout_resets),
+    check!(flow_log_rejects),
+    check!(connect_probe),
 ];
 
 /// Look a check up by id.
 pub fn find(id: &str) -> Option<&'static Check> {
     RUNBOOK.iter().find(|c| c.meta.id == id)
+}
+
+/// A check's position in the runbook, 1-based (bots key on ids; steps shift when a
+/// check is inserted).
+pub fn step(id: &str) -> u8 {
+    RUNBOOK
+        .iter()
+        .position(|c| c.meta.id == id)
+        .map(|i| (i + 1) as u8)
+        .expect("step of a check id that is not in the runbook")
 }
 
 /// Every check id, in runbook order.
@@ -99,7 +64,7 @@ mod tests {
     #[test]
     fn runbook_is_ordered_and_ids_match_files() {
         for (i, c) in RUNBOOK.iter().enumerate() {
-            assert_eq!(c.meta.step as usize, i + 1, "{} is out of order", c.meta.id);
+            assert_eq!(step(c.meta.id) as usize, i + 1, "{} step", c.meta.id);
             assert!(
                 !c.meta.doc.what_it_checks.is_empty()
                     && !c.meta.doc.why_it_matters.is_empty()

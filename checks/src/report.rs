@@ -107,7 +107,7 @@ pub fn evaluate(snapshot: &Snapshot, options: &EvalOptions) -> Vec<CheckResult> 
         };
         results.push(CheckResult {
             id: meta.id.to_owned(),
-            step: meta.step,
+            step: crate::registry::step(meta.id),
             title: meta.title.to_owned(),
             status: outcome.status,
             summary: outcome.summary,

@@ -48,10 +48,12 @@ pub fn json(report: &Report) -> String {
 
 pub fn checks_list(_style: Style) -> String {
     let mut out = String::new();
-    for c in RUNBOOK.iter() {
+    for (i, c) in RUNBOOK.iter().enumerate() {
         out.push_str(&format!(
             "{:>2}  {:<26} {}\n",
-            c.meta.step, c.meta.id, c.meta.title
+            i + 1,
+            c.meta.id,
+            c.meta.title
         ));
     }
     out
@@ -106,7 +108,7 @@ pub fn explain(meta: &CheckMeta, style: Style) -> String {
          Why it matters\n{why}\n\n\
          How to fix\n{fix}\n",
         id = meta.id,
-        step = meta.step,
+        step = pl_checks::registry::step(meta.id),
         total = RUNBOOK.len(),
         title = meta.title,
         sev = severity(meta.severity),

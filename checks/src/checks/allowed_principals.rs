@@ -7,7 +7,6 @@ use serde_json::json;
 
 pub static META: CheckMeta = CheckMeta {
     id: "allowed-principals",
-    step: 2,
     title: "Consumer is an allowed principal of the service",
     source: "seed: Step 3 (Allowed principals), Step 2 (open allow-list warning), Scaling (quotas)",
     severity: Severity::Critical,

@@ -8,7 +8,6 @@ use serde_json::json;
 
 pub static META: CheckMeta = CheckMeta {
     id: "az-alignment",
-    step: 15,
     title: "Endpoint subnets are in AZ IDs the service publishes",
     source: "seed: Step 4 (AZ alignment), Troubleshooting runbook 4",
     severity: Severity::High,

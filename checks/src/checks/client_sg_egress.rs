@@ -7,7 +7,6 @@ use crate::net::sg::{self, Direction, Grant, Peer};
 
 pub static META: CheckMeta = CheckMeta {
     id: "client-sg-egress",
-    step: 5,
     title: "Client security groups allow egress to the endpoint",
     source: "seed: Step 4 (\"consumer-side SGs on the clients still need egress to the endpoint\")",
     severity: Severity::High,

@@ -6,7 +6,6 @@ use crate::model::{ProbeAttempt, ProbeOutcome, TlsOutcome};
 
 pub static META: CheckMeta = CheckMeta {
     id: "connect-probe",
-    step: 19,
     title: "TCP connect to the endpoint succeeds",
     source: "seed: Verify 5, Troubleshooting runbook 2",
     severity: Severity::Critical,

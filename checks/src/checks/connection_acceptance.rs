@@ -7,7 +7,6 @@ use serde_json::json;
 
 pub static META: CheckMeta = CheckMeta {
     id: "connection-acceptance",
-    step: 3,
     title: "Provider accepted the connection",
     source: "seed: Step 3 (Acceptance, connection notifications), Verify 2",
     severity: Severity::Critical,

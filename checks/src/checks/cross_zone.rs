@@ -11,7 +11,6 @@ use serde_json::json;
 
 pub static META: CheckMeta = CheckMeta {
     id: "cross-zone",
-    step: 16,
     title: "Cross-zone load balancing on, or healthy targets in every endpoint AZ",
     source: "seed: Step 1 (cross-zone), Scaling (cross-zone load balancing), Troubleshooting runbook 4",
     severity: Severity::High,

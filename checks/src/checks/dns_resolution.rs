@@ -8,7 +8,6 @@ use std::net::IpAddr;
 
 pub static META: CheckMeta = CheckMeta {
     id: "dns-resolution",
-    step: 14,
     title: "Endpoint names resolve to the endpoint ENIs",
     source: "seed: Verify 4, Troubleshooting runbook 3",
     severity: Severity::High,

@@ -6,7 +6,6 @@ use crate::net::sg::{self, Direction, Grant, Peer, SgDecision};
 
 pub static META: CheckMeta = CheckMeta {
     id: "endpoint-sg-ingress",
-    step: 4,
     title: "Endpoint security group allows the client on the service port",
     source: "seed: Step 4 (\"the most common stumble\"), Troubleshooting runbook 2",
     severity: Severity::Critical,

@@ -5,7 +5,6 @@ use crate::model::eq_wire;
 
 pub static META: CheckMeta = CheckMeta {
     id: "endpoint-state",
-    step: 1,
     title: "Endpoint is available",
     source: "seed: Troubleshooting runbook 1, Verify 3",
     severity: Severity::Critical,

@@ -5,7 +5,6 @@ use crate::model::{eq_wire, FlowLog, RejectRow};
 
 pub static META: CheckMeta = CheckMeta {
     id: "flow-log-rejects",
-    step: 18,
     title: "Flow logs show no rejects at the endpoint",
     source: "seed: Observability and cost (VPC Flow Logs on the endpoint ENIs, the Logs Insights REJECT query)",
     severity: Severity::Medium,

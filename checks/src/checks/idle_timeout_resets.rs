@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 pub static META: CheckMeta = CheckMeta {
     id: "idle-timeout-resets",
-    step: 17,
     title: "No idle-timeout reset pattern",
     source: "seed: Scaling (Idle timeout), Observability, Troubleshooting runbook 5",
     severity: Severity::Medium,

@@ -9,7 +9,6 @@ use serde_json::json;
 
 pub static META: CheckMeta = CheckMeta {
     id: "nlb-listener",
-    step: 7,
     title: "Service NLB is internal and listens on the port",
     source: "seed: Step 1 (Front the service with an NLB)",
     severity: Severity::Critical,

@@ -7,7 +7,6 @@ use crate::net::sg::{self, Direction, Grant, Peer};
 
 pub static META: CheckMeta = CheckMeta {
     id: "nlb-security-group",
-    step: 8,
     title: "NLB security groups admit PrivateLink traffic",
     source: "beyond the seed: https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-security-groups.html",
     severity: Severity::Critical,

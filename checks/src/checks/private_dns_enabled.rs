@@ -8,7 +8,6 @@ use std::net::IpAddr;
 
 pub static META: CheckMeta = CheckMeta {
     id: "private-dns-enabled",
-    step: 12,
     title: "Private DNS is enabled on the endpoint",
     source: "seed: Step 5, Troubleshooting runbook 3",
     severity: Severity::High,

@@ -6,7 +6,6 @@ use crate::net::dns::offered_name;
 
 pub static META: CheckMeta = CheckMeta {
     id: "private-dns-verification",
-    step: 11,
     title: "Private DNS name is verified",
     source: "seed: Step 5 (Private DNS and domain ownership verification), Verify 1",
     severity: Severity::High,

@@ -11,7 +11,6 @@ use ipnet::IpNet;
 
 pub static META: CheckMeta = CheckMeta {
     id: "subnet-nacl",
-    step: 6,
     title: "Network ACLs allow the port and the ephemeral return ports",
     source: "beyond the seed: https://docs.aws.amazon.com/vpc/latest/userguide/vpc-network-acls.html",
     severity: Severity::High,

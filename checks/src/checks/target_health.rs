@@ -11,7 +11,6 @@ use serde_json::json;
 
 pub static META: CheckMeta = CheckMeta {
     id: "target-health",
-    step: 9,
     title: "Targets behind the port are healthy",
     source: "seed: Troubleshooting runbook 2 (\"confirm targets are healthy\"), Observability (HealthyHostCount/UnHealthyHostCount)",
     severity: Severity::Critical,

@@ -9,7 +9,6 @@ use ipnet::IpNet;
 
 pub static META: CheckMeta = CheckMeta {
     id: "target-sg-ingress",
-    step: 10,
     title: "Target security groups admit the NLB",
     source: "beyond the seed: https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-register-targets.html#target-security-groups",
     severity: Severity::Critical,

@@ -5,7 +5,6 @@ use crate::net::dns::{amazon_resolvers, offered_name};
 
 pub static META: CheckMeta = CheckMeta {
     id: "vpc-dns-attributes",
-    step: 13,
     title: "Consumer VPC has DNS support and DNS hostnames",
     source: "seed: Step 5, Troubleshooting runbook 3",
     severity: Severity::High,
