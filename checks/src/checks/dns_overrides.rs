@@ -286,9 +286,12 @@ fn judge(s: &Snapshot, name: &str, d: &Decision) -> Resolution {
             Finding::new(
                 Status::Fail,
                 format!(
-                    "{name} is answered by {winner}: it sends the question to {targets} instead of the VPC resolver, so {} does not get the endpoint's private zone{}",
-                    vpc,
-                    if ep.private_dns_enabled { " (a forwarding rule for the same name beats the private hosted zone)" } else { "" }
+                    "{name} is answered by {winner}: the question leaves the VPC resolver, so clients in {vpc} never get {}",
+                    if ep.private_dns_enabled {
+                        "the endpoint's private zone (a forwarding rule for the same name beats a private hosted zone)"
+                    } else {
+                        "this endpoint's addresses unless those servers serve them"
+                    }
                 ),
             )
             .fix(format!(

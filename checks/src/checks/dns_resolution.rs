@@ -726,4 +726,71 @@ mod tests {
             None
         );
     }
+
+    fn on_ec2_in(s: &mut Snapshot, vpc: &str) {
+        s.vantage = Some(crate::model::Vantage {
+            location: VantageLocation::Ec2,
+            how: "instance metadata (IMDSv2)".into(),
+            instance_id: Some("i-0123456789abcdef0".into()),
+            vpc_id: Some(vpc.into()),
+            subnet_id: Some("subnet-0a1b2c3d4e5f60003".into()),
+            region: Some("us-east-1".into()),
+            stub_upstreams: vec!["10.0.0.2".into()],
+        });
+        if let Fact::Known(d) = &mut s.dns {
+            d.resolver = "system".into();
+        }
+    }
+
+    #[test]
+    fn inside_the_endpoints_vpc_a_failing_private_name_fails_whatever_the_resolver() {
+        let mut s = healthy();
+        set(&mut s, 0, DnsOutcome::NxDomain);
+        on_ec2_in(&mut s, "vpc-0c0a5e1b2d3f4a5b6");
+        let o = run(&s, &passed(&CONFIG));
+        assert_eq!(o.status, Status::Fail, "{}", o.summary);
+        assert_eq!(o.evidence["vantage"]["where"], "endpoint_vpc");
+        assert_eq!(o.evidence["vantage"]["how"], "instance metadata (IMDSv2)");
+        assert!(
+            o.details.iter().any(|d| d.contains("systemd-resolved") && d.contains("10.0.0.2")),
+            "{:?}",
+            o.details
+        );
+    }
+
+    #[test]
+    fn in_another_vpc_the_reading_names_that_vpc() {
+        let mut s = healthy();
+        set(&mut s, 0, DnsOutcome::NxDomain);
+        on_ec2_in(&mut s, "vpc-0ffeeffeeffeeffee");
+        let o = run(&s, &passed(&CONFIG));
+        assert_eq!(o.status, Status::Unknown);
+        assert!(o.summary.contains("pl-doctor runs in vpc-0ffeeffeeffeeffee"), "{}", o.summary);
+        assert_eq!(o.evidence["vantage"]["where"], "other_vpc");
+    }
+
+    #[test]
+    fn the_cause_dns_overrides_found_is_named_and_agreement_is_said() {
+        let mut s = healthy();
+        set(&mut s, 0, DnsOutcome::NxDomain);
+        let mut prior = passed(&CONFIG);
+        prior.push(CheckResult {
+            id: "dns-overrides".into(),
+            step: 0,
+            title: String::new(),
+            status: Status::Fail,
+            summary: "Resolver rule rslvr-rr-1 forwards it".into(),
+            details: vec![],
+            evidence: Default::default(),
+            remediation: Some("disassociate rslvr-rr-1".into()),
+        });
+        let o = run(&s, &prior);
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.summary.contains("configuration and answers agree: dns-overrides found Resolver rule rslvr-rr-1"), "{}", o.summary);
+        assert_eq!(o.remediation.as_deref(), Some("disassociate rslvr-rr-1"));
+        let mut prior = passed(&CONFIG);
+        prior.extend(passed(&["dns-overrides"]));
+        let o = run(&healthy(), &prior);
+        assert!(o.details.iter().any(|d| d.starts_with("Configuration and answers agree")));
+    }
 }
