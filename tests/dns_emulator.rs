@@ -14,9 +14,7 @@ use support::dns_server::LoopbackDns;
 use support::emulator::Emulator;
 use support::imds::Imds;
 use support::run::{Invocation, Outcome, Report};
-use support::world::{
-    consumer_credentials, sdk_config, Spec, World, PRIVATE_DNS_NAME, REGION,
-};
+use support::world::{consumer_credentials, sdk_config, Spec, World, PRIVATE_DNS_NAME, REGION};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -72,7 +70,12 @@ async fn forward_rule(c: &Consumer, vpc: &str, domain: &str) -> String {
             .name(format!("to-onprem-{}", domain.replace('.', "-")))
             .rule_type(RuleTypeOption::Forward)
             .domain_name(domain)
-            .target_ips(TargetAddress::builder().ip("192.168.10.53").port(53).build())
+            .target_ips(
+                TargetAddress::builder()
+                    .ip("192.168.10.53")
+                    .port(53)
+                    .build(),
+            )
             .send()
             .await,
         "CreateResolverRule",
@@ -131,7 +134,12 @@ async fn a_record(c: &Consumer, zone: &str, ips: &[&str]) {
         .ttl(60)
         .set_resource_records(Some(
             ips.iter()
-                .map(|ip| ResourceRecord::builder().value(*ip).build().expect("record"))
+                .map(|ip| {
+                    ResourceRecord::builder()
+                        .value(*ip)
+                        .build()
+                        .expect("record")
+                })
                 .collect(),
         ))
         .build()
@@ -332,7 +340,12 @@ fn custom_dhcp_dns_servers_with_right_answers_warn_naming_the_option_set() {
 // ------------------------------------------------------------------ vantage
 
 /// Runs the diagnosis with instance metadata from `imds` (or none), as an instance would.
-fn diagnose_from(emulator: &Emulator, world: &World, dns: &LoopbackDns, imds: Option<&Imds>) -> Report {
+fn diagnose_from(
+    emulator: &Emulator,
+    world: &World,
+    dns: &LoopbackDns,
+    imds: Option<&Imds>,
+) -> Report {
     let inv = Invocation::new(&world.endpoint_id, &emulator.url()).resolver(dns.addr());
     let mut cmd = inv.command();
     if let Some(imds) = imds {
@@ -346,7 +359,10 @@ fn diagnose_from(emulator: &Emulator, world: &World, dns: &LoopbackDns, imds: Op
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
     let json = serde_json::from_str(&outcome.stdout).unwrap_or_else(|e| {
-        panic!("no JSON report ({e}): {}\n{}", outcome.stdout, outcome.stderr)
+        panic!(
+            "no JSON report ({e}): {}\n{}",
+            outcome.stdout, outcome.stderr
+        )
     });
     Report { json, outcome }
 }
@@ -384,7 +400,11 @@ fn vantage_decides_how_a_failing_private_name_is_read() {
         );
 
         // On an instance in another VPC: the reading names that VPC.
-        let elsewhere = Imds::start("i-0fedcba9876543210", "vpc-0ffeeffeeffeeffee", "subnet-0ffee");
+        let elsewhere = Imds::start(
+            "i-0fedcba9876543210",
+            "vpc-0ffeeffeeffeeffee",
+            "subnet-0ffee",
+        );
         let report = diagnose_from(&emulator, &world, &dns, Some(&elsewhere));
         report.expect(&[("dns-resolution", "unknown")]);
         report.expect_root_cause(None, 0);

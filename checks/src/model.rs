@@ -157,7 +157,9 @@ pub struct ConsumerSide {
 }
 
 fn dns_config_not_collected() -> Fact<DnsConfig> {
-    Fact::not_requested("the VPC's DNS configuration was not collected by the version that saved this snapshot")
+    Fact::not_requested(
+        "the VPC's DNS configuration was not collected by the version that saved this snapshot",
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

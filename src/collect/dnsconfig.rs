@@ -129,10 +129,7 @@ fn convert_rule(
 ) -> ResolverRule {
     let opt = |s: Option<&str>| s.filter(|v| !v.is_empty()).map(str::to_owned);
     ResolverRule {
-        id: r
-            .and_then(|r| r.id())
-            .unwrap_or(rule_id)
-            .to_owned(),
+        id: r.and_then(|r| r.id()).unwrap_or(rule_id).to_owned(),
         name: r.and_then(|r| opt(r.name())),
         domain_name: r
             .and_then(|r| r.domain_name())
@@ -159,7 +156,9 @@ fn convert_rule(
             })
             .unwrap_or_default(),
         owner_id: r.and_then(|r| opt(r.owner_id())),
-        share_status: r.and_then(|r| r.share_status()).map(|s| s.as_str().to_owned()),
+        share_status: r
+            .and_then(|r| r.share_status())
+            .map(|s| s.as_str().to_owned()),
         association_id,
     }
 }
@@ -188,7 +187,10 @@ async fn hosted_zones(
         for z in out.hosted_zone_summaries() {
             let owner = z.owner();
             zones.push(PrivateZone {
-                id: z.hosted_zone_id().trim_start_matches("/hostedzone/").to_owned(),
+                id: z
+                    .hosted_zone_id()
+                    .trim_start_matches("/hostedzone/")
+                    .to_owned(),
                 name: z.name().trim_end_matches('.').to_owned(),
                 owning_account: owner.and_then(|o| o.owning_account()).map(str::to_owned),
                 owning_service: owner.and_then(|o| o.owning_service()).map(str::to_owned),
@@ -231,7 +233,10 @@ pub async fn dhcp_options(
     ids.iter()
         .map(|id| {
             let one = match &reply {
-                Ok(sets) => match sets.iter().find(|d| d.dhcp_options_id() == Some(id.as_str())) {
+                Ok(sets) => match sets
+                    .iter()
+                    .find(|d| d.dhcp_options_id() == Some(id.as_str()))
+                {
                     Some(d) => Fact::Known(convert_dhcp(id, d)),
                     None => Fact::Absent(Missing::ApiError {
                         operation: ACTION.into(),
@@ -250,7 +255,11 @@ fn convert_dhcp(id: &str, d: &aws_sdk_ec2::types::DhcpOptions) -> DhcpOptions {
         d.dhcp_configurations()
             .iter()
             .filter(|c| c.key() == Some(key))
-            .flat_map(|c| c.values().iter().filter_map(|v| v.value().map(str::to_owned)))
+            .flat_map(|c| {
+                c.values()
+                    .iter()
+                    .filter_map(|v| v.value().map(str::to_owned))
+            })
             .collect()
     };
     let servers = values("domain-name-servers");
@@ -265,7 +274,10 @@ fn convert_dhcp(id: &str, d: &aws_sdk_ec2::types::DhcpOptions) -> DhcpOptions {
 
 /// The DHCP option set of a VPC as a fact: a VPC with the `default` set (or none) uses
 /// AmazonProvidedDNS.
-pub fn dhcp_for(vpc: &Fact<Vpc>, described: &BTreeMap<String, Fact<DhcpOptions>>) -> Fact<DhcpOptions> {
+pub fn dhcp_for(
+    vpc: &Fact<Vpc>,
+    described: &BTreeMap<String, Fact<DhcpOptions>>,
+) -> Fact<DhcpOptions> {
     let vpc = match vpc {
         Fact::Known(v) => v,
         Fact::Absent(m) => return Fact::Absent(m.clone()),
@@ -376,8 +388,14 @@ mod tests {
 
     #[test]
     fn route53_escapes_are_read_back() {
-        assert_eq!(unescape("\\052.internal.example.com."), "*.internal.example.com.");
-        assert_eq!(unescape("payments.internal.example.com."), "payments.internal.example.com.");
+        assert_eq!(
+            unescape("\\052.internal.example.com."),
+            "*.internal.example.com."
+        );
+        assert_eq!(
+            unescape("payments.internal.example.com."),
+            "payments.internal.example.com."
+        );
     }
 
     #[test]
@@ -387,7 +405,12 @@ mod tests {
             .id("rslvr-rr-1")
             .domain_name("payments.internal.example.com.")
             .rule_type(r53r::RuleTypeOption::Forward)
-            .target_ips(r53r::TargetAddress::builder().ip("192.168.10.53").port(53).build())
+            .target_ips(
+                r53r::TargetAddress::builder()
+                    .ip("192.168.10.53")
+                    .port(53)
+                    .build(),
+            )
             .owner_id("999999999999")
             .share_status(r53r::ShareStatus::SharedWithMe)
             .build();
@@ -414,6 +437,9 @@ mod tests {
             dhcp_options_id: Some("default".into()),
         });
         let d = dhcp_for(&vpc, &BTreeMap::new());
-        assert_eq!(d.known().unwrap().domain_name_servers, ["AmazonProvidedDNS"]);
+        assert_eq!(
+            d.known().unwrap().domain_name_servers,
+            ["AmazonProvidedDNS"]
+        );
     }
 }

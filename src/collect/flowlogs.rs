@@ -323,29 +323,29 @@ pub fn reject_rows(results: &[Vec<ResultField>]) -> (Vec<RejectRow>, u64, Vec<St
 }
 
 fn reject_row(row: &[ResultField]) -> Result<RejectRow, Unreadable> {
-            let get = |name: &str| {
-                row.iter()
-                    .find(|f| f.field() == Some(name))
-                    .and_then(ResultField::value)
-            };
-            let src_addr = get("srcAddr")
-                .ok_or_else(|| Unreadable("a result row lacks srcAddr".into()))?
-                .to_owned();
-            let port = get("dstPort").unwrap_or_default();
-            let dst_port = port
-                .parse::<u16>()
-                .map_err(|_| Unreadable(format!("dstPort {port:?} is not a port")))?;
-            let count = get("rejects").unwrap_or_default();
-            let rejects = count
-                .parse::<u64>()
-                .or_else(|_| count.parse::<f64>().map(|f| f as u64))
-                .map_err(|_| Unreadable(format!("rejects {count:?} is not a count")))?;
-            Ok(RejectRow {
-                src_addr,
-                dst_port,
-                interface_id: get("interfaceId").map(str::to_owned),
-                rejects,
-            })
+    let get = |name: &str| {
+        row.iter()
+            .find(|f| f.field() == Some(name))
+            .and_then(ResultField::value)
+    };
+    let src_addr = get("srcAddr")
+        .ok_or_else(|| Unreadable("a result row lacks srcAddr".into()))?
+        .to_owned();
+    let port = get("dstPort").unwrap_or_default();
+    let dst_port = port
+        .parse::<u16>()
+        .map_err(|_| Unreadable(format!("dstPort {port:?} is not a port")))?;
+    let count = get("rejects").unwrap_or_default();
+    let rejects = count
+        .parse::<u64>()
+        .or_else(|_| count.parse::<f64>().map(|f| f as u64))
+        .map_err(|_| Unreadable(format!("rejects {count:?} is not a count")))?;
+    Ok(RejectRow {
+        src_addr,
+        dst_port,
+        interface_id: get("interfaceId").map(str::to_owned),
+        rejects,
+    })
 }
 
 /// Several queries (one per LogFormat) as one fact: rows merged, most rejects first.
@@ -1125,6 +1125,9 @@ mod tests {
             ]
         );
         assert_eq!(rows.len(), 1);
-        assert_eq!((rows[0].src_addr.as_str(), rows[0].rejects), ("10.0.3.11", 7));
+        assert_eq!(
+            (rows[0].src_addr.as_str(), rows[0].rejects),
+            ("10.0.3.11", 7)
+        );
     }
 }

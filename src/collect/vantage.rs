@@ -24,15 +24,12 @@ const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
 
 /// Where pl-doctor runs, as the environment lets it find out.
 pub async fn find() -> Vantage {
-    let disabled = std::env::var(DISABLED_VAR)
-        .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let disabled = std::env::var(DISABLED_VAR).is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
     let endpoint = std::env::var(ENDPOINT_VAR)
         .ok()
         .filter(|e| !e.trim().is_empty());
     let mut vantage = if disabled {
-        not_ec2(format!(
-            "instance metadata not asked ({DISABLED_VAR}=true)"
-        ))
+        not_ec2(format!("instance metadata not asked ({DISABLED_VAR}=true)"))
     } else {
         ask(endpoint.as_deref()).await
     };
@@ -76,7 +73,9 @@ pub async fn ask(endpoint: Option<&str>) -> Vantage {
     let client = builder.build();
     match tokio::time::timeout(LIMIT, gather(&client)).await {
         Ok(Ok(v)) => v,
-        Ok(Err(why)) => not_ec2(format!("no instance metadata service answered at {at}: {why}")),
+        Ok(Err(why)) => not_ec2(format!(
+            "no instance metadata service answered at {at}: {why}"
+        )),
         Err(_) => not_ec2(format!(
             "no instance metadata service answered at {at} within {} ms",
             LIMIT.as_millis()

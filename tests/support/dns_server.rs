@@ -267,4 +267,3 @@ impl Drop for LoopbackDns {
         self.server.take();
     }
 }
-

@@ -32,8 +32,14 @@ impl Imds {
             ("/latest/meta-data/mac".to_owned(), MAC.to_owned()),
             (format!("{base}/vpc-id"), vpc_id.to_owned()),
             (format!("{base}/subnet-id"), subnet_id.to_owned()),
-            ("/latest/meta-data/instance-id".to_owned(), instance_id.to_owned()),
-            ("/latest/meta-data/placement/region".to_owned(), "us-east-1".to_owned()),
+            (
+                "/latest/meta-data/instance-id".to_owned(),
+                instance_id.to_owned(),
+            ),
+            (
+                "/latest/meta-data/placement/region".to_owned(),
+                "us-east-1".to_owned(),
+            ),
         ]
         .into_iter()
         .collect();

@@ -206,9 +206,9 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         .evidence("also_matching", resolution.also_matching)
         .evidence(
             "dhcp_options",
-            cfg.dhcp_options
-                .known()
-                .map(|d| serde_json::json!({"id": d.id, "domain_name_servers": d.domain_name_servers})),
+            cfg.dhcp_options.known().map(
+                |d| serde_json::json!({"id": d.id, "domain_name_servers": d.domain_name_servers}),
+            ),
         )
 }
 
@@ -240,13 +240,19 @@ fn resolution_finding(
             }
             return plain(Finding::new(
                 Status::Unknown,
-                format!("cannot read the private hosted zones associated with {}: {zones_missing}", ep.vpc_id),
+                format!(
+                    "cannot read the private hosted zones associated with {}: {zones_missing}",
+                    ep.vpc_id
+                ),
             ));
         }
         (Fact::Absent(m), _) => {
             return plain(Finding::new(
                 Status::Unknown,
-                format!("cannot read the Resolver rules associated with {}: {m}", ep.vpc_id),
+                format!(
+                    "cannot read the Resolver rules associated with {}: {m}",
+                    ep.vpc_id
+                ),
             ))
         }
     };
@@ -361,7 +367,10 @@ fn zone_finding(s: &Snapshot, name: &str, z: &PrivateZone, winner: &str) -> Find
     let instead = if ep.private_dns_enabled {
         "".to_owned()
     } else {
-        format!(" (private DNS is off on {}: this zone serves the name instead)", ep.id)
+        format!(
+            " (private DNS is off on {}: this zone serves the name instead)",
+            ep.id
+        )
     };
     let records = match &z.records {
         Fact::Known(r) => r,
@@ -375,7 +384,12 @@ fn zone_finding(s: &Snapshot, name: &str, z: &PrivateZone, winner: &str) -> Find
     let for_name: Vec<_> = records
         .iter()
         .filter(|r| normalize(&r.name) == normalize(name))
-        .filter(|r| matches!(r.record_type.to_ascii_uppercase().as_str(), "A" | "AAAA" | "CNAME"))
+        .filter(|r| {
+            matches!(
+                r.record_type.to_ascii_uppercase().as_str(),
+                "A" | "AAAA" | "CNAME"
+            )
+        })
         .collect();
     if for_name.is_empty() {
         return Finding::new(
@@ -386,7 +400,11 @@ fn zone_finding(s: &Snapshot, name: &str, z: &PrivateZone, winner: &str) -> Find
         )
         .fix(format!("Add the record: {alias_fix}."));
     }
-    let own_names: BTreeSet<String> = ep.dns_entries.iter().map(|d| normalize(&d.dns_name)).collect();
+    let own_names: BTreeSet<String> = ep
+        .dns_entries
+        .iter()
+        .map(|d| normalize(&d.dns_name))
+        .collect();
     let record_text = |r: &crate::model::ZoneRecord| match &r.alias_target {
         Some(t) => format!("{} {} alias {}", r.name, r.record_type, t),
         None => format!("{} {} {}", r.name, r.record_type, r.values.join(", ")),
@@ -409,10 +427,17 @@ fn zone_finding(s: &Snapshot, name: &str, z: &PrivateZone, winner: &str) -> Find
         if targets.iter().all(|t| own_names.contains(t)) {
             return Finding::new(
                 Status::Pass,
-                format!("{winner} answers {name} with {}: this endpoint's own name{instead}", shown.join("; ")),
+                format!(
+                    "{winner} answers {name} with {}: this endpoint's own name{instead}",
+                    shown.join("; ")
+                ),
             );
         }
-        let other = targets.iter().find(|t| !own_names.contains(*t)).cloned().unwrap_or_default();
+        let other = targets
+            .iter()
+            .find(|t| !own_names.contains(*t))
+            .cloned()
+            .unwrap_or_default();
         let what = if other.contains(".vpce.amazonaws.com") {
             "another endpoint's vpce-… name, not this endpoint's"
         } else {
@@ -420,13 +445,20 @@ fn zone_finding(s: &Snapshot, name: &str, z: &PrivateZone, winner: &str) -> Find
         };
         return Finding::new(
             Status::Fail,
-            format!("{winner} answers {name} with {}: {other} is {what}{instead}", shown.join("; ")),
+            format!(
+                "{winner} answers {name} with {}: {other} is {what}{instead}",
+                shown.join("; ")
+            ),
         )
         .fix(format!("Point the record at {}: {alias_fix}.", ep.id));
     }
     let addresses: BTreeSet<IpAddr> = for_name
         .iter()
-        .flat_map(|r| r.values.iter().filter_map(|v| v.trim().parse::<IpAddr>().ok()))
+        .flat_map(|r| {
+            r.values
+                .iter()
+                .filter_map(|v| v.trim().parse::<IpAddr>().ok())
+        })
         .collect();
     let enis = match &s.consumer.endpoint_enis {
         Fact::Known(e) => e,
@@ -559,7 +591,9 @@ fn inside_failure(s: &Snapshot, servers: &[&str], name: &str) -> Option<String> 
         .map(|e| e.private_ip)
         .collect();
     let failed = match &lookup.outcome {
-        DnsOutcome::Answer { addresses, .. } => addresses.iter().any(|a| !enis.contains(a)) || addresses.is_empty(),
+        DnsOutcome::Answer { addresses, .. } => {
+            addresses.iter().any(|a| !enis.contains(a)) || addresses.is_empty()
+        }
         DnsOutcome::NxDomain | DnsOutcome::NoData => true,
         _ => false,
     };
@@ -567,10 +601,15 @@ fn inside_failure(s: &Snapshot, servers: &[&str], name: &str) -> Option<String> 
         return None;
     }
     let asked = resolver_ip(&dns.resolver);
-    let asked_a_server = asked.is_some_and(|ip| servers.iter().any(|srv| srv.parse::<IpAddr>().ok() == Some(ip)));
+    let asked_a_server = asked.is_some_and(|ip| {
+        servers
+            .iter()
+            .any(|srv| srv.parse::<IpAddr>().ok() == Some(ip))
+    });
     let on_instance_in_vpc = dns.resolver.starts_with("system")
         && s.vantage.as_ref().is_some_and(|v| {
-            v.location == VantageLocation::Ec2 && v.vpc_id.as_deref() == Some(s.consumer.endpoint.vpc_id.as_str())
+            v.location == VantageLocation::Ec2
+                && v.vpc_id.as_deref() == Some(s.consumer.endpoint.vpc_id.as_str())
         });
     if asked_a_server || on_instance_in_vpc {
         Some(format!(
@@ -618,7 +657,11 @@ mod tests {
     fn healthy_passes_naming_aws_zone() {
         let o = run(&healthy());
         assert_eq!(o.status, Status::Pass, "{}", o.summary);
-        assert!(o.summary.contains("Z0123456789PRIVATEZONE"), "{}", o.summary);
+        assert!(
+            o.summary.contains("Z0123456789PRIVATEZONE"),
+            "{}",
+            o.summary
+        );
     }
 
     #[test]
@@ -627,20 +670,34 @@ mod tests {
         cfg(&mut s).resolver_rules = Fact::Known(vec![forward(PRIVATE_DNS_NAME)]);
         let o = run(&s);
         assert_eq!(o.status, Status::Fail);
-        assert!(o.summary.contains("rslvr-rr-0a1b2c3d4e5f60718") && o.summary.contains("192.168.10.53:53"), "{}", o.summary);
+        assert!(
+            o.summary.contains("rslvr-rr-0a1b2c3d4e5f60718")
+                && o.summary.contains("192.168.10.53:53"),
+            "{}",
+            o.summary
+        );
         assert!(o.remediation.unwrap().contains("disassociate-resolver-rule --vpc-id vpc-0c0a5e1b2d3f4a5b6 --resolver-rule-id rslvr-rr-0a1b2c3d4e5f60718"));
 
         let mut s = healthy();
         cfg(&mut s).resolver_rules = Fact::Known(vec![forward("example.com")]);
         let o = run(&s);
         assert_eq!(o.status, Status::Pass, "{}", o.summary);
-        assert!(o.details.iter().any(|d| d.starts_with("noted:") && d.contains("less specific")), "{:?}", o.details);
+        assert!(
+            o.details
+                .iter()
+                .any(|d| d.starts_with("noted:") && d.contains("less specific")),
+            "{:?}",
+            o.details
+        );
     }
 
     fn own_zone(records: Vec<ZoneRecord>) -> Snapshot {
         let mut s = healthy();
         s.consumer.endpoint.private_dns_enabled = false;
-        s.consumer.endpoint.dns_entries.retain(|d| d.dns_name != PRIVATE_DNS_NAME);
+        s.consumer
+            .endpoint
+            .dns_entries
+            .retain(|d| d.dns_name != PRIVATE_DNS_NAME);
         cfg(&mut s).hosted_zones = Fact::Known(vec![PrivateZone {
             id: "Z0INTERNAL".into(),
             name: "internal.example.com".into(),
@@ -666,7 +723,11 @@ mod tests {
         assert_eq!(o.status, Status::Pass, "{}", o.summary);
         let o = run(&own_zone(vec![a(&["10.0.1.99"])]));
         assert_eq!(o.status, Status::Fail);
-        assert!(o.summary.contains("Z0INTERNAL") && o.summary.contains("10.0.1.99"), "{}", o.summary);
+        assert!(
+            o.summary.contains("Z0INTERNAL") && o.summary.contains("10.0.1.99"),
+            "{}",
+            o.summary
+        );
         let o = run(&own_zone(vec![]));
         assert_eq!(o.status, Status::Fail);
         assert!(o.summary.contains("NXDOMAIN"), "{}", o.summary);
@@ -710,7 +771,9 @@ mod tests {
         });
         let o = run(&s);
         assert_eq!(o.status, Status::Unknown);
-        assert!(o.summary.contains("route53resolver:ListResolverRuleAssociations"));
+        assert!(o
+            .summary
+            .contains("route53resolver:ListResolverRuleAssociations"));
         let mut s = healthy();
         if let Fact::Known(c) = &mut s.provider.service_configuration {
             c.private_dns_name = None;

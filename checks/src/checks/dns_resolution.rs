@@ -1,7 +1,9 @@
 //! Verify 4 / runbook 3: the endpoint's names resolve to exactly its ENI addresses.
 
 use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity, Status};
-use crate::model::{DnsLookup, DnsNameRole, DnsOutcome, NetworkInterface, Snapshot, VantageLocation};
+use crate::model::{
+    DnsLookup, DnsNameRole, DnsOutcome, NetworkInterface, Snapshot, VantageLocation,
+};
 use crate::net::dns::{amazon_resolvers, is_public, offered_name, resolver_ip};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -309,7 +311,10 @@ pub fn evaluate(ctx: &Context) -> Outcome {
                 enis.len(),
                 dns.resolver
             )));
-            if let Some(r) = ctx.prior("dns-overrides").filter(|r| r.status == Status::Pass) {
+            if let Some(r) = ctx
+                .prior("dns-overrides")
+                .filter(|r| r.status == Status::Pass)
+            {
                 o = o.detail(format!("Configuration and answers agree: {}", r.summary));
             }
             o
@@ -457,7 +462,9 @@ fn fail_or_vantage(
     if private_failed_only && regional_ok && config_ok && elsewhere {
         let v = s.vantage.as_ref();
         if let Where::OtherVpc(other) = &place {
-            let instance = v.and_then(|v| v.instance_id.as_deref()).unwrap_or("this instance");
+            let instance = v
+                .and_then(|v| v.instance_id.as_deref())
+                .unwrap_or("this instance");
             return base(Outcome::unknown(format!(
                 "pl-doctor runs in {other} ({instance}, from the instance metadata), not in the endpoint's {}: {other}'s DNS decides what this host gets for {name}, and AWS's private DNS zone for the endpoint is associated only with {}",
                 ep.vpc_id, ep.vpc_id
@@ -514,7 +521,10 @@ fn fail_or_vantage(
     let (cause, remediation) = if let Some(c) = causes.first().filter(|c| **c == "dns-overrides") {
         let prior = overrides.expect("filtered above");
         (
-            format!("configuration and answers agree: dns-overrides found {}", prior.summary),
+            format!(
+                "configuration and answers agree: dns-overrides found {}",
+                prior.summary
+            ),
             prior
                 .remediation
                 .clone()
@@ -564,12 +574,18 @@ fn fail_or_vantage(
     )))
     .remediation(remediation);
     if place == Where::EndpointVpc {
-        let v = s.vantage.as_ref().expect("EndpointVpc comes from a vantage");
+        let v = s
+            .vantage
+            .as_ref()
+            .expect("EndpointVpc comes from a vantage");
         out = out.detail(format!(
             "pl-doctor ran inside {} ({}{}; {}): this is what clients there get",
             ep.vpc_id,
             v.instance_id.as_deref().unwrap_or("an instance"),
-            v.subnet_id.as_deref().map(|sn| format!(", {sn}")).unwrap_or_default(),
+            v.subnet_id
+                .as_deref()
+                .map(|sn| format!(", {sn}"))
+                .unwrap_or_default(),
             v.how
         ));
         if dns.resolver.starts_with("system") && !v.stub_upstreams.is_empty() {
@@ -752,7 +768,9 @@ mod tests {
         assert_eq!(o.evidence["vantage"]["where"], "endpoint_vpc");
         assert_eq!(o.evidence["vantage"]["how"], "instance metadata (IMDSv2)");
         assert!(
-            o.details.iter().any(|d| d.contains("systemd-resolved") && d.contains("10.0.0.2")),
+            o.details
+                .iter()
+                .any(|d| d.contains("systemd-resolved") && d.contains("10.0.0.2")),
             "{:?}",
             o.details
         );
@@ -765,7 +783,12 @@ mod tests {
         on_ec2_in(&mut s, "vpc-0ffeeffeeffeeffee");
         let o = run(&s, &passed(&CONFIG));
         assert_eq!(o.status, Status::Unknown);
-        assert!(o.summary.contains("pl-doctor runs in vpc-0ffeeffeeffeeffee"), "{}", o.summary);
+        assert!(
+            o.summary
+                .contains("pl-doctor runs in vpc-0ffeeffeeffeeffee"),
+            "{}",
+            o.summary
+        );
         assert_eq!(o.evidence["vantage"]["where"], "other_vpc");
     }
 
@@ -786,11 +809,20 @@ mod tests {
         });
         let o = run(&s, &prior);
         assert_eq!(o.status, Status::Fail);
-        assert!(o.summary.contains("configuration and answers agree: dns-overrides found Resolver rule rslvr-rr-1"), "{}", o.summary);
+        assert!(
+            o.summary.contains(
+                "configuration and answers agree: dns-overrides found Resolver rule rslvr-rr-1"
+            ),
+            "{}",
+            o.summary
+        );
         assert_eq!(o.remediation.as_deref(), Some("disassociate rslvr-rr-1"));
         let mut prior = passed(&CONFIG);
         prior.extend(passed(&["dns-overrides"]));
         let o = run(&healthy(), &prior);
-        assert!(o.details.iter().any(|d| d.starts_with("Configuration and answers agree")));
+        assert!(o
+            .details
+            .iter()
+            .any(|d| d.starts_with("Configuration and answers agree")));
     }
 }

@@ -168,7 +168,10 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             .evidence("query", &rejects.query)
             .evidence("records_scanned", rejects.records_scanned)
             .evidence("rows_skipped", rejects.rows_skipped)
-            .detail(format!("Log groups queried: {}.", groups_text(&rejects.log_groups)));
+            .detail(format!(
+                "Log groups queried: {}.",
+                groups_text(&rejects.log_groups)
+            ));
         match &skipped {
             Some(s) => out.detail(s.clone()),
             None => out,
@@ -347,9 +350,14 @@ mod tests {
             o.summary
         );
         assert_eq!(o.evidence["log_groups"][0], "/vpc/flow-logs/consumer");
-        for o in [run(&healthy()), run(&with_rows(vec![row("10.0.3.10", 8443, 3)]))] {
+        for o in [
+            run(&healthy()),
+            run(&with_rows(vec![row("10.0.3.10", 8443, 3)])),
+        ] {
             assert!(
-                o.details.iter().any(|d| d == "Log groups queried: /vpc/flow-logs/consumer."),
+                o.details
+                    .iter()
+                    .any(|d| d == "Log groups queried: /vpc/flow-logs/consumer."),
                 "{:?}",
                 o.details
             );
@@ -365,12 +373,22 @@ mod tests {
         }
         let o = run(&s);
         assert_eq!(o.status, Status::Fail);
-        assert!(o.details.iter().any(|d| d.starts_with("2 result row(s) skipped")), "{:?}", o.details);
+        assert!(
+            o.details
+                .iter()
+                .any(|d| d.starts_with("2 result row(s) skipped")),
+            "{:?}",
+            o.details
+        );
         if let Fact::Known(r) = &mut s.observability.flow_log_rejects {
             r.rows.clear();
         }
         let o = run(&s);
         assert_eq!(o.status, Status::Unknown);
-        assert!(o.summary.contains("none of its 2 result row(s)"), "{}", o.summary);
+        assert!(
+            o.summary.contains("none of its 2 result row(s)"),
+            "{}",
+            o.summary
+        );
     }
 }

@@ -98,10 +98,15 @@ impl Answerer<'_> {
                 format!("AWS's private hosted zone for {private_dns_name} (private DNS of the endpoint)")
             }
             Answerer::Zone(z) => match &z.owning_service {
-                Some(svc) => format!("private hosted zone {} ({}, managed by {svc})", z.id, z.name),
+                Some(svc) => format!(
+                    "private hosted zone {} ({}, managed by {svc})",
+                    z.id, z.name
+                ),
                 None => format!("private hosted zone {} ({})", z.id, z.name),
             },
-            Answerer::Public => "public DNS (no Resolver rule or private hosted zone matches)".into(),
+            Answerer::Public => {
+                "public DNS (no Resolver rule or private hosted zone matches)".into()
+            }
         }
     }
 
@@ -296,7 +301,10 @@ mod tests {
     #[test]
     fn aws_zone_is_ignored_with_private_dns_off_and_assumed_with_it_on() {
         let zones = [zone("Z1", NAME, Some("vpce.amazonaws.com"))];
-        assert_eq!(decide(NAME, false, None, &[], &zones).winner, Answerer::Public);
+        assert_eq!(
+            decide(NAME, false, None, &[], &zones).winner,
+            Answerer::Public
+        );
         assert_eq!(
             decide(NAME, true, None, &[], &[]).winner,
             Answerer::EndpointZone(None)

@@ -619,7 +619,11 @@ pub fn enterprise() -> Snapshot {
         ],
         ip_address_type: Some("ipv4".into()),
     };
-    c.dns_config = Fact::Known(aws_dns_config("dopt-0e1e2e3e", dns_name, "Z0987654321PRIVATEZONE"));
+    c.dns_config = Fact::Known(aws_dns_config(
+        "dopt-0e1e2e3e",
+        dns_name,
+        "Z0987654321PRIVATEZONE",
+    ));
     c.endpoint_enis = Fact::Known(
         enis.iter()
             .zip(&subnet_ids)
