@@ -39,6 +39,11 @@ pub fn endpoint(e: &ec2::VpcEndpoint) -> Result<Endpoint, Unreadable> {
             })
             .collect(),
         ip_address_type: e.ip_address_type().map(|t| t.as_str().to_owned()),
+        dns_record_ip_type: e
+            .dns_options()
+            .and_then(|d| d.dns_record_ip_type())
+            .map(|t| t.as_str().to_owned()),
+        service_region: opt_string(e.service_region()),
     })
 }
 
@@ -108,6 +113,18 @@ pub fn subnet(s: &ec2::Subnet) -> Result<Subnet, Unreadable> {
         cidr_block: net(req(s.cidr_block(), "CidrBlock")?)?,
         availability_zone: s.availability_zone().unwrap_or_default().to_owned(),
         availability_zone_id: s.availability_zone_id().unwrap_or_default().to_owned(),
+        ipv6_cidr_blocks: s
+            .ipv6_cidr_block_association_set()
+            .iter()
+            .filter(|a| {
+                a.ipv6_cidr_block_state()
+                    .and_then(|st| st.state())
+                    .is_none_or(|st| st.as_str() == "associated")
+            })
+            .filter_map(|a| a.ipv6_cidr_block())
+            .map(net)
+            .collect::<Result<_, _>>()?,
+        ipv6_native: s.ipv6_native().unwrap_or(false),
     })
 }
 
@@ -245,6 +262,19 @@ pub fn az_map(zones: &[ec2::AvailabilityZone]) -> Vec<AzMapping> {
         .collect()
 }
 
+/// DescribeRegions (AllRegions): each Region with its OptInStatus.
+pub fn regions(regions: &[ec2::Region]) -> Vec<RegionOptIn> {
+    regions
+        .iter()
+        .filter_map(|r| {
+            Some(RegionOptIn {
+                region: r.region_name()?.to_owned(),
+                opt_in_status: r.opt_in_status().unwrap_or("opt-in-not-required").to_owned(),
+            })
+        })
+        .collect()
+}
+
 pub fn service_view(s: &ec2::ServiceDetail) -> Result<ServiceView, Unreadable> {
     Ok(ServiceView {
         service_name: req(s.service_name(), "ServiceName")?.to_owned(),
@@ -298,7 +328,17 @@ pub fn service_configuration(
         supported_regions: c
             .supported_regions()
             .iter()
-            .filter_map(|r| r.region().map(str::to_owned))
+            .filter_map(|r| {
+                Some(SupportedRegion {
+                    region: r.region()?.to_owned(),
+                    service_state: opt_string(r.service_state()),
+                })
+            })
+            .collect(),
+        supported_ip_address_types: c
+            .supported_ip_address_types()
+            .iter()
+            .map(|t| t.as_str().to_owned())
             .collect(),
     })
 }
@@ -327,6 +367,7 @@ pub fn endpoint_connection(
         creation_timestamp: c.creation_timestamp().and_then(super::rfc3339),
         network_load_balancer_arns: c.network_load_balancer_arns().to_vec(),
         availability_zones: zonal_dns_zones(c.dns_entries().iter().filter_map(|d| d.dns_name())),
+        vpc_endpoint_region: opt_string(c.vpc_endpoint_region()),
     })
 }
 
@@ -355,6 +396,12 @@ pub fn client_instance(spec: &str, i: &ec2::Instance) -> Result<ClientFacts, Unr
     for eni in i.network_interfaces() {
         for a in eni.private_ip_addresses() {
             if let Some(addr) = a.private_ip_address() {
+                addresses.push(ipnet::IpNet::from(ip(addr)?));
+            }
+        }
+        // A dual-stack or IPv6-only client sends from these too (the IPv6 rules apply).
+        for a in eni.ipv6_addresses() {
+            if let Some(addr) = a.ipv6_address() {
                 addresses.push(ipnet::IpNet::from(ip(addr)?));
             }
         }
