@@ -514,6 +514,107 @@ mod tests {
     }
 
     #[test]
+    fn cross_region_and_address_type_facts_are_read_as_aws_sends_them() {
+        let e = ec2::VpcEndpoint::builder()
+            .vpc_endpoint_id("vpce-0a1b2c3d4e5f6a7b8")
+            .vpc_endpoint_type(ec2::VpcEndpointType::Interface)
+            .state(State::from("available"))
+            .vpc_id("vpc-1")
+            .service_name("com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0")
+            .service_region("eu-west-1")
+            .ip_address_type(ec2::IpAddressType::Dualstack)
+            .dns_options(
+                ec2::DnsOptions::builder()
+                    .dns_record_ip_type(ec2::DnsRecordIpType::from("service-defined"))
+                    .build(),
+            )
+            .build();
+        let m = endpoint(&e).unwrap();
+        assert_eq!(m.service_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(m.remote_service_region("us-east-1"), Some("eu-west-1"));
+        assert_eq!(m.remote_service_region("eu-west-1"), None);
+        assert_eq!(m.ip_address_type.as_deref(), Some("dualstack"));
+        assert_eq!(m.dns_record_ip_type.as_deref(), Some("service-defined"));
+
+        let sn = ec2::Subnet::builder()
+            .subnet_id("subnet-1")
+            .cidr_block("10.0.1.0/24")
+            .ipv6_cidr_block_association_set(
+                ec2::SubnetIpv6CidrBlockAssociation::builder()
+                    .ipv6_cidr_block("2600:1f18:4a3:6f01::/64")
+                    .ipv6_cidr_block_state(
+                        ec2::SubnetCidrBlockState::builder()
+                            .state(ec2::SubnetCidrBlockStateCode::Associated)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .ipv6_cidr_block_association_set(
+                ec2::SubnetIpv6CidrBlockAssociation::builder()
+                    .ipv6_cidr_block("2600:1f18:4a3:6f09::/64")
+                    .ipv6_cidr_block_state(
+                        ec2::SubnetCidrBlockState::builder()
+                            .state(ec2::SubnetCidrBlockStateCode::Disassociated)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let m = subnet(&sn).unwrap();
+        assert_eq!(m.ipv6_cidr_blocks, [net("2600:1f18:4a3:6f01::/64").unwrap()]);
+        assert!(m.has_ipv4() && !m.ipv6_native);
+
+        let c = ec2::VpcEndpointConnection::builder()
+            .vpc_endpoint_id("vpce-0a1b2c3d4e5f6a7b8")
+            .vpc_endpoint_state(State::from("available"))
+            .vpc_endpoint_region("us-east-1")
+            .build();
+        assert_eq!(
+            endpoint_connection(&c).unwrap().vpc_endpoint_region.as_deref(),
+            Some("us-east-1")
+        );
+
+        let r = regions(&[
+            ec2::Region::builder()
+                .region_name("eu-south-2")
+                .opt_in_status("not-opted-in")
+                .build(),
+            ec2::Region::builder()
+                .region_name("eu-west-1")
+                .opt_in_status("opt-in-not-required")
+                .build(),
+        ]);
+        assert!(!r[0].enabled());
+        assert!(r[1].enabled());
+    }
+
+    #[test]
+    fn a_client_instance_sends_from_its_ipv6_addresses_too() {
+        let i = ec2::Instance::builder()
+            .instance_id("i-0123456789abcdef0")
+            .network_interfaces(
+                ec2::InstanceNetworkInterface::builder()
+                    .private_ip_addresses(
+                        ec2::InstancePrivateIpAddress::builder()
+                            .private_ip_address("10.0.3.10")
+                            .build(),
+                    )
+                    .ipv6_addresses(
+                        ec2::InstanceIpv6Address::builder()
+                            .ipv6_address("2600:1f18:4a3:6f03::10")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let c = client_instance("i-0123456789abcdef0", &i).unwrap();
+        assert_eq!(
+            c.addresses,
+            [net("10.0.3.10/32").unwrap(), net("2600:1f18:4a3:6f03::10/128").unwrap()]
+        );
+    }
+
+    #[test]
     fn endpoint_without_state_is_unreadable() {
         let e = ec2::VpcEndpoint::builder()
             .vpc_endpoint_id("vpce-0a1b2c3d4e5f6a7b8")
@@ -755,8 +856,17 @@ mod tests {
             .supported_regions(
                 ec2::SupportedRegionDetail::builder()
                     .region("us-east-1")
+                    .service_state("Available")
                     .build(),
             )
+            .supported_regions(
+                ec2::SupportedRegionDetail::builder()
+                    .region("eu-west-1")
+                    .service_state("Pending")
+                    .build(),
+            )
+            .supported_ip_address_types(ec2::ServiceConnectivityType::Ipv4)
+            .supported_ip_address_types(ec2::ServiceConnectivityType::Ipv6)
             .build();
         let m = service_configuration(&c).unwrap();
         assert_eq!(m.service_state, "Available");
@@ -766,7 +876,15 @@ mod tests {
             (dns.state.as_str(), dns.record_type.as_str()),
             ("verified", "TXT")
         );
-        assert_eq!(m.supported_regions, ["us-east-1"]);
+        // Each Region keeps its own state: a Pending one is not yet usable.
+        assert_eq!(
+            m.supported_regions,
+            [
+                SupportedRegion { region: "us-east-1".into(), service_state: Some("Available".into()) },
+                SupportedRegion { region: "eu-west-1".into(), service_state: Some("Pending".into()) },
+            ]
+        );
+        assert_eq!(m.supported_ip_address_types, ["ipv4", "ipv6"]);
 
         let p = ec2::AllowedPrincipal::builder()
             .principal("arn:aws:iam::222222222222:root")
