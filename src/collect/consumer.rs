@@ -23,6 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Clients {
     ec2: aws_sdk_ec2::Client,
     sts: aws_sdk_sts::Client,
+    /// The consumer's Region: a service elsewhere is a cross-region one.
+    region: String,
 }
 
 impl Clients {
@@ -30,6 +32,7 @@ impl Clients {
         Clients {
             ec2: aws_sdk_ec2::Client::new(conf),
             sts: aws_sdk_sts::Client::new(conf),
+            region: conf.region().map(|r| r.to_string()).unwrap_or_default(),
         }
     }
 }
@@ -258,7 +261,7 @@ pub async fn details(
             .flat_map(|e| e.security_group_ids.iter().cloned())
             .chain(client_groups.iter().cloned()),
     );
-    let own_region = c.ec2.config().region().map(|r| r.to_string()).unwrap_or_default();
+    let own_region = c.region.clone();
     // A cross-region endpoint's service is only listed when asked with its Region
     // (ServiceRegions); without it AWS answers as if the service did not exist.
     let service_names: Vec<(String, Option<String>)> = endpoints
