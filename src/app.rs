@@ -211,7 +211,9 @@ pub fn diagnose_once(
         )),
     };
     if let Collected::One(s) = &collected {
-        if let Some((reason, hint)) = pl_checks::endpoint_type::not_diagnosable(&s.consumer.endpoint) {
+        if let Some((reason, hint)) =
+            pl_checks::endpoint_type::not_diagnosable(&s.consumer.endpoint)
+        {
             return Err(Failure::CannotDiagnose { reason, hint });
         }
     }

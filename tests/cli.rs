@@ -453,7 +453,10 @@ fn other_endpoint_types_are_named_and_exit_3() {
         ("GatewayLoadBalancer", "Gateway Load Balancer endpoint"),
         ("Resource", "Resource endpoint"),
         ("ServiceNetwork", "Service network endpoint"),
-        ("SomethingNew", "SomethingNew endpoint (a type this pl-doctor does not know yet)"),
+        (
+            "SomethingNew",
+            "SomethingNew endpoint (a type this pl-doctor does not know yet)",
+        ),
     ] {
         let mut snap = healthy.clone();
         snap["consumer"]["endpoint"]["endpoint_type"] = Value::from(ty);
@@ -492,5 +495,8 @@ fn an_ipv6_client_is_accepted_and_judged_by_the_ipv6_rules() {
         .find(|c| c["id"] == "endpoint-sg-ingress")
         .unwrap();
     assert_eq!(sg["status"], "fail", "{sg}");
-    assert!(sg["summary"].as_str().unwrap().contains("2001:db8::/64"), "{sg}");
+    assert!(
+        sg["summary"].as_str().unwrap().contains("2001:db8::/64"),
+        "{sg}"
+    );
 }

@@ -67,8 +67,8 @@ use support::dns_server::{TestDns, Zone};
 use support::emulator::Emulator;
 use support::run::Invocation;
 use support::world::{
-    provider_credentials, sdk_config, Principal, Spec, TargetKind, World, ACCESS_KEY_ID, CONSUMER_ACCOUNT, PORT, PRIVATE_DNS_NAME,
-    PROVIDER_ACCOUNT, REGION, SECRET_ACCESS_KEY,
+    provider_credentials, sdk_config, Principal, Spec, TargetKind, World, ACCESS_KEY_ID,
+    CONSUMER_ACCOUNT, PORT, PRIVATE_DNS_NAME, PROVIDER_ACCOUNT, REGION, SECRET_ACCESS_KEY,
 };
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -167,7 +167,11 @@ fn healthy_except(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str
             .unwrap_or_else(|| panic!("no check {id}"));
         slot.1 = status;
     }
-    assert_eq!(all.len(), pl_checks::registry::RUNBOOK.len(), "every check of the runbook");
+    assert_eq!(
+        all.len(),
+        pl_checks::registry::RUNBOOK.len(),
+        "every check of the runbook"
+    );
     all
 }
 
@@ -949,5 +953,9 @@ fn supported_regions_of_the_service_reach_the_snapshot_with_their_state() {
         serde_json::json!(["ipv4"])
     );
     // Same-region endpoint: the Region list is not read (no ec2:DescribeRegions call).
-    assert!(snap["consumer"].get("regions").is_none(), "{}", snap["consumer"]);
+    assert!(
+        snap["consumer"].get("regions").is_none(),
+        "{}",
+        snap["consumer"]
+    );
 }

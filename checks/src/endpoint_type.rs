@@ -69,7 +69,10 @@ mod tests {
         assert!(describe("Resource").contains("VPC Lattice resource"));
         assert!(describe("ServiceNetwork").contains("service network"));
         let future = describe("QuantumTunnel");
-        assert!(future.contains("QuantumTunnel") && future.contains("does not know"), "{future}");
+        assert!(
+            future.contains("QuantumTunnel") && future.contains("does not know"),
+            "{future}"
+        );
         assert!(describe("").contains("did not report"));
         assert!(is_interface("interface"));
         assert!(left_out_reason("Gateway").ends_with(SCOPE));

@@ -145,7 +145,10 @@ pub struct ConsumerSide {
     pub service: Fact<ServiceView>,
     /// DescribeRegions (AllRegions) in the consumer account, read for cross-region
     /// endpoints only: whether the service's Region is enabled for this account.
-    #[serde(default = "regions_not_collected", skip_serializing_if = "regions_skipped")]
+    #[serde(
+        default = "regions_not_collected",
+        skip_serializing_if = "regions_skipped"
+    )]
     pub regions: Fact<Vec<RegionOptIn>>,
     /// The client named by `--client`, resolved (instance → IPs, groups, subnet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,7 +170,8 @@ impl RegionOptIn {
 }
 
 /// Why a snapshot has no Region list: a same-region endpoint never needs it.
-pub const REGIONS_SAME_REGION: &str = "same-region endpoint: the Region list is read only for cross-region endpoints";
+pub const REGIONS_SAME_REGION: &str =
+    "same-region endpoint: the Region list is read only for cross-region endpoints";
 
 fn regions_not_collected() -> Fact<Vec<RegionOptIn>> {
     Fact::not_requested(REGIONS_SAME_REGION)

@@ -73,12 +73,10 @@ pub async fn discover(
     let describe = match lookup {
         Lookup::Endpoint(id) => describe.vpc_endpoint_ids(id),
         // Every type: the fleet names the ones it leaves out (scope.left_out, by type).
-        Lookup::Fleet { vpc_id } => {
-            match vpc_id {
-                Some(vpc) => describe.filters(Filter::builder().name("vpc-id").values(vpc).build()),
-                None => describe,
-            }
-        }
+        Lookup::Fleet { vpc_id } => match vpc_id {
+            Some(vpc) => describe.filters(Filter::builder().name("vpc-id").values(vpc).build()),
+            None => describe,
+        },
     };
     let endpoints = stage.call(
         "ec2:DescribeVpcEndpoints",
@@ -162,7 +160,10 @@ fn fleet_members(list: &[ec2t::VpcEndpoint]) -> Found {
         let id = e.vpc_endpoint_id().unwrap_or("(no id)").to_owned();
         let service_name = e.service_name().unwrap_or_default().to_owned();
         // as_str() keeps a type the SDK does not know yet as AWS sent it.
-        let endpoint_type = e.vpc_endpoint_type().map(|t| t.as_str()).unwrap_or_default();
+        let endpoint_type = e
+            .vpc_endpoint_type()
+            .map(|t| t.as_str())
+            .unwrap_or_default();
         let reason = if !endpoint_type::is_interface(endpoint_type) {
             Some(endpoint_type::left_out_reason(endpoint_type))
         } else if !is_endpoint_service(&service_name) {
@@ -345,10 +346,7 @@ pub async fn details(
             stage
                 .call(
                     "ec2:DescribeRegions",
-                    c.ec2
-                        .describe_regions()
-                        .all_regions(true)
-                        .send(),
+                    c.ec2.describe_regions().all_regions(true).send(),
                 )
                 .await,
         )
@@ -663,7 +661,10 @@ async fn services(
     // One batch per service Region: the endpoint's own (no ServiceRegions) and each remote one.
     let mut by_region: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
     for (name, region) in names {
-        by_region.entry(region.clone()).or_default().push(name.clone());
+        by_region
+            .entry(region.clone())
+            .or_default()
+            .push(name.clone());
     }
     futures_util::future::join_all(
         by_region
@@ -900,7 +901,11 @@ mod tests {
             ),
             sdk_endpoint("vpce-0000000000000000a", svc, "Interface"),
             sdk_endpoint("vpce-0000000000000000d", svc, "GatewayLoadBalancer"),
-            sdk_endpoint("vpce-0000000000000000e", "com.amazonaws.us-east-1.s3", "Gateway"),
+            sdk_endpoint(
+                "vpce-0000000000000000e",
+                "com.amazonaws.us-east-1.s3",
+                "Gateway",
+            ),
             sdk_endpoint("vpce-0000000000000000f", svc, "Resource"),
             sdk_endpoint("vpce-00000000000000010", svc, "ServiceNetwork"),
             // A type AWS adds after this SDK was built: kept verbatim, not mis-parsed.
@@ -928,13 +933,24 @@ mod tests {
                 ("vpce-00000000000000011", "FutureType"),
             ]
         );
-        assert!(left[5].1.contains("FutureType") && left[5].1.contains("does not know"), "{}", left[5].1);
-        assert!(left.iter().skip(1).all(|(_, r)| r.ends_with(endpoint_type::SCOPE)));
+        assert!(
+            left[5].1.contains("FutureType") && left[5].1.contains("does not know"),
+            "{}",
+            left[5].1
+        );
+        assert!(left
+            .iter()
+            .skip(1)
+            .all(|(_, r)| r.ends_with(endpoint_type::SCOPE)));
         assert_eq!(left[0].0, "vpce-0000000000000000c");
         assert!(left[0].1.contains("AWS service"), "{}", left[0].1);
         assert_eq!(found.left_out[0].service_name, "com.amazonaws.us-east-1.s3");
         assert_eq!(left[1].0, "vpce-0000000000000000d");
-        assert!(left[1].1.contains("Gateway Load Balancer endpoint"), "{}", left[1].1);
+        assert!(
+            left[1].1.contains("Gateway Load Balancer endpoint"),
+            "{}",
+            left[1].1
+        );
         assert_eq!(found.left_out[1].endpoint_type, "GatewayLoadBalancer");
     }
 }

@@ -212,7 +212,9 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
         // further call is made (exit 3, like an endpoint that is not there).
         if let (Lookup::Endpoint(_), Some((reason, hint))) = (
             lookup,
-            endpoints.first().and_then(pl_checks::endpoint_type::not_diagnosable),
+            endpoints
+                .first()
+                .and_then(pl_checks::endpoint_type::not_diagnosable),
         ) {
             tracker.finish();
             return Err(Failure::CannotDiagnose { reason, hint });

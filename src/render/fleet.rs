@@ -277,7 +277,9 @@ pub fn fleet_table(f: &FleetReport, style: Style) -> String {
             let mut row = vec![Cell::new(&r.target.endpoint_id), Cell::new(second)];
             if f.kind == FleetKind::Service {
                 // Where the consumer's endpoint is: another Region for cross-region PrivateLink.
-                row.push(Cell::new(r.target.endpoint_region.as_deref().unwrap_or("-")));
+                row.push(Cell::new(
+                    r.target.endpoint_region.as_deref().unwrap_or("-"),
+                ));
             }
             row.extend([
                 Cell::new(third),

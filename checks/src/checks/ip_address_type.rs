@@ -77,7 +77,8 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     let recorded = ep.ip_address_type.as_deref();
     let ty = match recorded.map(AddressType::parse) {
         None => {
-            f.fine.push("IpAddressType not reported: AWS's default, ipv4".to_owned());
+            f.fine
+                .push("IpAddressType not reported: AWS's default, ipv4".to_owned());
             AddressType::Ipv4
         }
         Some(Some(t)) => t,
@@ -89,7 +90,10 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             ))
         }
     };
-    let record = ep.dns_record_ip_type.as_deref().and_then(DnsRecordType::parse);
+    let record = ep
+        .dns_record_ip_type
+        .as_deref()
+        .and_then(DnsRecordType::parse);
     let svc_id = s.service_id();
 
     // The service's supported types: the provider's own list, else the consumer's view.
@@ -99,13 +103,19 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         .known()
         .map(|c| c.supported_ip_address_types.clone())
         .filter(|t| !t.is_empty())
-        .or_else(|| s.consumer.service.known().map(|v| v.supported_ip_address_types.clone()))
+        .or_else(|| {
+            s.consumer
+                .service
+                .known()
+                .map(|v| v.supported_ip_address_types.clone())
+        })
         .filter(|t| !t.is_empty());
     match &supported {
         Some(types) => {
             let lacks = family::service_lacks(ty, types);
             if lacks.is_empty() {
-                f.fine.push(format!("{svc_id} accepts {}", types.join(" and ")));
+                f.fine
+                    .push(format!("{svc_id} accepts {}", types.join(" and ")));
             } else {
                 f.fails.push((
                     format!(
@@ -124,10 +134,14 @@ pub fn evaluate(ctx: &Context) -> Outcome {
                 ));
             }
         }
-        None => f.unknowns.push(match (&s.provider.service_configuration, &s.consumer.service) {
-            (Fact::Absent(m), _) | (_, Fact::Absent(m)) => format!("the service's supported IP address types: {m}"),
-            _ => "the service reports no SupportedIpAddressTypes".to_owned(),
-        }),
+        None => f.unknowns.push(
+            match (&s.provider.service_configuration, &s.consumer.service) {
+                (Fact::Absent(m), _) | (_, Fact::Absent(m)) => {
+                    format!("the service's supported IP address types: {m}")
+                }
+                _ => "the service reports no SupportedIpAddressTypes".to_owned(),
+            },
+        ),
     }
 
     match &s.consumer.subnets {
@@ -145,16 +159,24 @@ pub fn evaluate(ctx: &Context) -> Outcome {
                             ));
                         }
                     }
-                    None => f.unknowns.push(format!("endpoint subnet {sid} was not described")),
+                    None => f
+                        .unknowns
+                        .push(format!("endpoint subnet {sid} was not described")),
                 }
             }
         }
-        Fact::Absent(m) => f.unknowns.push(format!("the endpoint subnets' address families: {m}")),
+        Fact::Absent(m) => f
+            .unknowns
+            .push(format!("the endpoint subnets' address families: {m}")),
     }
 
     if let Some(r) = record {
         if !r.allowed_endpoint_types().contains(&ty) {
-            let allowed: Vec<&str> = r.allowed_endpoint_types().iter().map(|t| t.as_str()).collect();
+            let allowed: Vec<&str> = r
+                .allowed_endpoint_types()
+                .iter()
+                .map(|t| t.as_str())
+                .collect();
             f.fails.push((
                 format!(
                     "DnsRecordIpType {} needs a {} endpoint, and {} is {}: its names cannot get those records",
@@ -172,7 +194,10 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         }
     }
 
-    if supported.as_ref().is_some_and(|t| t.iter().any(|x| x.eq_ignore_ascii_case("ipv6"))) {
+    if supported
+        .as_ref()
+        .is_some_and(|t| t.iter().any(|x| x.eq_ignore_ascii_case("ipv6")))
+    {
         match &s.provider.load_balancers {
             Fact::Known(lbs) => {
                 for lb in lbs {
@@ -217,15 +242,24 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             );
     }
     if !f.unknowns.is_empty() {
-        return Outcome::unknown(format!("cannot compare the address types: {}", f.unknowns.join("; ")))
-            .details(f.fine)
-            .evidence("address_types", evidence);
+        return Outcome::unknown(format!(
+            "cannot compare the address types: {}",
+            f.unknowns.join("; ")
+        ))
+        .details(f.fine)
+        .evidence("address_types", evidence);
     }
     if let Some((first, _)) = f.warns.first() {
         return Outcome::warn(first.clone())
             .details(f.warns.iter().skip(1).map(|(d, _)| d.clone()))
             .evidence("address_types", evidence)
-            .remediation(f.warns.iter().map(|(_, fix)| fix.as_str()).collect::<Vec<_>>().join("\n"));
+            .remediation(
+                f.warns
+                    .iter()
+                    .map(|(_, fix)| fix.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
     }
     Outcome::pass(format!(
         "{} is {}{}: its subnets, the service and the NLBs agree",
@@ -242,7 +276,12 @@ pub fn evaluate(ctx: &Context) -> Outcome {
 
 /// The client's families against the records its names get: an IPv6-only client with
 /// no AAAA for the private name (ipv4, service-defined), an IPv4-only one with no A (ipv6).
-fn client_can_resolve(ctx: &Context, ty: AddressType, record: Option<DnsRecordType>, f: &mut Findings) {
+fn client_can_resolve(
+    ctx: &Context,
+    ty: AddressType,
+    record: Option<DnsRecordType>,
+    f: &mut Findings,
+) {
     let Some(Ok(client)) = ctx.client() else {
         return;
     };
@@ -273,7 +312,10 @@ fn client_can_resolve(ctx: &Context, ty: AddressType, record: Option<DnsRecordTy
             ty.as_str()
         );
         if v4 {
-            f.warns.push((format!("{line} (the client's IPv4 addresses still work)"), fix));
+            f.warns.push((
+                format!("{line} (the client's IPv4 addresses still work)"),
+                fix,
+            ));
         } else {
             f.fails.push((line, fix));
         }

@@ -76,9 +76,12 @@ fn regions(s: &Snapshot) -> Option<Regions> {
     let (endpoint, service) = match s.inputs.view {
         View::Consumer => (
             s.region.clone(),
-            ep.service_region
-                .clone()
-                .or_else(|| s.consumer.service.known().and_then(|v| v.service_region.clone()))?,
+            ep.service_region.clone().or_else(|| {
+                s.consumer
+                    .service
+                    .known()
+                    .and_then(|v| v.service_region.clone())
+            })?,
         ),
         View::Provider => (
             s.provider
@@ -88,7 +91,9 @@ fn regions(s: &Snapshot) -> Option<Regions> {
                 .find(|c| c.vpc_endpoint_id == ep.id)?
                 .vpc_endpoint_region
                 .clone()?,
-            name_region(&ep.service_name).unwrap_or(&s.region).to_owned(),
+            name_region(&ep.service_name)
+                .unwrap_or(&s.region)
+                .to_owned(),
         ),
     };
     (!endpoint.is_empty() && !service.is_empty() && !endpoint.eq_ignore_ascii_case(&service))
@@ -118,13 +123,20 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             ep.id, ep.endpoint_type
         ));
     }
-    let Some(Regions { endpoint: here, service: remote }) = regions(s) else {
+    let Some(Regions {
+        endpoint: here,
+        service: remote,
+    }) = regions(s)
+    else {
         return Outcome::pass(format!(
             "the service is in {}, the endpoint's own Region: cross-region rules do not apply",
             s.region
         ))
         .evidence("region", &s.region)
-        .evidence("service_region", ep.service_region.as_deref().unwrap_or(&s.region));
+        .evidence(
+            "service_region",
+            ep.service_region.as_deref().unwrap_or(&s.region),
+        );
     };
 
     let mut problems: Vec<Problem> = Vec::new();
@@ -289,11 +301,10 @@ fn region_state_meaning(state: &str) -> &'static str {
 /// (NLB name, port, listener ARN, seconds) of every listener whose TCP idle timeout is
 /// not the default; Err naming what could not be read.
 fn custom_idle_timeouts(s: &Snapshot) -> Result<Vec<(String, u16, String, u32)>, String> {
-    let lbs = s
-        .provider
-        .load_balancers
-        .as_result()
-        .map_err(|m| format!("the NLB listeners' idle timeouts (provider.load_balancers): {m}"))?;
+    let lbs =
+        s.provider.load_balancers.as_result().map_err(|m| {
+            format!("the NLB listeners' idle timeouts (provider.load_balancers): {m}")
+        })?;
     let mut out = Vec::new();
     for lb in lbs {
         let listeners = lb
@@ -302,7 +313,10 @@ fn custom_idle_timeouts(s: &Snapshot) -> Result<Vec<(String, u16, String, u32)>,
             .map_err(|m| format!("the listeners of {}: {m}", lb.name))?;
         for l in listeners {
             if let Some(m) = &l.attributes_missing {
-                return Err(format!("the idle timeout of listener {} on {}: {m}", l.port, lb.name));
+                return Err(format!(
+                    "the idle timeout of listener {} on {}: {m}",
+                    l.port, lb.name
+                ));
             }
             if let Some(secs) = l.tcp_idle_timeout_seconds {
                 if secs != DEFAULT_TCP_IDLE_TIMEOUT_SECONDS {

@@ -59,10 +59,14 @@ pub fn service_lacks(ty: AddressType, supported: &[String]) -> Vec<&'static str>
 /// range, dualstack both families, ipv6 an IPv6-only subnet.
 pub fn subnet_mismatch(ty: AddressType, subnet: &Subnet) -> Option<&'static str> {
     match ty {
-        AddressType::Ipv4 if !subnet.has_ipv4() => Some("an IPv6-only subnet has no IPv4 addresses"),
+        AddressType::Ipv4 if !subnet.has_ipv4() => {
+            Some("an IPv6-only subnet has no IPv4 addresses")
+        }
         AddressType::Dualstack if !subnet.has_ipv6() => Some("it has no IPv6 CIDR"),
         AddressType::Dualstack if !subnet.has_ipv4() => Some("it is IPv6-only"),
-        AddressType::Ipv6 if !subnet.ipv6_native => Some("an ipv6 endpoint needs IPv6-only subnets"),
+        AddressType::Ipv6 if !subnet.ipv6_native => {
+            Some("an ipv6 endpoint needs IPv6-only subnets")
+        }
         _ => None,
     }
 }
@@ -134,7 +138,10 @@ mod tests {
     #[test]
     fn address_types_parse_the_wire_values_including_the_nlbs() {
         assert_eq!(AddressType::parse("IPV4"), Some(AddressType::Ipv4));
-        assert_eq!(AddressType::parse("dualstack-without-public-ipv4"), Some(AddressType::Dualstack));
+        assert_eq!(
+            AddressType::parse("dualstack-without-public-ipv4"),
+            Some(AddressType::Dualstack)
+        );
         assert_eq!(AddressType::parse("ipv6"), Some(AddressType::Ipv6));
         assert_eq!(AddressType::parse("quad"), None);
     }
@@ -145,7 +152,10 @@ mod tests {
         assert!(service_lacks(AddressType::Ipv4, &v4).is_empty());
         assert_eq!(service_lacks(AddressType::Dualstack, &v4), ["ipv6"]);
         assert_eq!(service_lacks(AddressType::Ipv6, &v4), ["ipv6"]);
-        assert_eq!(service_lacks(AddressType::Ipv4, &["ipv6".to_owned()]), ["ipv4"]);
+        assert_eq!(
+            service_lacks(AddressType::Ipv4, &["ipv6".to_owned()]),
+            ["ipv4"]
+        );
         let both = vec!["ipv4".to_owned(), "ipv6".to_owned()];
         assert!(service_lacks(AddressType::Dualstack, &both).is_empty());
     }
@@ -168,12 +178,23 @@ mod tests {
     #[test]
     fn record_types_need_the_endpoint_types_aws_documents() {
         use AddressType::*;
-        assert_eq!(DnsRecordType::parse("service-defined"), Some(DnsRecordType::ServiceDefined));
-        assert!(DnsRecordType::Ipv4.allowed_endpoint_types().contains(&Dualstack));
+        assert_eq!(
+            DnsRecordType::parse("service-defined"),
+            Some(DnsRecordType::ServiceDefined)
+        );
+        assert!(DnsRecordType::Ipv4
+            .allowed_endpoint_types()
+            .contains(&Dualstack));
         assert!(!DnsRecordType::Ipv4.allowed_endpoint_types().contains(&Ipv6));
         assert!(!DnsRecordType::Ipv6.allowed_endpoint_types().contains(&Ipv4));
-        assert_eq!(DnsRecordType::Dualstack.allowed_endpoint_types(), [Dualstack]);
-        assert_eq!(DnsRecordType::ServiceDefined.allowed_endpoint_types(), [Dualstack]);
+        assert_eq!(
+            DnsRecordType::Dualstack.allowed_endpoint_types(),
+            [Dualstack]
+        );
+        assert_eq!(
+            DnsRecordType::ServiceDefined.allowed_endpoint_types(),
+            [Dualstack]
+        );
         assert!(!DnsRecordType::ServiceDefined.private_name_has_aaaa());
         assert!(DnsRecordType::Dualstack.private_name_has_aaaa());
         assert!(!DnsRecordType::Ipv6.private_name_has_a());
@@ -181,7 +202,10 @@ mod tests {
 
     #[test]
     fn client_families_cover_both_address_kinds() {
-        let a: Vec<IpNet> = vec!["10.0.3.10/32".parse().unwrap(), "2600:1f18::10/128".parse().unwrap()];
+        let a: Vec<IpNet> = vec![
+            "10.0.3.10/32".parse().unwrap(),
+            "2600:1f18::10/128".parse().unwrap(),
+        ];
         assert_eq!(client_families(&a), (true, true));
         assert_eq!(client_families(&a[1..]), (false, true));
         assert_eq!(client_families(&[]), (false, false));

@@ -73,7 +73,8 @@ pub fn cross_region(service_region: &str) -> Snapshot {
     view.service_region = Some(service_region.into());
     // The service's zones are the service Region's.
     view.availability_zones = vec![format!("{service_region}a"), format!("{service_region}b")];
-    view.base_endpoint_dns_names = vec![format!("{SERVICE_ID}.{service_region}.vpce.amazonaws.com")];
+    view.base_endpoint_dns_names =
+        vec![format!("{SERVICE_ID}.{service_region}.vpce.amazonaws.com")];
     s.consumer.regions = Fact::Known(vec![RegionOptIn {
         region: service_region.into(),
         opt_in_status: if service_region == OPT_IN_REGION {
@@ -154,7 +155,11 @@ pub fn dualstack() -> Snapshot {
     let Fact::Known(groups) = &mut c.security_groups else {
         unreachable!()
     };
-    groups[0].ingress.push(tcp(PORT, SgPeer::Cidr(net(VPC_V6)), "IPv6 clients to PrivateLink endpoint"));
+    groups[0].ingress.push(tcp(
+        PORT,
+        SgPeer::Cidr(net(VPC_V6)),
+        "IPv6 clients to PrivateLink endpoint",
+    ));
     let Fact::Known(view) = &mut c.service else {
         unreachable!()
     };
@@ -170,7 +175,11 @@ pub fn dualstack() -> Snapshot {
     let Fact::Known(groups) = &mut s.provider.security_groups else {
         unreachable!()
     };
-    groups[0].ingress.push(tcp(PORT, SgPeer::Cidr(net("::/0")), "PrivateLink clients (IPv6)"));
+    groups[0].ingress.push(tcp(
+        PORT,
+        SgPeer::Cidr(net("::/0")),
+        "PrivateLink clients (IPv6)",
+    ));
     s
 }
 
@@ -328,7 +337,9 @@ pub fn all() -> Vec<Scenario> {
     let Fact::Known(groups) = &mut s.consumer.security_groups else {
         unreachable!()
     };
-    groups[0].ingress.retain(|r| !matches!(r.peer, SgPeer::Cidr(n) if n.addr().is_ipv6()));
+    groups[0]
+        .ingress
+        .retain(|r| !matches!(r.peer, SgPeer::Cidr(n) if n.addr().is_ipv6()));
     let Fact::Known(p) = &mut s.probe else {
         unreachable!()
     };
@@ -353,7 +364,10 @@ pub fn all() -> Vec<Scenario> {
         protocol: "6".into(),
         rule_action: "deny".into(),
         cidr: net("2600:1f18:4a3:6f03::/64"),
-        port_range: Some(PortRange { from: PORT, to: PORT }),
+        port_range: Some(PortRange {
+            from: PORT,
+            to: PORT,
+        }),
     });
     let Fact::Known(p) = &mut s.probe else {
         unreachable!()

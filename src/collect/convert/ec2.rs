@@ -269,7 +269,10 @@ pub fn regions(regions: &[ec2::Region]) -> Vec<RegionOptIn> {
         .filter_map(|r| {
             Some(RegionOptIn {
                 region: r.region_name()?.to_owned(),
-                opt_in_status: r.opt_in_status().unwrap_or("opt-in-not-required").to_owned(),
+                opt_in_status: r
+                    .opt_in_status()
+                    .unwrap_or("opt-in-not-required")
+                    .to_owned(),
             })
         })
         .collect()
@@ -561,7 +564,10 @@ mod tests {
             )
             .build();
         let m = subnet(&sn).unwrap();
-        assert_eq!(m.ipv6_cidr_blocks, [net("2600:1f18:4a3:6f01::/64").unwrap()]);
+        assert_eq!(
+            m.ipv6_cidr_blocks,
+            [net("2600:1f18:4a3:6f01::/64").unwrap()]
+        );
         assert!(m.has_ipv4() && !m.ipv6_native);
 
         let c = ec2::VpcEndpointConnection::builder()
@@ -570,7 +576,10 @@ mod tests {
             .vpc_endpoint_region("us-east-1")
             .build();
         assert_eq!(
-            endpoint_connection(&c).unwrap().vpc_endpoint_region.as_deref(),
+            endpoint_connection(&c)
+                .unwrap()
+                .vpc_endpoint_region
+                .as_deref(),
             Some("us-east-1")
         );
 
@@ -610,7 +619,10 @@ mod tests {
         let c = client_instance("i-0123456789abcdef0", &i).unwrap();
         assert_eq!(
             c.addresses,
-            [net("10.0.3.10/32").unwrap(), net("2600:1f18:4a3:6f03::10/128").unwrap()]
+            [
+                net("10.0.3.10/32").unwrap(),
+                net("2600:1f18:4a3:6f03::10/128").unwrap()
+            ]
         );
     }
 
@@ -880,8 +892,14 @@ mod tests {
         assert_eq!(
             m.supported_regions,
             [
-                SupportedRegion { region: "us-east-1".into(), service_state: Some("Available".into()) },
-                SupportedRegion { region: "eu-west-1".into(), service_state: Some("Pending".into()) },
+                SupportedRegion {
+                    region: "us-east-1".into(),
+                    service_state: Some("Available".into())
+                },
+                SupportedRegion {
+                    region: "eu-west-1".into(),
+                    service_state: Some("Pending".into())
+                },
             ]
         );
         assert_eq!(m.supported_ip_address_types, ["ipv4", "ipv6"]);
