@@ -246,6 +246,7 @@ pub fn fleet_table(f: &FleetReport, style: Style) -> String {
                 vec![
                     "Endpoint",
                     "Owner",
+                    "Region",
                     "State",
                     "AZs (owner's names)",
                     "Verdict",
@@ -273,14 +274,20 @@ pub fn fleet_table(f: &FleetReport, style: Style) -> String {
                 FleetKind::Fleet => r.target.endpoint_state.clone(),
                 FleetKind::Service => zones(r),
             };
-            t.add_row(vec![
-                Cell::new(&r.target.endpoint_id),
-                Cell::new(second),
+            let mut row = vec![Cell::new(&r.target.endpoint_id), Cell::new(second)];
+            if f.kind == FleetKind::Service {
+                // Where the consumer's endpoint is: another Region for cross-region PrivateLink.
+                row.push(Cell::new(
+                    r.target.endpoint_region.as_deref().unwrap_or("-"),
+                ));
+            }
+            row.extend([
                 Cell::new(third),
                 Cell::new(fourth),
                 verdict_cell(r.verdict, style),
                 Cell::new(headline_id(r)),
             ]);
+            t.add_row(row);
         }
         out.push_str(&t.to_string());
         out.push_str("\n\n");
