@@ -147,6 +147,32 @@ pub struct FleetScope {
     /// services such as `com.amazonaws.<region>.s3` are not PrivateLink endpoint services).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_out: Vec<LeftOut>,
+    /// Many accounts (`--accounts`, `--org`, `--consumer-role-name`): the accounts read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+    /// Many regions (`--regions`): the regions read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// What could not be listed, assumed or read: one entry per account × region (or
+    /// provider account), so a gap is a row saying why, never silence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<ScopeFailure>,
+}
+
+/// An account (and region) a many-account run could not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeFailure {
+    /// The account, when known (a failed organizations:ListAccounts has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// What failed, as the IAM action (e.g. `sts:AssumeRole`, `ec2:DescribeVpcEndpoints`).
+    pub operation: String,
+    /// One line: what happened (e.g. "cannot assume arn:aws:iam::444444444444:role/pl-doctor-read: AccessDenied").
+    pub reason: String,
+    /// What to do about it.
+    pub hint: String,
 }
 
 /// An endpoint a fleet run found and did not diagnose.
@@ -346,6 +372,52 @@ pub fn connection_snapshot(service: &Snapshot, endpoint: Endpoint) -> Snapshot {
     )
 }
 
+/// One connection with both sides: the consumer's own snapshot of the endpoint (read
+/// through the owner account's role) and the provider facts of the connection's
+/// snapshot, with both accounts' metrics. The whole runbook applies to it.
+pub fn both_sides(connection: &Snapshot, mut consumer: Snapshot) -> Snapshot {
+    consumer.inputs.view = View::Consumer;
+    consumer.provider = connection.provider.clone();
+    let metrics = std::mem::replace(
+        &mut consumer.observability.metrics,
+        Fact::Known(Vec::new()),
+    );
+    consumer.observability.metrics = match (connection.observability.metrics.clone(), metrics) {
+        (Fact::Known(mut provider), Fact::Known(own)) => {
+            provider.extend(own);
+            Fact::Known(provider)
+        }
+        (Fact::Absent(m), _) | (_, Fact::Absent(m)) => Fact::Absent(m),
+    };
+    consumer
+}
+
+/// A connection whose consumer side was asked for and could not be read (the owner's
+/// role could not be assumed, its endpoints not listed): the provider-side checks stand,
+/// and every consumer fact is absent with `why`, so the consumer-side checks are
+/// `unknown` naming it instead of `skip`.
+pub fn consumer_unread(connection: &Snapshot, why: &Missing) -> Snapshot {
+    let mut s = connection.clone();
+    s.inputs.view = View::Consumer;
+    fn absent<T>(why: &Missing) -> Fact<T> {
+        Fact::Absent(why.clone())
+    }
+    s.consumer_identity = absent(why);
+    s.consumer.endpoint_enis = absent(why);
+    s.consumer.vpc = absent(why);
+    s.consumer.subnets = absent(why);
+    s.consumer.network_acls = absent(why);
+    s.consumer.security_groups = absent(why);
+    s.consumer.prefix_lists = absent(why);
+    s.consumer.az_map = absent(why);
+    s.consumer.service = absent(why);
+    s.dns = absent(why);
+    s.probe = absent(why);
+    s.observability.flow_logs = absent(why);
+    s.observability.flow_log_rejects = absent(why);
+    s
+}
+
 fn provider_view(
     header: &ProviderViewHeader,
     endpoint: Endpoint,
@@ -407,8 +479,19 @@ pub struct FleetReport {
     pub counts: VerdictCounts,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<ServiceSummary>,
-    /// One report per endpoint, worst verdict first, then by endpoint id.
+    /// Endpoints per root cause, most first (then by runbook order): the pattern a
+    /// platform team looks for first ("12 × endpoint-sg-ingress").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub root_causes: Vec<RootCauseCount>,
+    /// One report per endpoint, worst verdict first, then by account, then by endpoint id.
     pub reports: Vec<Report>,
+}
+
+/// How many endpoints share a root cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootCauseCount {
+    pub check: String,
+    pub endpoints: usize,
 }
 
 impl FleetReport {
@@ -453,6 +536,7 @@ pub fn build(
     reports.sort_by(|a, b| {
         severity_rank(a.verdict)
             .cmp(&severity_rank(b.verdict))
+            .then_with(|| a.target.consumer_account.cmp(&b.target.consumer_account))
             .then_with(|| a.target.endpoint_id.cmp(&b.target.endpoint_id))
     });
     let service = fleet.service.as_ref().map(|s| service_summary(s, options));
@@ -465,12 +549,17 @@ pub fn build(
             Verdict::Inconclusive => counts.inconclusive += 1,
         }
     }
+    // An account or region that could not be read may hide the broken link: at worst
+    // inconclusive, never a clean pass.
+    let unread = (!fleet.scope.failed.is_empty()).then_some(Verdict::Inconclusive);
     let verdict = worst(
         service
             .iter()
             .map(|s| s.verdict)
-            .chain(reports.iter().map(|r| r.verdict)),
+            .chain(reports.iter().map(|r| r.verdict))
+            .chain(unread),
     );
+    let root_causes = root_cause_counts(&reports);
     FleetReport {
         schema_version: FLEET_SCHEMA_VERSION,
         tool: "pl-doctor".into(),
@@ -482,8 +571,33 @@ pub fn build(
         verdict,
         counts,
         service,
+        root_causes,
         reports,
     }
+}
+
+/// Endpoints per root cause, most first; ties in runbook order.
+pub fn root_cause_counts(reports: &[Report]) -> Vec<RootCauseCount> {
+    let mut by_check: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in reports {
+        if let Some(id) = r.root_cause.as_deref() {
+            *by_check.entry(id).or_insert(0) += 1;
+        }
+    }
+    let step = |id: &str| crate::registry::ids().position(|i| i == id).unwrap_or(usize::MAX);
+    let mut out: Vec<RootCauseCount> = by_check
+        .into_iter()
+        .map(|(check, endpoints)| RootCauseCount {
+            check: check.to_owned(),
+            endpoints,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.endpoints
+            .cmp(&a.endpoints)
+            .then_with(|| step(&a.check).cmp(&step(&b.check)))
+    });
+    out
 }
 
 /// The service-wide checks only, on the service's own snapshot.

@@ -50,9 +50,19 @@ pub const PROVIDER: &[&str] = &[
     "cloudwatch:GetMetricData",
 ];
 
-/// True when the collector lists `action` on either side.
+/// Called with the hub caller's credentials in a many-account run (`--accounts`/`--org`,
+/// `--consumer-role-name`, `--provider-role-name`): who it is, which accounts and regions,
+/// and the member roles it assumes. The caller's own account is also read as a consumer.
+pub const HUB: &[&str] = &[
+    "sts:GetCallerIdentity",
+    "sts:AssumeRole",
+    "organizations:ListAccounts",
+    "ec2:DescribeRegions",
+];
+
+/// True when the collector lists `action` on any side.
 pub fn is_listed(action: &str) -> bool {
-    CONSUMER.contains(&action) || PROVIDER.contains(&action)
+    CONSUMER.contains(&action) || PROVIDER.contains(&action) || HUB.contains(&action)
 }
 
 #[cfg(test)]
@@ -96,7 +106,14 @@ mod tests {
 
     /// Every `"service:Operation"` literal of the product code.
     fn action_literals(text: &str) -> Vec<String> {
-        const SERVICES: [&str; 5] = ["ec2", "elasticloadbalancing", "sts", "cloudwatch", "logs"];
+        const SERVICES: [&str; 6] = [
+            "ec2",
+            "elasticloadbalancing",
+            "sts",
+            "cloudwatch",
+            "logs",
+            "organizations",
+        ];
         let mut found = Vec::new();
         for service in SERVICES {
             let needle = format!("\"{service}:");
@@ -114,7 +131,7 @@ mod tests {
     /// Every SDK fluent call on a client (`ec2.describe_vpcs()`, across line breaks),
     /// as `(client, Operation)`.
     fn sdk_calls(text: &str) -> Vec<(String, String)> {
-        const CLIENTS: [&str; 5] = ["ec2", "elb", "sts", "logs", "cw"];
+        const CLIENTS: [&str; 6] = ["ec2", "elb", "sts", "logs", "cw", "org"];
         let flat: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         let mut found = Vec::new();
         for client in CLIENTS {
@@ -148,7 +165,7 @@ mod tests {
 
     #[test]
     fn every_action_and_sdk_call_in_the_collector_is_in_the_table() {
-        let listed: BTreeSet<&str> = CONSUMER.iter().chain(PROVIDER).copied().collect();
+        let listed: BTreeSet<&str> = CONSUMER.iter().chain(PROVIDER).chain(HUB).copied().collect();
         let operations: BTreeSet<&str> = listed
             .iter()
             .filter_map(|a| a.split_once(':').map(|(_, op)| op))
@@ -184,7 +201,7 @@ mod tests {
 
     #[test]
     fn every_operation_is_read_only() {
-        for action in CONSUMER.iter().chain(PROVIDER) {
+        for action in CONSUMER.iter().chain(PROVIDER).chain(HUB) {
             assert!(iam::is_read_only(action), "{action} is not read-only");
         }
     }
@@ -209,6 +226,17 @@ mod tests {
                 missing.is_empty(),
                 "the {side:?} iam-policy lacks {missing:?}: add them to the consumer_actions/provider_actions of the checks that read them"
             );
+        }
+        let hub = iam::hub_policy(&["pl-doctor-read"]);
+        let granted: BTreeSet<String> = hub["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_default())
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect();
+        for action in HUB.iter().filter(|a| !NEED_NO_PERMISSION.contains(a)) {
+            assert!(granted.contains(*action), "the hub iam-policy lacks {action}");
         }
     }
 }

@@ -10,6 +10,8 @@ production:
   (allowed principal `*`, the caller's account root, or a role/user in it).
 * DescribeVpcEndpointConnections is not implemented in moto; AWS lists, to the service
   owner, the endpoints of every account connected to its services.
+* DescribeVpcEndpoints in moto does not filter by `vpc-endpoint-id` or `service-name`;
+  AWS documents both filters.
 * CreateVpcEndpoint (Interface) in moto gives each endpoint ENI a random 10.x address
   outside its subnet and the VPC's default security group; AWS gives it an address in
   the subnet and the endpoint's security groups.
@@ -31,7 +33,7 @@ from werkzeug.serving import make_server
 import moto
 from moto.core.responses import ActionResult
 from moto.ec2.models import ec2_backends
-from moto.ec2.models.vpcs import VPCBackend
+from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
 from moto.ec2.responses import EC2Response
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -151,7 +153,19 @@ def create_vpc_endpoint(self, *args, **kwargs):
     return endpoint
 
 
+_original_endpoint_filter = VPCEndPoint.get_filter_value
+
+
+def endpoint_filter_value(self, filter_name, method_name=None):
+    if filter_name == "vpc-endpoint-id":
+        return self.id
+    if filter_name == "service-name":
+        return self.service_name
+    return _original_endpoint_filter(self, filter_name, method_name)
+
+
 def install_extensions():
+    VPCEndPoint.get_filter_value = endpoint_filter_value
     VPCBackend.describe_vpc_endpoint_services = describe_vpc_endpoint_services
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint
     EC2Response.describe_vpc_endpoint_connections = describe_vpc_endpoint_connections

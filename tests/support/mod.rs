@@ -13,3 +13,4 @@ pub mod run;
 pub mod service_world;
 pub mod tcp;
 pub mod world;
+pub mod accounts_world;
