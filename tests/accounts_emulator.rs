@@ -164,10 +164,9 @@ fn assume_calls(r: &Run) -> usize {
 const NO_NETWORK: [&str; 4] = ["--skip", "dns-resolution", "--skip", "connect-probe"];
 
 /// The checks only the consumer account can evaluate (checks/src/fleet.rs CONSUMER_SIDE),
-/// less the two the tests deselect.
-const CONSUMER_SIDE: [&str; 7] = [
+/// less the two the tests deselect and client-sg-egress (which needs --client).
+const CONSUMER_SIDE: [&str; 6] = [
     "endpoint-sg-ingress",
-    "client-sg-egress",
     "subnet-nacl",
     "private-dns-enabled",
     "vpc-dns-attributes",

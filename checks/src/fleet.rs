@@ -394,28 +394,21 @@ pub fn both_sides(connection: &Snapshot, mut consumer: Snapshot) -> Snapshot {
 
 /// A connection whose consumer side was asked for and could not be read (the owner's
 /// role could not be assumed, its endpoints not listed): the provider-side checks stand,
-/// and every consumer fact is absent with `why`, so the consumer-side checks are
-/// `unknown` naming it instead of `skip`.
+/// and the consumer-side checks are `unknown` naming `why` instead of `skip`.
 pub fn consumer_unread(connection: &Snapshot, why: &Missing) -> Snapshot {
     let mut s = connection.clone();
-    s.inputs.view = View::Consumer;
-    fn absent<T>(why: &Missing) -> Fact<T> {
-        Fact::Absent(why.clone())
-    }
-    s.consumer_identity = absent(why);
-    s.consumer.endpoint_enis = absent(why);
-    s.consumer.vpc = absent(why);
-    s.consumer.subnets = absent(why);
-    s.consumer.network_acls = absent(why);
-    s.consumer.security_groups = absent(why);
-    s.consumer.prefix_lists = absent(why);
-    s.consumer.az_map = absent(why);
-    s.consumer.service = absent(why);
-    s.dns = absent(why);
-    s.probe = absent(why);
-    s.observability.flow_logs = absent(why);
-    s.observability.flow_log_rejects = absent(why);
+    s.inputs.consumer_unread = Some(why.clone());
     s
+}
+
+/// Why consumer-side check `id` could not be evaluated on a connection whose consumer
+/// side was asked for and not read, or None.
+pub fn unread_consumer_side<'a>(snapshot: &'a Snapshot, id: &str) -> Option<&'a Missing> {
+    snapshot
+        .inputs
+        .consumer_unread
+        .as_ref()
+        .filter(|_| CONSUMER_SIDE.contains(&id))
 }
 
 fn provider_view(

@@ -421,6 +421,7 @@ pub async fn collect_with(
                     only: req.only.clone(),
                     skip: req.skip.clone(),
                     view: View::Consumer,
+                    consumer_unread: None,
                 },
                 consumer_identity: identity.clone(),
                 consumer,

@@ -131,6 +131,7 @@ pub async fn collect(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
             only: live.only.clone(),
             skip: live.skip.clone(),
             view: View::Provider,
+            consumer_unread: None,
         },
         window_start: rfc3339(window_start),
         window_end: rfc3339(window_end),

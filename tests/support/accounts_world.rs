@@ -175,7 +175,8 @@ async fn build_member(
                     .service_name(service_name)
                     .set_subnet_ids(Some(subnets.clone()))
                     .security_group_ids(&sg)
-                    .private_dns_enabled(false)
+                    // moto, unlike AWS, lets several endpoints of one VPC hold the name.
+                    .private_dns_enabled(true)
                     .send()
                     .await,
                 "CreateVpcEndpoint",

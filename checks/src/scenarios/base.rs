@@ -211,6 +211,7 @@ pub fn healthy() -> Snapshot {
             only: vec![],
             skip: vec![],
             view: View::Consumer,
+            consumer_unread: None,
         },
         consumer_identity: Fact::Known(CallerIdentity {
             account: CONSUMER_ACCOUNT.into(),
@@ -560,6 +561,7 @@ pub fn enterprise() -> Snapshot {
         only: vec![],
         skip: vec![],
         view: View::Consumer,
+        consumer_unread: None,
     };
     s.consumer_identity = Fact::Known(CallerIdentity {
         account: consumer.into(),
