@@ -797,6 +797,95 @@ mod tests {
             .snapshot
     }
 
+    fn in_account(mut s: Snapshot, account: &str, id: &str) -> Snapshot {
+        s.consumer.endpoint.owner_id = account.into();
+        s.consumer.endpoint.id = id.into();
+        s.inputs.endpoint_id = id.into();
+        if let Fact::Known(i) = &mut s.consumer_identity {
+            i.account = account.into();
+        }
+        s
+    }
+
+    #[test]
+    fn many_accounts_count_root_causes_and_an_unread_account_makes_it_inconclusive() {
+        let mut fleet = fleet_of(vec![
+            in_account(scenario("endpoint-sg-missing-port"), "333333333333", "vpce-0000000000000000a"),
+            in_account(scenario("endpoint-sg-missing-port"), "444444444444", "vpce-0000000000000000b"),
+            in_account(scenario("pending-acceptance"), "555555555555", "vpce-0000000000000000c"),
+            in_account(scenario("healthy"), "666666666666", "vpce-0000000000000000d"),
+        ]);
+        let report = build(&fleet, &EvalOptions::default(), "t".into(), 0);
+        let counts: Vec<(String, usize)> = report
+            .root_causes
+            .iter()
+            .map(|c| (c.check.clone(), c.endpoints))
+            .collect();
+        assert_eq!(counts[0], ("endpoint-sg-ingress".to_owned(), 2));
+        assert_eq!(counts[1].1, 1);
+        assert_eq!(report.verdict, Verdict::Fail);
+
+        // Only the healthy row, one account unread: inconclusive, never a clean pass.
+        fleet.snapshots.truncate(0);
+        fleet.snapshots.push(scenario("healthy"));
+        let clean = build(&fleet, &EvalOptions::default(), "t".into(), 0);
+        fleet.scope.failed.push(ScopeFailure {
+            account: Some("777777777777".into()),
+            region: None,
+            operation: "sts:AssumeRole".into(),
+            reason: "cannot assume arn:aws:iam::777777777777:role/pl-doctor-read: AccessDenied".into(),
+            hint: "fix the trust policy".into(),
+        });
+        let partial = build(&fleet, &EvalOptions::default(), "t".into(), 0);
+        assert_eq!(clean.verdict, Verdict::Pass);
+        assert_eq!(partial.verdict, Verdict::Inconclusive);
+        assert!(partial.root_causes.is_empty());
+    }
+
+    #[test]
+    fn a_connection_read_on_both_sides_runs_the_whole_runbook_and_an_unread_one_says_why() {
+        let consumer = scenario("endpoint-sg-missing-port");
+        let header = ProviderViewHeader {
+            collected_by: "t".into(),
+            collected_at: "t".into(),
+            region: consumer.region.clone(),
+            inputs: CollectionInputs::default(),
+            window_start: consumer.observability.window_start.clone(),
+            window_end: consumer.observability.window_end.clone(),
+        };
+        let service = service_snapshot(&header, "Interface", consumer.provider.clone(), Fact::Known(vec![]));
+        let connection = connection_snapshot(&service, consumer.consumer.endpoint.clone());
+        let status = |s: &Snapshot, id: &str| {
+            report::build(s, &EvalOptions::default(), "t".into(), 0)
+                .checks
+                .into_iter()
+                .find(|c| c.id == id)
+                .unwrap()
+        };
+        assert_eq!(status(&connection, "endpoint-sg-ingress").status, Status::Skip);
+
+        let both = both_sides(&connection, consumer.clone());
+        assert_eq!(both.inputs.view, View::Consumer);
+        assert_eq!(status(&both, "endpoint-sg-ingress").status, Status::Fail);
+        assert_eq!(status(&both, "connection-acceptance").status, Status::Pass);
+
+        let why = Missing::NotVisible {
+            account: Some("444444444444".into()),
+            hint: "cannot assume arn:aws:iam::444444444444:role/pl-doctor-read: AccessDenied".into(),
+        };
+        let unread = consumer_unread(&connection, &why);
+        for id in CONSUMER_SIDE {
+            let c = status(&unread, id);
+            assert_eq!(c.status, Status::Unknown, "{id}");
+            assert!(c.summary.contains("cannot assume arn:aws:iam::444444444444:role/pl-doctor-read"), "{}", c.summary);
+        }
+        assert_eq!(status(&unread, "connection-acceptance").status, Status::Pass);
+        // It survives a save and a replay.
+        let text = serde_json::to_string(&unread).unwrap();
+        let back: Snapshot = serde_json::from_str(&text).unwrap();
+        assert_eq!(status(&back, "subnet-nacl").status, Status::Unknown);
+    }
+
     #[test]
     fn every_listed_id_is_a_runbook_check_and_the_lists_do_not_overlap() {
         for id in CONSUMER_SIDE.iter().chain(SERVICE_WIDE) {
