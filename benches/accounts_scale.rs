@@ -158,7 +158,10 @@ fn measure(
         critical_path: critical_path(&proxy.timings()),
         peak_mb: peak_kb / 1024.0,
         rows: json["reports"].as_array().map(Vec::len).unwrap_or(0),
-        accounts: json["scope"]["accounts"].as_array().map(Vec::len).unwrap_or(0),
+        accounts: json["scope"]["accounts"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0),
         verdict: json["verdict"].as_str().unwrap_or("?").to_owned(),
         code: out.status.code(),
     }
@@ -185,7 +188,10 @@ fn main() {
     println!("accounts_scale: building {accounts} consumer accounts × 1 endpoint in moto …");
     let built = Instant::now();
     let world = runtime.block_on(AccountsWorld::build(&emulator.url(), accounts, 1));
-    println!("  built in {:.1} s (straight against the emulator, no delay)", built.elapsed().as_secs_f64());
+    println!(
+        "  built in {:.1} s (straight against the emulator, no delay)",
+        built.elapsed().as_secs_f64()
+    );
     let upstream = SocketAddr::from(([127, 0, 0, 1], emulator.port()));
     let proxy = runtime.block_on(FaultProxy::start(upstream));
     proxy.set_faults([Fault::delay(rtt)]);
@@ -229,16 +235,17 @@ fn main() {
         build_profile(),
         rtt.as_millis()
     );
-    println!(
-        "| measurement | {} | {} |",
-        service.label, org.label
-    );
+    println!("| measurement | {} | {} |", service.label, org.label);
     println!("|---|---:|---:|");
     let row = |name: &str, f: &dyn Fn(&Run) -> String| {
         println!("| {name} | {} | {} |", f(&service), f(&org));
     };
-    row("rows (endpoints) / accounts read", &|r| format!("{} / {}", r.rows, r.accounts));
-    row("verdict (exit code)", &|r| format!("{} ({:?})", r.verdict, r.code));
+    row("rows (endpoints) / accounts read", &|r| {
+        format!("{} / {}", r.rows, r.accounts)
+    });
+    row("verdict (exit code)", &|r| {
+        format!("{} ({:?})", r.verdict, r.code)
+    });
     row("wall", &|r| format!("{:.2} s", r.wall.as_secs_f64()));
     row("wall in round trips", &|r| {
         format!("{:.1}", r.wall.as_secs_f64() * 1000.0 / rtt_ms)
@@ -253,7 +260,9 @@ fn main() {
         format!("{:.1}", r.logged_calls as f64 / r.accounts.max(1) as f64)
     });
     row("sts:AssumeRole calls", &|r| r.assume_calls.to_string());
-    row("peak memory (GNU time)", &|r| format!("{:.1} MB", r.peak_mb));
+    row("peak memory (GNU time)", &|r| {
+        format!("{:.1} MB", r.peak_mb)
+    });
     let manual = cli_runbook * accounts as u32;
     println!(
         "| the manual way: the CLI runbook per consumer ({:.2} s, {CLI_RUNBOOK_COMMANDS} commands) × {accounts} | {:.1} min, {} commands | (same) |",

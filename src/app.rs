@@ -43,7 +43,10 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             trust_principal: Some(principal),
             external_id,
             ..
-        }) => print_json(&iam::member_trust_policy(&principal, external_id.as_deref())),
+        }) => print_json(&iam::member_trust_policy(
+            &principal,
+            external_id.as_deref(),
+        )),
         Some(Command::IamPolicy {
             provider,
             provider_role_arn,
@@ -241,7 +244,9 @@ fn many_accounts_usage(args: &DiagnoseArgs) -> Result<(), Failure> {
         return bad("--provider-role-name reaches each service's owner in a fleet scan: add --all (with --endpoint, use --provider-role-arn)");
     }
     if many.regions.len() > 1 && many.regions.iter().any(|r| r == "all") {
-        return bad("--regions all cannot be combined with named regions: give either all or a list");
+        return bad(
+            "--regions all cannot be combined with named regions: give either all or a list",
+        );
     }
     if let Some(r) = many
         .regions
@@ -369,9 +374,8 @@ fn concurrency(args: &DiagnoseArgs) -> usize {
         .unwrap_or(crate::collect::accounts::DEFAULT_CONCURRENCY)
 }
 
-/// The VPC pl-doctor runs in, for a many-account run's DNS and probe: not known yet in
-/// this build (the vantage, instance metadata on EC2, provides it), so they run for no
-/// endpoint there and each says why.
+/// An override of the VPC pl-doctor runs in for a many-account run's DNS and probe; none:
+/// the collection asks the vantage (instance metadata on EC2) once.
 fn vantage_vpc() -> Option<String> {
     None
 }

@@ -270,8 +270,7 @@ fn parse_role_name(s: &str) -> Result<String, String> {
         && s.len() <= 512
         && !s.starts_with('/')
         && !s.ends_with('/')
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b));
     if ok && s.rsplit('/').next().is_some_and(|n| n.len() <= 64) {
         Ok(s.to_owned())
@@ -288,7 +287,9 @@ fn parse_account_id(s: &str) -> Result<String, String> {
     if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
         Ok(s.to_owned())
     } else {
-        Err(format!("{s:?} is not an AWS account id (12 digits, e.g. 222222222222)"))
+        Err(format!(
+            "{s:?} is not an AWS account id (12 digits, e.g. 222222222222)"
+        ))
     }
 }
 

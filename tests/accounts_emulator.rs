@@ -13,7 +13,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use support::accounts_world::{command, member_role_arn, AccountsWorld, MEMBER_ROLE, PROVIDER_ROLE};
+use support::accounts_world::{
+    command, member_role_arn, AccountsWorld, MEMBER_ROLE, PROVIDER_ROLE,
+};
 use support::emulator::Emulator;
 use support::fault_proxy::{Fault, FaultProxy};
 use support::fleet_world::{run, Run};
@@ -116,7 +118,11 @@ fn assert_valid_fleet(json: &Value) {
         .iter_errors(json)
         .map(|e| format!("{e} at {}", e.instance_path))
         .collect();
-    assert!(errors.is_empty(), "fleet report invalid:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "fleet report invalid:\n{}",
+        errors.join("\n")
+    );
 }
 
 fn rows(json: &Value) -> &Vec<Value> {
@@ -175,7 +181,8 @@ const CONSUMER_SIDE: [&str; 6] = [
 ];
 
 #[test]
-fn service_with_consumer_role_gives_every_connection_its_consumer_side_and_a_denied_role_stays_one_row() {
+fn service_with_consumer_role_gives_every_connection_its_consumer_side_and_a_denied_role_stays_one_row(
+) {
     let rig = rig(3, 1);
     let w = &rig.world;
 
@@ -202,13 +209,24 @@ fn service_with_consumer_role_gives_every_connection_its_consumer_side_and_a_den
         let r = row(&json, &m.endpoint_ids[0]);
         assert_eq!(r["target"]["consumer_account"], m.account.as_str());
         assert_eq!(r["target"]["region"], "us-east-1");
-        assert_eq!(r["target"]["vpc_id"], m.vpc.as_str(), "the consumer's own view");
+        assert_eq!(
+            r["target"]["vpc_id"],
+            m.vpc.as_str(),
+            "the consumer's own view"
+        );
         let s = statuses(r);
         for id in CONSUMER_SIDE {
-            assert_ne!(s[id], "skip", "{id} of {} was not evaluated: {r:#}", m.account);
+            assert_ne!(
+                s[id], "skip",
+                "{id} of {} was not evaluated: {r:#}",
+                m.account
+            );
         }
         assert_eq!(s["vpc-dns-attributes"], "pass");
-        assert_eq!(s["connection-acceptance"], "pass", "the provider side stays");
+        assert_eq!(
+            s["connection-acceptance"], "pass",
+            "the provider side stays"
+        );
         assert_eq!(s["nlb-listener"], "pass");
         if m.broken_sg {
             assert_eq!(s["endpoint-sg-ingress"], "fail");
@@ -268,9 +286,19 @@ fn service_with_consumer_role_gives_every_connection_its_consumer_side_and_a_den
         ],
     ));
     assert_eq!(table.code, Some(1), "{}", table.stderr);
-    assert!(table.stdout.contains("Root causes: 1 × endpoint-sg-ingress"), "{}", table.stdout);
+    assert!(
+        table
+            .stdout
+            .contains("Root causes: 1 × endpoint-sg-ingress"),
+        "{}",
+        table.stdout
+    );
     for m in &w.members {
-        assert!(table.stdout.contains(&format!("account {}", m.account)), "{}", table.stdout);
+        assert!(
+            table.stdout.contains(&format!("account {}", m.account)),
+            "{}",
+            table.stdout
+        );
     }
 }
 
@@ -288,7 +316,12 @@ fn fleets_of_accounts_and_of_the_organization_read_every_account_with_the_provid
     assert_valid_fleet(&json);
     assert_eq!(json["kind"], "fleet");
     // The hub's own account without assuming; each member once; the provider once.
-    assert_eq!(assume_calls(&all), w.members.len() + 1, "{:?}", all.call_log());
+    assert_eq!(
+        assume_calls(&all),
+        w.members.len() + 1,
+        "{:?}",
+        all.call_log()
+    );
     let row_accounts: std::collections::BTreeSet<String> = rows(&json)
         .iter()
         .map(|r| r["target"]["consumer_account"].as_str().unwrap().to_owned())
@@ -318,7 +351,10 @@ fn fleets_of_accounts_and_of_the_organization_read_every_account_with_the_provid
     rig.deny_assume(&denied.account);
     let partial = rig.fleet(&["--accounts", &list], &[]);
     let only_good = rig.fleet(
-        &["--accounts", &format!("{},{}", w.members[1].account, denied.account)],
+        &[
+            "--accounts",
+            &format!("{},{}", w.members[1].account, denied.account),
+        ],
         &[],
     );
     rig.proxy.clear_faults();
@@ -330,10 +366,10 @@ fn fleets_of_accounts_and_of_the_organization_read_every_account_with_the_provid
     assert_eq!(failed[0]["account"], denied.account.as_str());
     assert_eq!(failed[0]["operation"], "sts:AssumeRole");
     assert!(
-        failed[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("cannot assume {}", member_role_arn(&denied.account))),
+        failed[0]["reason"].as_str().unwrap().contains(&format!(
+            "cannot assume {}",
+            member_role_arn(&denied.account)
+        )),
         "{failed:#?}"
     );
     assert!(rows(&json)
@@ -349,7 +385,11 @@ fn fleets_of_accounts_and_of_the_organization_read_every_account_with_the_provid
     let nothing = rig.fleet(&["--accounts", &denied.account], &[]);
     rig.proxy.clear_faults();
     assert_eq!(nothing.code, Some(3), "{}", nothing.stderr);
-    assert!(nothing.stderr.contains("cannot assume"), "{}", nothing.stderr);
+    assert!(
+        nothing.stderr.contains("cannot assume"),
+        "{}",
+        nothing.stderr
+    );
 
     // --org: the organization's ACTIVE accounts (the closed one left out), the same rows.
     let org = rig.fleet(&["--org"], &[]);
@@ -407,7 +447,14 @@ fn fleets_of_accounts_and_of_the_organization_read_every_account_with_the_provid
     let replay = run(command(
         "http://127.0.0.1:9",
         None,
-        &["--from-snapshot", saved.to_str().unwrap(), "-o", "json", "--skip", "dns-resolution,connect-probe"],
+        &[
+            "--from-snapshot",
+            saved.to_str().unwrap(),
+            "-o",
+            "json",
+            "--skip",
+            "dns-resolution,connect-probe",
+        ],
     ));
     assert_eq!(replay.code, live.code, "{}", replay.stderr);
     let (a, b) = (live.json(), replay.json());
@@ -440,6 +487,9 @@ fn calls_per_account_do_not_grow_with_the_endpoints_in_it() {
             service.calls()
         );
     }
-    assert_eq!(counts[0].1, counts[1].1, "--all --accounts calls grew: {counts:?}");
+    assert_eq!(
+        counts[0].1, counts[1].1,
+        "--all --accounts calls grew: {counts:?}"
+    );
     assert_eq!(counts[0].2, counts[1].2, "--service calls grew: {counts:?}");
 }

@@ -67,6 +67,7 @@ fn checks_lists_the_nineteen_ids_in_runbook_order() {
             "private-dns-verification",
             "private-dns-enabled",
             "vpc-dns-attributes",
+            "dns-overrides",
             "dns-resolution",
             "az-alignment",
             "cross-zone",
@@ -79,7 +80,10 @@ fn checks_lists_the_nineteen_ids_in_runbook_order() {
         .lines()
         .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
         .collect();
-    assert_eq!(steps, (1..=19).collect::<Vec<_>>());
+    assert_eq!(
+        steps,
+        (1..=pl_checks::registry::RUNBOOK.len() as u32).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -260,21 +264,55 @@ fn many_account_options_are_checked_before_any_aws_call() {
     let cases: &[(&[&str], &str)] = &[
         (&["--all", "--accounts", "2222"], "12 digits"),
         (&["--all", "--accounts", "222222222222"], "need --role-name"),
-        (&["--accounts", "222222222222", "--role-name", "r"], "add --all"),
+        (
+            &["--accounts", "222222222222", "--role-name", "r"],
+            "add --all",
+        ),
         (&["--all", "--role-name", "r"], "--accounts ID,… or --org"),
         (
-            &["--all", "--org", "--role-name", "arn:aws:iam::111111111111:role/r"],
+            &[
+                "--all",
+                "--org",
+                "--role-name",
+                "arn:aws:iam::111111111111:role/r",
+            ],
             "not an IAM role name",
         ),
         (&["--all", "--regions", "moon-1"], "not an AWS region name"),
-        (&["--all", "--regions", "all,us-east-1"], "either all or a list"),
-        (&["--endpoint", "vpce-0a1b2c3d4e5f6a7b8", "--consumer-role-name", "r"], "cannot be used with"),
-        (&["--all", "--consumer-role-name", "r"], "cannot be used with"),
-        (&["--service", svc, "--accounts", "222222222222"], "cannot be used with"),
-        (&["--service", svc, "--provider-role-name", "r"], "cannot be used with"),
-        (&["--all", "--org", "--role-name", "r", "--concurrency", "0"], "1 to 256"),
+        (
+            &["--all", "--regions", "all,us-east-1"],
+            "either all or a list",
+        ),
+        (
+            &[
+                "--endpoint",
+                "vpce-0a1b2c3d4e5f6a7b8",
+                "--consumer-role-name",
+                "r",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &["--all", "--consumer-role-name", "r"],
+            "cannot be used with",
+        ),
+        (
+            &["--service", svc, "--accounts", "222222222222"],
+            "cannot be used with",
+        ),
+        (
+            &["--service", svc, "--provider-role-name", "r"],
+            "cannot be used with",
+        ),
+        (
+            &["--all", "--org", "--role-name", "r", "--concurrency", "0"],
+            "1 to 256",
+        ),
         (&["--all", "--concurrency", "4"], "--concurrency bounds"),
-        (&["--all", "--external-id", "x"], "applies to an assumed role"),
+        (
+            &["--all", "--external-id", "x"],
+            "applies to an assumed role",
+        ),
     ];
     for (args, needle) in cases {
         let out = pl().args(*args).output().unwrap();
@@ -285,7 +323,12 @@ fn many_account_options_are_checked_before_any_aws_call() {
 #[test]
 fn iam_policy_prints_the_hub_policy_and_the_member_trust_policy() {
     let out = pl()
-        .args(["iam-policy", "--hub", "--role-name", "pl-doctor-read,pl-doctor-provider"])
+        .args([
+            "iam-policy",
+            "--hub",
+            "--role-name",
+            "pl-doctor-read,pl-doctor-provider",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));

@@ -32,6 +32,7 @@ pub const CONSUMER_SIDE: &[&str] = &[
     "subnet-nacl",
     "private-dns-enabled",
     "vpc-dns-attributes",
+    "dns-overrides",
     "dns-resolution",
     "az-alignment",
     "flow-log-rejects",
@@ -378,10 +379,7 @@ pub fn connection_snapshot(service: &Snapshot, endpoint: Endpoint) -> Snapshot {
 pub fn both_sides(connection: &Snapshot, mut consumer: Snapshot) -> Snapshot {
     consumer.inputs.view = View::Consumer;
     consumer.provider = connection.provider.clone();
-    let metrics = std::mem::replace(
-        &mut consumer.observability.metrics,
-        Fact::Known(Vec::new()),
-    );
+    let metrics = std::mem::replace(&mut consumer.observability.metrics, Fact::Known(Vec::new()));
     consumer.observability.metrics = match (connection.observability.metrics.clone(), metrics) {
         (Fact::Known(mut provider), Fact::Known(own)) => {
             provider.extend(own);
@@ -443,6 +441,7 @@ fn provider_view(
             az_map: Fact::Absent(hidden()),
             service: Fact::Absent(hidden()),
             client: None,
+            dns_config: Fact::Absent(hidden()),
         },
         provider,
         dns: Fact::Absent(hidden()),
@@ -454,6 +453,7 @@ fn provider_view(
             flow_logs: Fact::Absent(hidden()),
             flow_log_rejects: Fact::Absent(hidden()),
         },
+        vantage: None,
     }
 }
 
@@ -577,7 +577,11 @@ pub fn root_cause_counts(reports: &[Report]) -> Vec<RootCauseCount> {
             *by_check.entry(id).or_insert(0) += 1;
         }
     }
-    let step = |id: &str| crate::registry::ids().position(|i| i == id).unwrap_or(usize::MAX);
+    let step = |id: &str| {
+        crate::registry::ids()
+            .position(|i| i == id)
+            .unwrap_or(usize::MAX)
+    };
     let mut out: Vec<RootCauseCount> = by_check
         .into_iter()
         .map(|(check, endpoints)| RootCauseCount {
@@ -810,10 +814,26 @@ mod tests {
     #[test]
     fn many_accounts_count_root_causes_and_an_unread_account_makes_it_inconclusive() {
         let mut fleet = fleet_of(vec![
-            in_account(scenario("endpoint-sg-missing-port"), "333333333333", "vpce-0000000000000000a"),
-            in_account(scenario("endpoint-sg-missing-port"), "444444444444", "vpce-0000000000000000b"),
-            in_account(scenario("pending-acceptance"), "555555555555", "vpce-0000000000000000c"),
-            in_account(scenario("healthy"), "666666666666", "vpce-0000000000000000d"),
+            in_account(
+                scenario("endpoint-sg-missing-port"),
+                "333333333333",
+                "vpce-0000000000000000a",
+            ),
+            in_account(
+                scenario("endpoint-sg-missing-port"),
+                "444444444444",
+                "vpce-0000000000000000b",
+            ),
+            in_account(
+                scenario("pending-acceptance"),
+                "555555555555",
+                "vpce-0000000000000000c",
+            ),
+            in_account(
+                scenario("healthy"),
+                "666666666666",
+                "vpce-0000000000000000d",
+            ),
         ]);
         let report = build(&fleet, &EvalOptions::default(), "t".into(), 0);
         let counts: Vec<(String, usize)> = report
@@ -833,7 +853,8 @@ mod tests {
             account: Some("777777777777".into()),
             region: None,
             operation: "sts:AssumeRole".into(),
-            reason: "cannot assume arn:aws:iam::777777777777:role/pl-doctor-read: AccessDenied".into(),
+            reason: "cannot assume arn:aws:iam::777777777777:role/pl-doctor-read: AccessDenied"
+                .into(),
             hint: "fix the trust policy".into(),
         });
         let partial = build(&fleet, &EvalOptions::default(), "t".into(), 0);
@@ -853,7 +874,12 @@ mod tests {
             window_start: consumer.observability.window_start.clone(),
             window_end: consumer.observability.window_end.clone(),
         };
-        let service = service_snapshot(&header, "Interface", consumer.provider.clone(), Fact::Known(vec![]));
+        let service = service_snapshot(
+            &header,
+            "Interface",
+            consumer.provider.clone(),
+            Fact::Known(vec![]),
+        );
         let connection = connection_snapshot(&service, consumer.consumer.endpoint.clone());
         let status = |s: &Snapshot, id: &str| {
             report::build(s, &EvalOptions::default(), "t".into(), 0)
@@ -862,7 +888,10 @@ mod tests {
                 .find(|c| c.id == id)
                 .unwrap()
         };
-        assert_eq!(status(&connection, "endpoint-sg-ingress").status, Status::Skip);
+        assert_eq!(
+            status(&connection, "endpoint-sg-ingress").status,
+            Status::Skip
+        );
 
         let both = both_sides(&connection, consumer.clone());
         assert_eq!(both.inputs.view, View::Consumer);
@@ -871,15 +900,24 @@ mod tests {
 
         let why = Missing::NotVisible {
             account: Some("444444444444".into()),
-            hint: "cannot assume arn:aws:iam::444444444444:role/pl-doctor-read: AccessDenied".into(),
+            hint: "cannot assume arn:aws:iam::444444444444:role/pl-doctor-read: AccessDenied"
+                .into(),
         };
         let unread = consumer_unread(&connection, &why);
         for id in CONSUMER_SIDE {
             let c = status(&unread, id);
             assert_eq!(c.status, Status::Unknown, "{id}");
-            assert!(c.summary.contains("cannot assume arn:aws:iam::444444444444:role/pl-doctor-read"), "{}", c.summary);
+            assert!(
+                c.summary
+                    .contains("cannot assume arn:aws:iam::444444444444:role/pl-doctor-read"),
+                "{}",
+                c.summary
+            );
         }
-        assert_eq!(status(&unread, "connection-acceptance").status, Status::Pass);
+        assert_eq!(
+            status(&unread, "connection-acceptance").status,
+            Status::Pass
+        );
         // It survives a save and a replay.
         let text = serde_json::to_string(&unread).unwrap();
         let back: Snapshot = serde_json::from_str(&text).unwrap();

@@ -116,7 +116,9 @@ mod tests {
     fn the_hub_policy_lists_accounts_regions_and_assumes_only_the_named_roles() {
         let p = hub_policy(&["pl-doctor-read", "pl-doctor-provider"]);
         let text = p.to_string();
-        assert!(text.contains("organizations:ListAccounts") && text.contains("ec2:DescribeRegions"));
+        assert!(
+            text.contains("organizations:ListAccounts") && text.contains("ec2:DescribeRegions")
+        );
         assert!(text.contains("arn:aws:iam::*:role/pl-doctor-read"));
         assert!(text.contains("arn:aws:iam::*:role/pl-doctor-provider"));
         for s in p["Statement"].as_array().unwrap() {
@@ -125,7 +127,10 @@ mod tests {
             }
         }
         let trust = member_trust_policy("arn:aws:iam::111111111111:role/platform-hub", Some("x-1"));
-        assert_eq!(trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"], "x-1");
+        assert_eq!(
+            trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
+            "x-1"
+        );
         assert_eq!(
             trust["Statement"][0]["Principal"]["AWS"],
             "arn:aws:iam::111111111111:role/platform-hub"
@@ -145,7 +150,16 @@ mod tests {
                     .split_once(':')
                     .unwrap_or_else(|| panic!("{}: {a} has no service prefix", c.meta.id));
                 assert!(
-                    ["ec2", "elasticloadbalancing", "sts", "cloudwatch", "logs"].contains(&svc),
+                    [
+                        "ec2",
+                        "elasticloadbalancing",
+                        "sts",
+                        "cloudwatch",
+                        "logs",
+                        "route53",
+                        "route53resolver",
+                    ]
+                    .contains(&svc),
                     "{}: unexpected service in {a}",
                     c.meta.id
                 );

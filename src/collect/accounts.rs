@@ -25,7 +25,9 @@ use aws_config::{Region, SdkConfig};
 use aws_types::sdk_config::SharedCredentialsProvider;
 use futures_util::StreamExt;
 use pl_checks::fact::{Fact, Missing};
-use pl_checks::fleet::{FleetKind, FleetScope, FleetSnapshot, ScopeFailure, FLEET_SNAPSHOT_VERSION};
+use pl_checks::fleet::{
+    FleetKind, FleetScope, FleetSnapshot, ScopeFailure, FLEET_SNAPSHOT_VERSION,
+};
 use pl_checks::model::{ProviderSide, Snapshot};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -375,7 +377,12 @@ async fn collect_on(
     };
     let partition = partition_of(caller.arn.as_deref());
     let session = session_length(live.timeout);
-    let network = NetworkScope::OnlyInVpc(req.vantage_vpc.clone());
+    // Where pl-doctor runs (instance metadata on EC2), asked once for the whole run.
+    let here = match &req.vantage_vpc {
+        Some(vpc) => Some(vpc.clone()),
+        None => super::vantage::find().await.vpc_id,
+    };
+    let network = NetworkScope::OnlyInVpc(here);
     let lookup = Lookup::Fleet {
         vpc_id: req.vpc_id.clone(),
     };
@@ -470,14 +477,30 @@ async fn collect_on(
         });
     }
 
-    provider_sides(req, tracker, &hub, &partition, caller.account.as_deref(), session, deadline, &mut snapshots, &mut failed).await;
+    provider_sides(
+        req,
+        tracker,
+        &hub,
+        &partition,
+        caller.account.as_deref(),
+        session,
+        deadline,
+        &mut snapshots,
+        &mut failed,
+    )
+    .await;
 
     snapshots.sort_by(|a, b| {
-        (a.consumer.endpoint.owner_id.as_str(), a.region.as_str(), a.consumer.endpoint.id.as_str()).cmp(&(
-            b.consumer.endpoint.owner_id.as_str(),
-            b.region.as_str(),
-            b.consumer.endpoint.id.as_str(),
-        ))
+        (
+            a.consumer.endpoint.owner_id.as_str(),
+            a.region.as_str(),
+            a.consumer.endpoint.id.as_str(),
+        )
+            .cmp(&(
+                b.consumer.endpoint.owner_id.as_str(),
+                b.region.as_str(),
+                b.consumer.endpoint.id.as_str(),
+            ))
     });
     failed.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
     Ok(FleetSnapshot {
@@ -533,10 +556,7 @@ async fn enabled_regions(stage: Stage<'_>, hub: &SdkConfig) -> Result<Vec<String
     let mut names: Vec<String> = out
         .regions()
         .iter()
-        .filter(|r| {
-            r.opt_in_status()
-                .is_none_or(|s| s != "not-opted-in")
-        })
+        .filter(|r| r.opt_in_status().is_none_or(|s| s != "not-opted-in"))
         .filter_map(|r| r.region_name().map(str::to_owned))
         .collect();
     names.sort();
@@ -584,23 +604,24 @@ async fn provider_sides(
         }
         ProviderReach::ByOwner(role) => {
             let owners: BTreeSet<String> = services.values().flatten().cloned().collect();
-            let assumed = futures_util::future::join_all(owners.into_iter().map(|owner| async move {
-                if Some(owner.as_str()) == caller_account {
-                    return (owner, Ok(hub.clone()));
-                }
-                let role_arn = role.arn(partition, &owner);
-                let r = assume(
-                    tracker.stage("provider: assume role"),
-                    hub,
-                    &role_arn,
-                    role.external_id.as_deref(),
-                    session,
-                )
-                .await
-                .map_err(|f| (role_arn, f));
-                (owner, r)
-            }))
-            .await;
+            let assumed =
+                futures_util::future::join_all(owners.into_iter().map(|owner| async move {
+                    if Some(owner.as_str()) == caller_account {
+                        return (owner, Ok(hub.clone()));
+                    }
+                    let role_arn = role.arn(partition, &owner);
+                    let r = assume(
+                        tracker.stage("provider: assume role"),
+                        hub,
+                        &role_arn,
+                        role.external_id.as_deref(),
+                        session,
+                    )
+                    .await
+                    .map_err(|f| (role_arn, f));
+                    (owner, r)
+                }))
+                .await;
             for (owner, r) in assumed {
                 match r {
                     Ok(conf) => {
@@ -675,11 +696,13 @@ async fn provider_sides(
             s.provider = side.clone();
             if let Some(series) = series {
                 let own = std::mem::replace(&mut s.observability.metrics, Fact::Known(vec![]));
-                s.observability.metrics =
-                    match metrics::combine(Some(series.clone()), own.as_result().map(|v| v.clone()).map_err(|m| m.clone())) {
-                        Ok(all) => Fact::Known(all),
-                        Err(m) => Fact::Absent(m),
-                    };
+                s.observability.metrics = match metrics::combine(
+                    Some(series.clone()),
+                    own.as_result().map(|v| v.clone()).map_err(|m| m.clone()),
+                ) {
+                    Ok(all) => Fact::Known(all),
+                    Err(m) => Fact::Absent(m),
+                };
             }
         }
     }
@@ -737,7 +760,10 @@ mod tests {
             "cannot assume arn:aws:iam::444444444444:role/pl-doctor-read: AccessDenied (not authorized to assume)"
         );
         assert!(assume_failure_hint(&arn, "444444444444", &f).contains("trust policy"));
-        assert_eq!(partition_of(Some("arn:aws-us-gov:iam::1:user/x")), "aws-us-gov");
+        assert_eq!(
+            partition_of(Some("arn:aws-us-gov:iam::1:user/x")),
+            "aws-us-gov"
+        );
         assert_eq!(partition_of(None), "aws");
     }
 }

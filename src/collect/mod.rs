@@ -25,6 +25,7 @@ pub mod accounts;
 pub mod config;
 mod consumer;
 mod convert;
+mod dnsconfig;
 pub mod errors;
 pub mod fleet;
 pub mod flowlogs;
@@ -35,6 +36,7 @@ mod provider;
 pub mod service;
 #[cfg(test)]
 mod testing;
+pub mod vantage;
 
 use crate::exit::Failure;
 use crate::netprobe::{dns, tcp};
@@ -237,6 +239,9 @@ pub async fn collect_with(
         .as_ref()
         .map(aws_sdk_cloudwatch::Client::new);
     let many = !matches!(lookup, Lookup::Endpoint(_));
+    // Where pl-doctor runs, beside the first stage (bounded well under a second).
+    let vantage = futures_util::FutureExt::shared(Box::pin(vantage::find()));
+    let vantage_driver = tokio::spawn(vantage.clone());
 
     // The provider account's own facts need no endpoint: asked from the start, they also
     // resolve the assumed role's credentials while the consumer side is read. Shared, so
@@ -256,12 +261,9 @@ pub async fn collect_with(
             Err(lookup_error) => {
                 return Err(match lookup {
                     Lookup::Endpoint(id) => fatal(id, &region, account.as_deref(), &lookup_error),
-                    Lookup::Endpoints(_) => fleet::fatal(
-                        None,
-                        &region,
-                        account.as_deref(),
-                        &lookup_error,
-                    ),
+                    Lookup::Endpoints(_) => {
+                        fleet::fatal(None, &region, account.as_deref(), &lookup_error)
+                    }
                     Lookup::Fleet { vpc_id } => fleet::fatal(
                         vpc_id.as_deref(),
                         &region,
@@ -381,6 +383,7 @@ pub async fn collect_with(
         );
 
         let identity = fact(discovery.identity);
+        let vantage = vantage.clone().await;
         let mut snapshots = Vec::with_capacity(endpoints.len());
         for (i, ((endpoint, flow_logs), flow_log_rejects)) in endpoints
             .into_iter()
@@ -435,6 +438,7 @@ pub async fn collect_with(
                     flow_logs,
                     flow_log_rejects,
                 },
+                vantage: Some(vantage.clone()),
             });
         }
 
@@ -477,11 +481,12 @@ pub async fn collect_with(
     // endpoint not found, no provider access) does not wait for them.
     tokio::pin!(diagnosis);
     let mut account_driver = provider_account.clone();
-    tokio::select! {
-        result = &mut diagnosis => return result,
-        _ = &mut account_driver => {}
-    }
-    diagnosis.await
+    let result = tokio::select! {
+        result = &mut diagnosis => result,
+        _ = &mut account_driver => diagnosis.await,
+    };
+    vantage_driver.abort();
+    result
 }
 
 /// DNS resolution and the connect probe for one endpoint, from this host, unless

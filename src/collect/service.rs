@@ -12,22 +12,22 @@
 //! (`fleet::connection_snapshot`): the endpoint as its connection shows it, the
 //! service's facts, and the consumer's facts marked not visible.
 
+use super::accounts::{self, MemberRole};
+use super::consumer::Lookup;
 use super::convert::Unreadable;
 use super::errors::FailureKind;
 use super::progress::Tracker;
 use super::provider::{self, ConfigurationLookupError};
-use super::accounts::{self, MemberRole};
-use super::consumer::Lookup;
 use super::{metrics, now_rfc3339, one_line, rfc3339, LiveRequest, NetworkScope, FILTER_CHUNK};
-use pl_checks::fleet::ScopeFailure;
-use std::collections::BTreeMap;
 use crate::exit::Failure;
 use aws_sdk_ec2::types as ec2t;
 use pl_checks::fact::{Fact, Missing};
+use pl_checks::fleet::ScopeFailure;
 use pl_checks::fleet::{
     self, FleetKind, FleetScope, FleetSnapshot, ProviderViewHeader, FLEET_SNAPSHOT_VERSION,
 };
 use pl_checks::model::*;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub struct ServiceRequest {
@@ -190,7 +190,9 @@ pub async fn collect(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
 /// Whether a connection's endpoint still exists in its owner's account to be read.
 fn consumer_readable(s: &Snapshot) -> bool {
     let state = &s.consumer.endpoint.state;
-    !(eq_wire(state, "deleted") || eq_wire(state, "deleting") || s.consumer.endpoint.owner_id.is_empty())
+    !(eq_wire(state, "deleted")
+        || eq_wire(state, "deleting")
+        || s.consumer.endpoint.owner_id.is_empty())
 }
 
 /// `--consumer-role-name`: each connection's consumer side, read through the role in its
@@ -223,7 +225,12 @@ async fn consumer_sides(
     }
     let partition = accounts::partition_of(caller_arn);
     let session = accounts::session_length(req.live.timeout);
-    let network = NetworkScope::OnlyInVpc(req.vantage_vpc.clone());
+    // Where pl-doctor runs (instance metadata on EC2), asked once for the whole run.
+    let here = match &req.vantage_vpc {
+        Some(vpc) => Some(vpc.clone()),
+        None => super::vantage::find().await.vpc_id,
+    };
+    let network = NetworkScope::OnlyInVpc(here);
     let permits = tokio::sync::Semaphore::new(req.concurrency.max(1));
     // Per owner: Ok(consumer snapshots by endpoint id) or why the account could not be read;
     // plus the failures to list in scope.failed.

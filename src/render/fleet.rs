@@ -78,7 +78,11 @@ fn title(f: &FleetReport) -> String {
                 s.region,
                 plural(n, "connection", "connections"),
                 s.accounts.len(),
-                if s.accounts.len() == 1 { "account" } else { "accounts" },
+                if s.accounts.len() == 1 {
+                    "account"
+                } else {
+                    "accounts"
+                },
                 s.account.as_deref().unwrap_or("unknown"),
             ),
         };
@@ -270,7 +274,11 @@ pub fn fleet_table(f: &FleetReport, style: Style) -> String {
     if many_accounts(f) {
         out.push_str(&many_accounts_tables(f, style));
     } else if !f.reports.is_empty() {
-        out.push_str(&endpoint_table(f, &f.reports.iter().collect::<Vec<_>>(), style));
+        out.push_str(&endpoint_table(
+            f,
+            &f.reports.iter().collect::<Vec<_>>(),
+            style,
+        ));
         out.push_str("\n\n");
     }
     if let Some(rc) = f
@@ -336,7 +344,6 @@ pub fn fleet_table(f: &FleetReport, style: Style) -> String {
     }
     out
 }
-
 
 /// One row per endpoint of `rows`; with many accounts, the region is a column.
 fn endpoint_table(f: &FleetReport, rows: &[&Report], style: Style) -> String {
@@ -443,14 +450,21 @@ fn by_account(reports: &[Report]) -> Vec<(String, Vec<&Report>)> {
     let mut groups: std::collections::BTreeMap<String, Vec<&Report>> = Default::default();
     for r in reports {
         groups
-            .entry(r.target.consumer_account.clone().unwrap_or_else(|| "unknown".into()))
+            .entry(
+                r.target
+                    .consumer_account
+                    .clone()
+                    .unwrap_or_else(|| "unknown".into()),
+            )
             .or_default()
             .push(r);
     }
     let mut out: Vec<(String, Vec<&Report>)> = groups.into_iter().collect();
     out.sort_by_key(|(account, rows)| {
         (
-            pl_checks::fleet::severity_rank(pl_checks::fleet::worst(rows.iter().map(|r| r.verdict))),
+            pl_checks::fleet::severity_rank(pl_checks::fleet::worst(
+                rows.iter().map(|r| r.verdict),
+            )),
             account.clone(),
         )
     });
@@ -540,7 +554,10 @@ pub fn fleet_markdown(f: &FleetReport) -> String {
         out.push_str("| Endpoint | Account | VPC | State | AZs | Verdict | Root cause or first finding |\n|---|---|---|---|---|---|---|\n");
     }
     let rows: Vec<&Report> = if many {
-        by_account(&f.reports).into_iter().flat_map(|(_, r)| r).collect()
+        by_account(&f.reports)
+            .into_iter()
+            .flat_map(|(_, r)| r)
+            .collect()
     } else {
         f.reports.iter().collect()
     };

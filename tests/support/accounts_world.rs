@@ -130,11 +130,14 @@ async fn build_member(
 ) -> Member {
     let creds = assumed(url, consumer_credentials(), &member_role_arn(account)).await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk_config(url, creds).await);
-    let vpc = ok(ec2.create_vpc().cidr_block(VPC_CIDR).send().await, "CreateVpc")
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .expect("vpc id")
-        .to_owned();
+    let vpc = ok(
+        ec2.create_vpc().cidr_block(VPC_CIDR).send().await,
+        "CreateVpc",
+    )
+    .vpc()
+    .and_then(|v| v.vpc_id())
+    .expect("vpc id")
+    .to_owned();
     for attribute in ["support", "hostnames"] {
         let mut m = ec2.modify_vpc_attribute().vpc_id(&vpc);
         let on = ec2t::AttributeBooleanValue::builder().value(true).build();
@@ -146,7 +149,10 @@ async fn build_member(
         ok(m.send().await, "ModifyVpcAttribute");
     }
     let mut subnets = Vec::new();
-    for (az, cidr) in [("us-east-1a", "10.20.1.0/24"), ("us-east-1b", "10.20.2.0/24")] {
+    for (az, cidr) in [
+        ("us-east-1a", "10.20.1.0/24"),
+        ("us-east-1b", "10.20.2.0/24"),
+    ] {
         subnets.push(
             ok(
                 ec2.create_subnet()

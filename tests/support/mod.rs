@@ -5,12 +5,13 @@
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod accounts_world;
 pub mod dns_server;
 pub mod emulator;
 pub mod fault_proxy;
 pub mod fleet_world;
+pub mod imds;
 pub mod run;
 pub mod service_world;
 pub mod tcp;
 pub mod world;
-pub mod accounts_world;
