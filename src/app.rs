@@ -347,6 +347,13 @@ pub fn diagnose_once(
             })?,
         )),
     };
+    if let Collected::One(s) = &collected {
+        if let Some((reason, hint)) =
+            pl_checks::endpoint_type::not_diagnosable(&s.consumer.endpoint)
+        {
+            return Err(Failure::CannotDiagnose { reason, hint });
+        }
+    }
     if let Some(path) = &args.save_snapshot {
         let text = match &collected {
             Collected::One(s) => snapshot_io::to_string(s),

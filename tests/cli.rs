@@ -43,7 +43,7 @@ fn assert_one_line_error(out: &std::process::Output, code: i32, needle: &str) {
 }
 
 #[test]
-fn checks_lists_the_nineteen_ids_in_runbook_order() {
+fn checks_lists_the_runbook_ids_in_design_order() {
     let out = pl().arg("checks").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
@@ -55,11 +55,13 @@ fn checks_lists_the_nineteen_ids_in_runbook_order() {
         ids,
         [
             "endpoint-state",
+            "service-region",
             "allowed-principals",
             "connection-acceptance",
             "endpoint-sg-ingress",
             "client-sg-egress",
             "subnet-nacl",
+            "ip-address-type",
             "nlb-listener",
             "nlb-security-group",
             "target-health",
@@ -80,10 +82,7 @@ fn checks_lists_the_nineteen_ids_in_runbook_order() {
         .lines()
         .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
         .collect();
-    assert_eq!(
-        steps,
-        (1..=pl_checks::registry::RUNBOOK.len() as u32).collect::<Vec<_>>()
-    );
+    assert_eq!(steps, (1..=ids.len() as u32).collect::<Vec<_>>());
 }
 
 #[test]
@@ -394,7 +393,7 @@ fn only_and_skip_turn_the_other_checks_into_skip() {
         let selected = c["id"] == "endpoint-state" || c["id"] == "target-health";
         assert_eq!(c["status"] == "skip", !selected, "{}", c["id"]);
     }
-    assert_eq!(r["counts"]["skip"], 17);
+    assert_eq!(r["counts"]["skip"], pl_checks::registry::RUNBOOK.len() - 2);
     let (r, _) = json_report(&[
         "--from-snapshot",
         snap.to_str().unwrap(),
@@ -477,7 +476,7 @@ fn markdown_report_has_the_table_and_the_root_cause_fix() {
         md.starts_with("## pl-doctor: `vpce-0a1b2c3d4e5f6a7b8`"),
         "{md}"
     );
-    assert!(md.contains("| 4 | `endpoint-sg-ingress` | fail |"), "{md}");
+    assert!(md.contains("| 5 | `endpoint-sg-ingress` | fail |"), "{md}");
     assert!(md.contains("#### FAIL `endpoint-sg-ingress`"), "{md}");
     assert!(md.contains("(root cause)"));
     assert!(
@@ -549,4 +548,64 @@ fn iam_policy_prints_the_generated_read_only_policies() {
         .output()
         .unwrap();
     assert_one_line_error(&out, 2, "not an IAM role ARN");
+}
+
+/// Exit 3, not 2 or 1: the id is well-formed and the endpoint exists (not bad input), and
+/// no check ran (not a check failure): pl-doctor cannot diagnose this endpoint at all.
+#[test]
+fn other_endpoint_types_are_named_and_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let healthy: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("healthy")).unwrap()).unwrap();
+    for (ty, needle) in [
+        ("Gateway", "Gateway endpoint"),
+        ("GatewayLoadBalancer", "Gateway Load Balancer endpoint"),
+        ("Resource", "Resource endpoint"),
+        ("ServiceNetwork", "Service network endpoint"),
+        (
+            "SomethingNew",
+            "SomethingNew endpoint (a type this pl-doctor does not know yet)",
+        ),
+    ] {
+        let mut snap = healthy.clone();
+        snap["consumer"]["endpoint"]["endpoint_type"] = Value::from(ty);
+        let path = dir.path().join(format!("{ty}.json"));
+        std::fs::write(&path, serde_json::to_string(&snap).unwrap()).unwrap();
+        let out = pl()
+            .args(["--from-snapshot", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_one_line_error(&out, 3, needle);
+        assert_one_line_error(
+            &out,
+            3,
+            "pl-doctor diagnoses Interface endpoints to PrivateLink endpoint services",
+        );
+    }
+}
+
+#[test]
+fn an_ipv6_client_is_accepted_and_judged_by_the_ipv6_rules() {
+    // The dual-stack fixture admits its VPC's IPv6 range (2600:1f18:4a3:6f00::/56) only.
+    let snap = fixture("dualstack-ipv6-client");
+    let (r, code) = json_report(&["--from-snapshot", snap.to_str().unwrap()]);
+    assert_eq!(code, 0, "{r}");
+    let (r, code) = json_report(&[
+        "--from-snapshot",
+        snap.to_str().unwrap(),
+        "--client",
+        "2001:db8::/64",
+    ]);
+    assert_eq!(code, 1);
+    let sg = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "endpoint-sg-ingress")
+        .unwrap();
+    assert_eq!(sg["status"], "fail", "{sg}");
+    assert!(
+        sg["summary"].as_str().unwrap().contains("2001:db8::/64"),
+        "{sg}"
+    );
 }

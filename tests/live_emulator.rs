@@ -67,8 +67,8 @@ use support::dns_server::LoopbackDns;
 use support::emulator::Emulator;
 use support::run::Invocation;
 use support::world::{
-    Principal, Spec, TargetKind, World, ACCESS_KEY_ID, CONSUMER_ACCOUNT, PORT, PRIVATE_DNS_NAME,
-    PROVIDER_ACCOUNT, REGION, SECRET_ACCESS_KEY,
+    provider_credentials, sdk_config, Principal, Spec, TargetKind, World, ACCESS_KEY_ID,
+    CONSUMER_ACCOUNT, PORT, PRIVATE_DNS_NAME, PROVIDER_ACCOUNT, REGION, SECRET_ACCESS_KEY,
 };
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -105,11 +105,13 @@ const NOT_EMULATED: &[(&str, &str)] = &[
 /// Every check of a healthy world, with provider access and no --client.
 const HEALTHY: &[(&str, &str)] = &[
     ("endpoint-state", "pass"),
+    ("service-region", "pass"),
     ("allowed-principals", "pass"),
     ("connection-acceptance", "pass"),
     ("endpoint-sg-ingress", "pass"),
     ("client-sg-egress", "skip"),
     ("subnet-nacl", "pass"),
+    ("ip-address-type", "pass"),
     ("nlb-listener", "pass"),
     ("nlb-security-group", "pass"),
     ("target-health", "pass"),
@@ -883,4 +885,49 @@ fn flow_log_to_a_log_group_runs_the_reject_query_and_its_outcome_reaches_the_rep
             assert_eq!(text, query, "the same query both times");
         }
     });
+}
+
+/// Cross-region PrivateLink as moto serves it: SupportedRegions on the service
+/// configuration (each with its ServiceState) reach the snapshot, and the same-region
+/// endpoint passes service-region whatever the other supported Regions are.
+#[test]
+fn supported_regions_of_the_service_reach_the_snapshot_with_their_state() {
+    let (emulator, world) = world(&Spec::default());
+    let url = emulator.url();
+    runtime().block_on(async {
+        let conf = sdk_config(&url, provider_credentials(&url).await).await;
+        let ec2 = aws_sdk_ec2::Client::new(&conf);
+        ec2.modify_vpc_endpoint_service_configuration()
+            .service_id(&world.service_id)
+            .add_supported_regions("eu-west-1")
+            .send()
+            .await
+            .expect("ModifyVpcEndpointServiceConfiguration AddSupportedRegions");
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (path, path_arg) = saved_snapshot(&dir, "regions.json");
+    let run = diagnose(&emulator, &world)
+        .arg("--save-snapshot")
+        .arg(&path_arg)
+        .report();
+    run.expect(&healthy_except(&[]));
+    let snap = read_json(&path);
+    let regions = &snap["provider"]["service_configuration"]["known"]["supported_regions"];
+    assert!(
+        regions
+            .as_array()
+            .expect("supported_regions")
+            .contains(&serde_json::json!({"region": "eu-west-1", "service_state": "Available"})),
+        "{regions}"
+    );
+    assert_eq!(
+        snap["provider"]["service_configuration"]["known"]["supported_ip_address_types"],
+        serde_json::json!(["ipv4"])
+    );
+    // Same-region endpoint: the Region list is not read (no ec2:DescribeRegions call).
+    assert!(
+        snap["consumer"].get("regions").is_none(),
+        "{}",
+        snap["consumer"]
+    );
 }

@@ -30,6 +30,7 @@ pub const CONSUMER_SIDE: &[&str] = &[
     "endpoint-sg-ingress",
     "client-sg-egress",
     "subnet-nacl",
+    "ip-address-type",
     "private-dns-enabled",
     "vpc-dns-attributes",
     "dns-overrides",
@@ -66,14 +67,34 @@ pub fn left_out_summary(scope: &FleetScope) -> Option<String> {
     if scope.left_out.is_empty() {
         return None;
     }
+    // Other endpoint types first, by type; then interface endpoints to AWS services.
+    let is_other_type = |l: &&LeftOut| {
+        !l.endpoint_type.is_empty() && !crate::endpoint_type::is_interface(&l.endpoint_type)
+    };
+    let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
+    for l in scope.left_out.iter().filter(is_other_type) {
+        *by_type.entry(l.endpoint_type.as_str()).or_default() += 1;
+    }
     let aws = scope
         .left_out
         .iter()
-        .filter(|l| !is_endpoint_service(&l.service_name))
+        .filter(|l| !is_other_type(l) && !is_endpoint_service(&l.service_name))
         .count();
-    let other = scope.left_out.len() - aws;
+    let typed: usize = by_type.values().sum();
+    let other = scope.left_out.len() - aws - typed;
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     let mut parts = Vec::new();
+    if typed > 0 {
+        parts.push(format!(
+            "{} left out by type ({})",
+            by_type
+                .iter()
+                .map(|(t, n)| format!("{n} {t} endpoint{}", plural(*n)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            crate::endpoint_type::SCOPE
+        ));
+    }
     if aws > 0 {
         parts.push(format!(
             "{aws} interface endpoint{} to an AWS service left out (not PrivateLink endpoint services)",
@@ -181,6 +202,10 @@ pub struct ScopeFailure {
 pub struct LeftOut {
     pub endpoint_id: String,
     pub service_name: String,
+    /// VpcEndpointType as AWS sent it (`Interface`, `Gateway`, `GatewayLoadBalancer`,
+    /// `Resource`, `ServiceNetwork`, or a value newer than this pl-doctor).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub endpoint_type: String,
     pub reason: String,
 }
 
@@ -340,6 +365,8 @@ pub fn service_snapshot(
         private_dns_enabled: false,
         dns_entries: vec![],
         ip_address_type: None,
+        dns_record_ip_type: None,
+        service_region: None,
     };
     provider_view(header, endpoint, provider, metrics)
 }
@@ -440,6 +467,7 @@ fn provider_view(
             prefix_lists: Fact::Absent(hidden()),
             az_map: Fact::Absent(hidden()),
             service: Fact::Absent(hidden()),
+            regions: Fact::Absent(hidden()),
             client: None,
             dns_config: Fact::Absent(hidden()),
         },
@@ -1046,6 +1074,8 @@ mod tests {
             private_dns_enabled: false,
             dns_entries: ep.dns_entries.clone(),
             ip_address_type: None,
+            dns_record_ip_type: None,
+            service_region: None,
         };
         let connection = connection_snapshot(&service, endpoint);
         (service, connection)

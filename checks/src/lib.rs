@@ -9,6 +9,7 @@
 pub mod check;
 pub mod checks;
 pub mod client;
+pub mod endpoint_type;
 pub mod fact;
 pub mod fleet;
 pub mod iam;

@@ -152,6 +152,13 @@ pub struct ConsumerSide {
     pub az_map: Fact<Vec<AzMapping>>,
     /// DescribeVpcEndpointServices: the service as the consumer sees it.
     pub service: Fact<ServiceView>,
+    /// DescribeRegions (AllRegions) in the consumer account, read for cross-region
+    /// endpoints only: whether the service's Region is enabled for this account.
+    #[serde(
+        default = "regions_not_collected",
+        skip_serializing_if = "regions_skipped"
+    )]
+    pub regions: Fact<Vec<RegionOptIn>>,
     /// The client named by `--client`, resolved (instance → IPs, groups, subnet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<Fact<ClientFacts>>,
@@ -165,6 +172,32 @@ fn dns_config_not_collected() -> Fact<DnsConfig> {
     Fact::not_requested(
         "the VPC's DNS configuration was not collected by the version that saved this snapshot",
     )
+}
+
+/// DescribeRegions: one Region and whether this account may use it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionOptIn {
+    pub region: String,
+    /// `opt-in-not-required`, `opted-in` or `not-opted-in`.
+    pub opt_in_status: String,
+}
+
+impl RegionOptIn {
+    pub fn enabled(&self) -> bool {
+        !eq_wire(&self.opt_in_status, "not-opted-in")
+    }
+}
+
+/// Why a snapshot has no Region list: a same-region endpoint never needs it.
+pub const REGIONS_SAME_REGION: &str =
+    "same-region endpoint: the Region list is read only for cross-region endpoints";
+
+fn regions_not_collected() -> Fact<Vec<RegionOptIn>> {
+    Fact::not_requested(REGIONS_SAME_REGION)
+}
+
+fn regions_skipped(f: &Fact<Vec<RegionOptIn>>) -> bool {
+    matches!(f, Fact::Absent(Missing::NotRequested { hint }) if hint == REGIONS_SAME_REGION)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,8 +218,27 @@ pub struct Endpoint {
     pub private_dns_enabled: bool,
     /// DnsEntries: the regional name first, then one per AZ, then the private DNS name when enabled.
     pub dns_entries: Vec<DnsEntry>,
+    /// `ipv4`, `dualstack` or `ipv6`: the addresses the endpoint ENIs get.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address_type: Option<String>,
+    /// DnsOptions.DnsRecordIpType: `ipv4`, `dualstack`, `ipv6` or `service-defined` (A and
+    /// AAAA for the regional and zonal names, but only A for the private DNS name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_record_ip_type: Option<String>,
+    /// The Region of the endpoint service (cross-region PrivateLink); absent or equal to
+    /// the snapshot's region for a same-region service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_region: Option<String>,
+}
+
+impl Endpoint {
+    /// The service's Region when it differs from `region` (the endpoint's own): the
+    /// endpoint is a cross-region one.
+    pub fn remote_service_region<'a>(&'a self, region: &str) -> Option<&'a str> {
+        self.service_region
+            .as_deref()
+            .filter(|r| !r.is_empty() && !r.eq_ignore_ascii_case(region))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,6 +283,22 @@ pub struct Subnet {
     pub cidr_block: IpNet,
     pub availability_zone: String,
     pub availability_zone_id: String,
+    /// The subnet's associated IPv6 CIDRs (empty: an IPv4-only subnet).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ipv6_cidr_blocks: Vec<IpNet>,
+    /// Ipv6Native: an IPv6-only subnet (its `cidr_block` is then meaningless).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ipv6_native: bool,
+}
+
+impl Subnet {
+    /// Whether the subnet has IPv4 addresses to give (an IPv6-only subnet has none).
+    pub fn has_ipv4(&self) -> bool {
+        !self.ipv6_native
+    }
+    pub fn has_ipv6(&self) -> bool {
+        !self.ipv6_cidr_blocks.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -493,8 +561,45 @@ pub struct ServiceConfiguration {
     pub private_dns_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_dns_name_configuration: Option<PrivateDnsNameConfiguration>,
-    #[serde(default)]
-    pub supported_regions: Vec<String>,
+    /// Cross-region PrivateLink: the Regions consumers may connect from, each with its
+    /// state (older snapshots hold bare Region names: state unknown).
+    #[serde(default, deserialize_with = "supported_regions")]
+    pub supported_regions: Vec<SupportedRegion>,
+    /// `ipv4`, `ipv6`: the address families the service accepts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supported_ip_address_types: Vec<String>,
+}
+
+/// ServiceConfiguration.SupportedRegions[]: one Region the provider opened the service to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportedRegion {
+    pub region: String,
+    /// ServiceState for that Region: Pending, Available, Deleting, Deleted, Failed, Closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_state: Option<String>,
+}
+
+/// Reads both the current form (objects) and snapshot-version-1 files written before
+/// the Region's state was kept (bare Region names).
+fn supported_regions<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<SupportedRegion>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Wire {
+        Name(String),
+        Full(SupportedRegion),
+    }
+    Ok(Vec::<Wire>::deserialize(d)?
+        .into_iter()
+        .map(|w| match w {
+            Wire::Name(region) => SupportedRegion {
+                region,
+                service_state: None,
+            },
+            Wire::Full(r) => r,
+        })
+        .collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -532,6 +637,9 @@ pub struct EndpointConnection {
     /// can see of where the endpoint is.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub availability_zones: Vec<String>,
+    /// VpcEndpointRegion: the Region the endpoint lives in (cross-region PrivateLink).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_endpoint_region: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -542,6 +650,9 @@ pub struct LoadBalancer {
     pub lb_type: String,
     /// `internal` or `internet-facing`.
     pub scheme: String,
+    /// `ipv4`, `dualstack` or `dualstack-without-public-ipv4`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address_type: Option<String>,
     /// active, provisioning, active_impaired, failed.
     pub state: String,
     pub vpc_id: String,

@@ -17,11 +17,13 @@ macro_rules! check {
 /// one is one line and renumbers nothing by hand.
 pub static RUNBOOK: &[Check] = &[
     check!(endpoint_state),
+    check!(service_region),
     check!(allowed_principals),
     check!(connection_acceptance),
     check!(endpoint_sg_ingress),
     check!(client_sg_egress),
     check!(subnet_nacl),
+    check!(ip_address_type),
     check!(nlb_listener),
     check!(nlb_security_group),
     check!(target_health),

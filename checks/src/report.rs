@@ -2,7 +2,7 @@
 
 use crate::check::{CheckResult, Context, EvalOptions, Status};
 use crate::fact::Fact;
-use crate::model::Snapshot;
+use crate::model::{Snapshot, View};
 use crate::registry::RUNBOOK;
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +39,14 @@ pub struct Target {
     /// AZ names the endpoint has a network interface in (the consumer account's naming).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub availability_zones: Vec<String>,
+    /// The endpoint's Region: `region` in the consumer view; in the provider view the
+    /// connection's VpcEndpointRegion (cross-region PrivateLink), when AWS reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_region: Option<String>,
+    /// The service's Region: `region` in the provider view; the endpoint's ServiceRegion
+    /// in the consumer view, when AWS reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_region: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,6 +193,23 @@ fn endpoint_zones(snapshot: &Snapshot) -> Vec<String> {
     zones
 }
 
+/// Where the endpoint lives: the consumer view's own Region, or the provider's connection
+/// record's VpcEndpointRegion.
+fn endpoint_region(snapshot: &Snapshot) -> Option<String> {
+    match snapshot.inputs.view {
+        View::Consumer => Some(snapshot.region.clone()),
+        View::Provider => snapshot
+            .provider
+            .connections
+            .known()
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.vpc_endpoint_id == snapshot.consumer.endpoint.id)
+            })
+            .and_then(|c| c.vpc_endpoint_region.clone()),
+    }
+}
+
 /// Run the runbook and assemble the report. Time fields come from the caller:
 /// the core never reads the clock.
 pub fn build(
@@ -226,6 +251,15 @@ pub fn build(
             endpoint_state: consumer.endpoint.state.clone(),
             vpc_id: Some(consumer.endpoint.vpc_id.clone()).filter(|v| !v.is_empty()),
             availability_zones: endpoint_zones(snapshot),
+            endpoint_region: endpoint_region(snapshot),
+            service_region: match snapshot.inputs.view {
+                View::Consumer => consumer
+                    .endpoint
+                    .service_region
+                    .clone()
+                    .or_else(|| service.and_then(|s| s.service_region.clone())),
+                View::Provider => Some(snapshot.region.clone()),
+            },
         },
         started_at,
         duration_ms,

@@ -15,6 +15,7 @@ use aws_sdk_ec2::types as ec2t;
 use aws_sdk_ec2::types::{Filter, VpcAttributeName};
 use futures_util::StreamExt;
 use pl_checks::client::ClientSpec;
+use pl_checks::endpoint_type;
 use pl_checks::fact::{Fact, Missing};
 use pl_checks::fleet::{is_endpoint_service, LeftOut};
 use pl_checks::model::*;
@@ -24,6 +25,7 @@ pub struct Clients {
     ec2: aws_sdk_ec2::Client,
     sts: aws_sdk_sts::Client,
     dns: dnsconfig::Clients,
+    /// The consumer's Region: a service elsewhere is a cross-region one.
     region: String,
 }
 
@@ -83,18 +85,11 @@ pub async fn discover(
                 .set_values(Some(ids.clone()))
                 .build(),
         ),
-        Lookup::Fleet { vpc_id } => {
-            let describe = describe.filters(
-                Filter::builder()
-                    .name("vpc-endpoint-type")
-                    .values("Interface")
-                    .build(),
-            );
-            match vpc_id {
-                Some(vpc) => describe.filters(Filter::builder().name("vpc-id").values(vpc).build()),
-                None => describe,
-            }
-        }
+        // Every type: the fleet names the ones it leaves out (scope.left_out, by type).
+        Lookup::Fleet { vpc_id } => match vpc_id {
+            Some(vpc) => describe.filters(Filter::builder().name("vpc-id").values(vpc).build()),
+            None => describe,
+        },
     };
     let endpoints = stage.call(
         "ec2:DescribeVpcEndpoints",
@@ -177,11 +172,13 @@ fn fleet_members(list: &[ec2t::VpcEndpoint]) -> Found {
     for e in list {
         let id = e.vpc_endpoint_id().unwrap_or("(no id)").to_owned();
         let service_name = e.service_name().unwrap_or_default().to_owned();
-        let is_interface = e
+        // as_str() keeps a type the SDK does not know yet as AWS sent it.
+        let endpoint_type = e
             .vpc_endpoint_type()
-            .is_some_and(|t| eq_wire(t.as_str(), "Interface"));
-        let reason = if !is_interface {
-            Some("not an interface endpoint".to_owned())
+            .map(|t| t.as_str())
+            .unwrap_or_default();
+        let reason = if !endpoint_type::is_interface(endpoint_type) {
+            Some(endpoint_type::left_out_reason(endpoint_type))
         } else if !is_endpoint_service(&service_name) {
             Some(
                 "an AWS service, not a PrivateLink endpoint service (com.amazonaws.vpce.<region>.vpce-svc-…)"
@@ -200,6 +197,7 @@ fn fleet_members(list: &[ec2t::VpcEndpoint]) -> Found {
             found.left_out.push(LeftOut {
                 endpoint_id: id,
                 service_name,
+                endpoint_type: endpoint_type.to_owned(),
                 reason,
             });
         }
@@ -222,6 +220,9 @@ pub struct Details {
     /// Every prefix list the groups reference, by id.
     prefix_lists: BTreeMap<String, Result<PrefixList, Missing>>,
     services: BTreeMap<String, Fact<ServiceView>>,
+    /// DescribeRegions for the cross-region endpoints' service Regions (once for all).
+    regions: Fact<Vec<RegionOptIn>>,
+    own_region: String,
     client: Option<Fact<ClientFacts>>,
     /// The client instance's subnet and groups, described beside every endpoint's own.
     client_subnet: Option<String>,
@@ -276,7 +277,21 @@ pub async fn details(
             .flat_map(|e| e.security_group_ids.iter().cloned())
             .chain(client_groups.iter().cloned()),
     );
-    let service_names = sorted_unique(endpoints.iter().map(|e| e.service_name.clone()));
+    let own_region = c.region.clone();
+    // A cross-region endpoint's service is only listed when asked with its Region
+    // (ServiceRegions); without it AWS answers as if the service did not exist.
+    let service_names: Vec<(String, Option<String>)> = endpoints
+        .iter()
+        .map(|e| {
+            (
+                e.service_name.clone(),
+                e.remote_service_region(&own_region).map(str::to_owned),
+            )
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let remote_regions = sorted_unique(service_names.iter().filter_map(|(_, r)| r.clone()));
 
     let enis = chunked(&eni_ids, ID_CHUNK, |ids| {
         stage.call(
@@ -338,10 +353,24 @@ pub async fn details(
         (groups, lists)
     };
     let services = services(stage, c, &service_names);
+    let regions = async {
+        if remote_regions.is_empty() {
+            return Fact::not_requested(REGIONS_SAME_REGION);
+        }
+        fact(
+            stage
+                .call(
+                    "ec2:DescribeRegions",
+                    c.ec2.describe_regions().all_regions(true).send(),
+                )
+                .await,
+        )
+        .map(|out| convert::ec2::regions(out.regions()))
+    };
     let dns_stage = tracker.stage("consumer: DNS configuration");
     let vpc_dns = dnsconfig::per_vpc(dns_stage, &c.dns, &c.region, &vpc_ids);
-    let (enis, vpcs, subnets, nacls, (groups, prefix_lists), services, vpc_dns) =
-        tokio::join!(enis, vpcs, subnets, nacls, groups, services, vpc_dns);
+    let (enis, vpcs, subnets, nacls, (groups, prefix_lists), services, regions, vpc_dns) =
+        tokio::join!(enis, vpcs, subnets, nacls, groups, services, regions, vpc_dns);
     let dns_configs = dns_configs(dns_stage, c, endpoints, &vpcs, &services, vpc_dns).await;
 
     let client = match (client, client_instance) {
@@ -367,6 +396,8 @@ pub async fn details(
         groups,
         prefix_lists,
         services,
+        regions,
+        own_region,
         client,
         client_subnet,
         client_groups,
@@ -560,6 +591,14 @@ impl Details {
             .get(&endpoint.service_name)
             .cloned()
             .unwrap_or_else(|| not_listed(&endpoint.service_name));
+        let regions = match endpoint.remote_service_region(&self.own_region) {
+            None => Fact::not_requested(REGIONS_SAME_REGION),
+            Some(remote) => self.regions.clone().map(|all| {
+                all.into_iter()
+                    .filter(|r| r.region.eq_ignore_ascii_case(remote))
+                    .collect()
+            }),
+        };
         ConsumerSide {
             endpoint,
             endpoint_enis,
@@ -570,6 +609,7 @@ impl Details {
             prefix_lists,
             az_map: az_map.clone(),
             service,
+            regions,
             client: self.client.clone(),
             dns_config: self
                 .dns_configs
@@ -697,6 +737,7 @@ async fn describe_services(
     stage: Stage<'_>,
     c: &Clients,
     names: Vec<String>,
+    service_region: Option<&str>,
 ) -> Result<Vec<ec2t::ServiceDetail>, CallFailure> {
     let mut details = Vec::new();
     let mut token: Option<String> = None;
@@ -707,6 +748,7 @@ async fn describe_services(
                 c.ec2
                     .describe_vpc_endpoint_services()
                     .set_service_names(Some(names.clone()))
+                    .set_service_regions(service_region.map(|r| vec![r.to_owned()]))
                     .set_next_token(token.take())
                     .send(),
             )
@@ -726,10 +768,35 @@ async fn describe_services(
 async fn services(
     stage: Stage<'_>,
     c: &Clients,
+    names: &[(String, Option<String>)],
+) -> BTreeMap<String, Fact<ServiceView>> {
+    // One batch per service Region: the endpoint's own (no ServiceRegions) and each remote one.
+    let mut by_region: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
+    for (name, region) in names {
+        by_region
+            .entry(region.clone())
+            .or_default()
+            .push(name.clone());
+    }
+    futures_util::future::join_all(
+        by_region
+            .iter()
+            .map(|(region, names)| services_in(stage, c, names, region.as_deref())),
+    )
+    .await
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+async fn services_in(
+    stage: Stage<'_>,
+    c: &Clients,
     names: &[String],
+    service_region: Option<&str>,
 ) -> BTreeMap<String, Fact<ServiceView>> {
     let batch = chunked(names, FILTER_CHUNK, |chunk| {
-        describe_services(stage, c, chunk)
+        describe_services(stage, c, chunk, service_region)
     })
     .await;
     let per_name: Vec<(String, Result<Vec<ec2t::ServiceDetail>, CallFailure>)> = match batch {
@@ -740,7 +807,7 @@ async fn services(
         {
             futures_util::stream::iter(names.iter().cloned())
                 .map(|name| async move {
-                    let r = describe_services(stage, c, vec![name.clone()]).await;
+                    let r = describe_services(stage, c, vec![name.clone()], service_region).await;
                     (name, r)
                 })
                 .buffer_unordered(PER_ITEM_CONCURRENCY)
@@ -946,6 +1013,15 @@ mod tests {
             ),
             sdk_endpoint("vpce-0000000000000000a", svc, "Interface"),
             sdk_endpoint("vpce-0000000000000000d", svc, "GatewayLoadBalancer"),
+            sdk_endpoint(
+                "vpce-0000000000000000e",
+                "com.amazonaws.us-east-1.s3",
+                "Gateway",
+            ),
+            sdk_endpoint("vpce-0000000000000000f", svc, "Resource"),
+            sdk_endpoint("vpce-00000000000000010", svc, "ServiceNetwork"),
+            // A type AWS adds after this SDK was built: kept verbatim, not mis-parsed.
+            sdk_endpoint("vpce-00000000000000011", svc, "FutureType"),
         ]);
         let ids: Vec<&str> = found.endpoints.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids, ["vpce-0000000000000000a", "vpce-0000000000000000b"]);
@@ -954,11 +1030,39 @@ mod tests {
             .iter()
             .map(|l| (l.endpoint_id.as_str(), l.reason.as_str()))
             .collect();
-        assert_eq!(left.len(), 2);
+        assert_eq!(left.len(), 6);
+        let by_type: Vec<(&str, &str)> = found
+            .left_out
+            .iter()
+            .map(|l| (l.endpoint_id.as_str(), l.endpoint_type.as_str()))
+            .collect();
+        assert_eq!(
+            by_type[2..],
+            [
+                ("vpce-0000000000000000e", "Gateway"),
+                ("vpce-0000000000000000f", "Resource"),
+                ("vpce-00000000000000010", "ServiceNetwork"),
+                ("vpce-00000000000000011", "FutureType"),
+            ]
+        );
+        assert!(
+            left[5].1.contains("FutureType") && left[5].1.contains("does not know"),
+            "{}",
+            left[5].1
+        );
+        assert!(left
+            .iter()
+            .skip(1)
+            .all(|(_, r)| r.ends_with(endpoint_type::SCOPE)));
         assert_eq!(left[0].0, "vpce-0000000000000000c");
         assert!(left[0].1.contains("AWS service"), "{}", left[0].1);
         assert_eq!(found.left_out[0].service_name, "com.amazonaws.us-east-1.s3");
         assert_eq!(left[1].0, "vpce-0000000000000000d");
-        assert!(left[1].1.contains("not an interface endpoint"));
+        assert!(
+            left[1].1.contains("Gateway Load Balancer endpoint"),
+            "{}",
+            left[1].1
+        );
+        assert_eq!(found.left_out[1].endpoint_type, "GatewayLoadBalancer");
     }
 }

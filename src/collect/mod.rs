@@ -274,6 +274,17 @@ pub async fn collect_with(
             }
         };
         let endpoints = found.endpoints;
+        // A Gateway, Resource, … endpoint named by --endpoint: nothing to walk, so no
+        // further call is made (exit 3, like an endpoint that is not there).
+        if let (Lookup::Endpoint(_), Some((reason, hint))) = (
+            lookup,
+            endpoints
+                .first()
+                .and_then(pl_checks::endpoint_type::not_diagnosable),
+        ) {
+            tracker.finish();
+            return Err(Failure::CannotDiagnose { reason, hint });
+        }
         if many {
             tracker.headline(format!("endpoints: {} found", endpoints.len()));
         }

@@ -20,6 +20,8 @@ pub const CONSUMER: &[&str] = &[
     "ec2:DescribeManagedPrefixLists",
     "ec2:GetManagedPrefixListEntries",
     "ec2:DescribeVpcEndpointServices",
+    // Cross-region endpoints only: is the service's Region enabled for this account.
+    "ec2:DescribeRegions",
     "ec2:DescribeFlowLogs",
     // dns-overrides: the VPC's DHCP option set, Resolver rules and private hosted zones.
     "ec2:DescribeDhcpOptions",

@@ -999,6 +999,8 @@ mod tests {
             cidr_block: cidr.parse().unwrap(),
             availability_zone: az.into(),
             availability_zone_id: "use1-az1".into(),
+            ipv6_cidr_blocks: vec![],
+            ipv6_native: false,
         }
     }
 

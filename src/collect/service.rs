@@ -384,6 +384,8 @@ fn connection_endpoint(
             })
             .collect(),
         ip_address_type: c.ip_address_type().map(|t| t.as_str().to_owned()),
+        dns_record_ip_type: None,
+        service_region: None,
     })
 }
 

@@ -350,9 +350,18 @@ fn endpoint_table(f: &FleetReport, rows: &[&Report], style: Style) -> String {
     let many = many_accounts(f);
     let mut header = match f.kind {
         FleetKind::Fleet => vec!["Endpoint", "VPC", "Service", "State"],
-        FleetKind::Service => vec!["Endpoint", "Owner", "State", "AZs (owner's names)"],
+        FleetKind::Service => vec![
+            "Endpoint",
+            "Owner",
+            "Region",
+            "State",
+            "AZs (owner's names)",
+        ],
     };
-    if many {
+    // The provider view always shows where each consumer's endpoint is (cross-region
+    // PrivateLink); a fleet over many regions shows each row's region.
+    let region_column = many && f.kind == FleetKind::Fleet;
+    if region_column {
         header.insert(1, "Region");
     }
     header.extend(["Verdict", "Root cause / finding"]);
@@ -376,11 +385,13 @@ fn endpoint_table(f: &FleetReport, rows: &[&Report], style: Style) -> String {
             FleetKind::Service => vec![
                 Cell::new(&r.target.endpoint_id),
                 Cell::new(r.target.consumer_account.clone().unwrap_or_default()),
+                // Where the consumer's endpoint is: another Region for cross-region PrivateLink.
+                Cell::new(r.target.endpoint_region.as_deref().unwrap_or("-")),
                 Cell::new(&r.target.endpoint_state),
                 Cell::new(zones(r)),
             ],
         };
-        if many {
+        if region_column {
             cells.insert(1, Cell::new(&r.target.region));
         }
         cells.push(verdict_cell(r.verdict, style));

@@ -21,6 +21,8 @@ production:
   AZ (`vpce-<id>-<8 chars>-<az>.vpce-svc-<id>.<region>.vpce.amazonaws.com`), all in the
   region's vpce.amazonaws.com hosted zone, then the service's private DNS name (in the
   private hosted zone AWS manages for it) when private DNS is enabled.
+* Service configurations and service details carry no SupportedIpAddressTypes in moto;
+  AWS always reports them (`ipv4` for a service created without IPv6).
 
 Usage: python moto_launcher.py
 Binds 127.0.0.1 on a free port, prints `PORT <n>` on stdout once it accepts
@@ -39,6 +41,7 @@ from werkzeug.serving import make_server
 import moto
 from moto.core.responses import ActionResult
 from moto.ec2.models import ec2_backends
+from moto.ec2.models.vpc_service_configuration import VPCServiceConfiguration
 from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
 from moto.ec2.responses import EC2Response
 from moto.moto_server.werkzeug_app import (
@@ -205,8 +208,21 @@ def aws_dns_entries(backend, endpoint):
     return entries
 
 
+_original_service_to_dict = VPCServiceConfiguration.to_dict
+
+
+def service_to_dict(self):
+    detail = _original_service_to_dict(self)
+    detail.setdefault("SupportedIpAddressTypes", list(self.supported_ip_address_types))
+    return detail
+
+
 def install_extensions():
     VPCEndPoint.get_filter_value = endpoint_filter_value
+    # Read by the serializer for DescribeVpcEndpointServiceConfigurations (the
+    # configuration object) and by to_dict for DescribeVpcEndpointServices.
+    VPCServiceConfiguration.supported_ip_address_types = ("ipv4",)
+    VPCServiceConfiguration.to_dict = service_to_dict
     VPCBackend.describe_vpc_endpoint_services = describe_vpc_endpoint_services
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint
     EC2Response.describe_vpc_endpoint_connections = describe_vpc_endpoint_connections

@@ -160,6 +160,13 @@ fn published_az_ids(
 
 pub fn evaluate(ctx: &Context) -> Outcome {
     let s = ctx.snapshot;
+    if let Some(remote) = s.consumer.endpoint.remote_service_region(&s.region) {
+        return Outcome::skip(format!(
+            "cross-region endpoint: the service is in {remote}, the endpoint in {}; AZ IDs are per Region and need not match across Regions (see service-region)",
+            s.region
+        ))
+        .evidence("service_region", remote);
+    }
     let consumer = AzMap::consumer(s);
     let provider = AzMap::provider(s);
     let subnets = match endpoint_subnets(ctx, &consumer) {

@@ -71,8 +71,10 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     });
     if !eq_wire(&ep.endpoint_type, "Interface") {
         return Outcome::fail(format!(
-            "{} is a {} endpoint, not an Interface endpoint: PrivateLink services are reached through Interface endpoints",
-            ep.id, ep.endpoint_type
+            "{} is {}, not an Interface endpoint: {}",
+            ep.id,
+            crate::endpoint_type::describe(&ep.endpoint_type),
+            crate::endpoint_type::SCOPE
         ))
         .evidence("endpoint", evidence_state)
         .remediation(format!(

@@ -55,7 +55,7 @@ const RESET_FLOOR: f64 = 10.0;
 const FAIL_RATIO: f64 = 0.10;
 const WARN_RATIO: f64 = 0.02;
 const BURST_FACTOR: f64 = 5.0;
-const DEFAULT_IDLE_TIMEOUT: u32 = 350;
+const DEFAULT_IDLE_TIMEOUT: u32 = crate::net::nlb::DEFAULT_TCP_IDLE_TIMEOUT_SECONDS;
 
 /// One metric summed across its series (per-AZ series are dropped when the
 /// whole-load-balancer series exists, so nothing is counted twice), by timestamp.
@@ -282,6 +282,21 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             serde_json::json!({ "period_start_to_resets": &resets, "period_start_to_new_flows": &new_flows }),
         )
     };
+    let snap = ctx.snapshot;
+    if let (false, Some(remote)) = (
+        has_nlb,
+        snap.consumer.endpoint.remote_service_region(&snap.region),
+    ) {
+        if resets.is_empty() && new_flows.is_empty() {
+            // Not "no traffic": AWS does not publish them for cross-region endpoints.
+            return base(
+                Outcome::unknown(format!(
+                    "cross-region endpoint (service in {remote}): AWS does not publish the consumer's AWS/PrivateLinkEndpoints metrics for it, so resets are judged from the provider's NLB metrics, which need provider access (--provider-role-arn)"
+                )),
+                None,
+            );
+        }
+    }
     if resets.is_empty() && new_flows.is_empty() {
         return base(
             Outcome::pass(format!(

@@ -5,6 +5,7 @@ use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity};
 use crate::known_or_unknown;
 use crate::model::{NetworkAcl, PortRange};
 use crate::net::cidr;
+use crate::net::family;
 use crate::net::nacl::{self, Flow, NaclEvaluation};
 use crate::net::ports::{fmt_range, PortSet, EPHEMERAL};
 use ipnet::IpNet;
@@ -71,15 +72,25 @@ fn a_common_client_range_is_open(allowed: &PortSet) -> bool {
     }))
 }
 
+/// The CLI flag of an ACL entry's CIDR: IPv6 entries take `--ipv6-cidr-block`.
+fn cidr_flag(n: &IpNet) -> &'static str {
+    if n.addr().is_ipv4() {
+        "--cidr-block"
+    } else {
+        "--ipv6-cidr-block"
+    }
+}
+
 fn fix_for(hop: &Hop, peer: IpNet, ports: PortRange) -> String {
     let deny = hop.eval.first_explicit_deny();
     let n = nacl::suggest_rule_number(hop.acl, hop.eval.direction, deny);
     let mut s = format!(
-        "aws ec2 create-network-acl-entry --network-acl-id {} {} --rule-number {n} --protocol tcp --port-range From={},To={} --cidr-block {peer} --rule-action allow",
+        "aws ec2 create-network-acl-entry --network-acl-id {} {} --rule-number {n} --protocol tcp --port-range From={},To={} {} {peer} --rule-action allow",
         hop.acl.id,
         hop.eval.direction.cli_flag(),
         ports.from,
-        ports.to
+        ports.to,
+        cidr_flag(&peer)
     );
     if let Some(d) = deny {
         if let Some(e) = hop
@@ -89,19 +100,21 @@ fn fix_for(hop: &Hop, peer: IpNet, ports: PortRange) -> String {
             .find(|e| e.rule_number == d && e.egress == (hop.eval.direction == Flow::Outbound))
         {
             s.push_str(&format!(
-                "\n  or, if rule {d} should not deny this traffic: aws ec2 replace-network-acl-entry --network-acl-id {} {} --rule-number {d} --protocol tcp --port-range From={},To={} --cidr-block {} --rule-action allow",
+                "\n  or, if rule {d} should not deny this traffic: aws ec2 replace-network-acl-entry --network-acl-id {} {} --rule-number {d} --protocol tcp --port-range From={},To={} {} {} --rule-action allow",
                 hop.acl.id,
                 hop.eval.direction.cli_flag(),
                 ports.from,
                 ports.to,
+                cidr_flag(&e.cidr),
                 e.cidr
             ));
         }
     }
     s.push_str(&format!(
-        "\n  Terraform: resource \"aws_network_acl_rule\" {{ network_acl_id = \"{}\", rule_number = {n}, egress = {}, protocol = \"tcp\", rule_action = \"allow\", cidr_block = \"{peer}\", from_port = {}, to_port = {} }}",
+        "\n  Terraform: resource \"aws_network_acl_rule\" {{ network_acl_id = \"{}\", rule_number = {n}, egress = {}, protocol = \"tcp\", rule_action = \"allow\", {} = \"{peer}\", from_port = {}, to_port = {} }}",
         hop.acl.id,
         hop.eval.direction == Flow::Outbound,
+        if peer.addr().is_ipv4() { "cidr_block" } else { "ipv6_cidr_block" },
         ports.from,
         ports.to
     ));
@@ -162,9 +175,14 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             ));
             continue;
         };
-        let subnet_cidr = subnets.iter().find(|s| s.id == *sid).map(|s| s.cidr_block);
+        // Both families: an IPv6 client inside the subnet's IPv6 CIDR stays inside it too.
+        let subnet_cidrs: Vec<IpNet> = subnets
+            .iter()
+            .filter(|s| s.id == *sid)
+            .flat_map(|s| std::iter::once(s.cidr_block).chain(s.ipv6_cidr_blocks.iter().copied()))
+            .collect();
         for peer in &peers {
-            if subnet_cidr.is_some_and(|sc| cidr::contains(&sc, peer)) {
+            if subnet_cidrs.iter().any(|sc| cidr::contains(sc, peer)) {
                 notes.push(format!("{peer} is inside endpoint subnet {sid}: traffic within a subnet does not cross its network ACL"));
                 continue;
             }
@@ -198,8 +216,15 @@ pub fn evaluate(ctx: &Context) -> Outcome {
                 "no network ACL associated with the client's subnet {csid} was collected"
             )),
             Some(acl) => {
-                for e in enis.iter().filter(|e| e.subnet_id != *csid) {
-                    let eni = cidr::host(e.private_ip);
+                let (client_v4, client_v6) = family::client_families(&peers);
+                // The ENI addresses the client talks to: its family's (IPv4, IPv6 or both).
+                let eni_addresses = enis.iter().filter(|e| e.subnet_id != *csid).flat_map(|e| {
+                    std::iter::once(e.private_ip)
+                        .filter(move |_| client_v4)
+                        .chain(e.ipv6_addresses.iter().copied().filter(move |_| client_v6))
+                        .map(cidr::host)
+                });
+                for eni in eni_addresses {
                     for port in &ports.ports {
                         hops.push(Hop {
                             acl,

@@ -235,6 +235,8 @@ mod tests {
             cidr_block: "10.0.0.0/24".parse().unwrap(),
             availability_zone: name.into(),
             availability_zone_id: id.into(),
+            ipv6_cidr_blocks: vec![],
+            ipv6_native: false,
         }
     }
 

@@ -3,6 +3,7 @@
 pub mod az;
 pub mod cidr;
 pub mod dns;
+pub mod family;
 pub mod nacl;
 pub mod nlb;
 pub mod ports;

@@ -5,6 +5,9 @@
 use crate::check::{Context, Outcome, PortsUnderTest};
 use crate::model::{eq_wire, LoadBalancer, Snapshot};
 
+/// AWS's default `tcp.idle_timeout.seconds` on an NLB TCP listener (and the fixed value on TLS).
+pub const DEFAULT_TCP_IDLE_TIMEOUT_SECONDS: u32 = 350;
+
 /// The service's NLBs as DescribeLoadBalancers returned them, and the ARNs it did not return.
 pub struct ServiceNlbs<'a> {
     pub service_id: &'a str,

@@ -91,6 +91,8 @@ pub fn subnet(id: &str, vpc: &str, cidr: &str, az: &str, az_id: &str) -> Subnet 
         cidr_block: net(cidr),
         availability_zone: az.into(),
         availability_zone_id: az_id.into(),
+        ipv6_cidr_blocks: vec![],
+        ipv6_native: false,
     }
 }
 
@@ -237,6 +239,8 @@ pub fn healthy() -> Snapshot {
                     DnsEntry { dns_name: PRIVATE_DNS_NAME.into(), hosted_zone_id: "Z0123456789PRIVATEZONE".into() },
                 ],
                 ip_address_type: Some("ipv4".into()),
+                dns_record_ip_type: Some("ipv4".into()),
+                service_region: Some(REGION.into()),
             },
             endpoint_enis: Fact::Known(vec![
                 NetworkInterface {
@@ -298,6 +302,7 @@ pub fn healthy() -> Snapshot {
                 az("us-east-1c", "use1-az4"),
                 az("us-east-1d", "use1-az6"),
             ]),
+            regions: Fact::not_requested(REGIONS_SAME_REGION),
             service: Fact::Known(ServiceView {
                 service_name: SERVICE_NAME.into(),
                 service_id: SERVICE_ID.into(),
@@ -340,7 +345,11 @@ pub fn healthy() -> Snapshot {
                     name: "_a1b2c3d4".into(),
                     value: "vpce:8mDqKz2bPq1Xc9lR0sTu".into(),
                 }),
-                supported_regions: vec![REGION.into()],
+                supported_regions: vec![SupportedRegion {
+                    region: REGION.into(),
+                    service_state: Some("Available".into()),
+                }],
+                supported_ip_address_types: vec!["ipv4".into()],
             }),
             allowed_principals: Fact::Known(vec![AllowedPrincipal {
                 principal: format!("arn:aws:iam::{CONSUMER_ACCOUNT}:root"),
@@ -353,6 +362,7 @@ pub fn healthy() -> Snapshot {
                 creation_timestamp: Some("2026-11-20T08:00:00Z".into()),
                 network_load_balancer_arns: vec![NLB_ARN.into()],
                 availability_zones: vec![],
+                vpc_endpoint_region: Some(REGION.into()),
             }]),
             az_map: Fact::Known(vec![
                 az("us-east-1a", "use1-az2"),
@@ -365,6 +375,7 @@ pub fn healthy() -> Snapshot {
                 name: "payments-svc-nlb".into(),
                 lb_type: "network".into(),
                 scheme: "internal".into(),
+                ip_address_type: Some("ipv4".into()),
                 state: "active".into(),
                 vpc_id: PROVIDER_VPC.into(),
                 availability_zones: vec![
@@ -620,6 +631,8 @@ pub fn enterprise() -> Snapshot {
             },
         ],
         ip_address_type: Some("ipv4".into()),
+        dns_record_ip_type: Some("ipv4".into()),
+        service_region: Some(REGION.into()),
     };
     c.dns_config = Fact::Known(aws_dns_config(
         "dopt-0e1e2e3e",
@@ -719,6 +732,7 @@ pub fn enterprise() -> Snapshot {
         creation_timestamp: Some("2026-10-02T14:11:00Z".into()),
         network_load_balancer_arns: vec![nlb_arn.into()],
         availability_zones: vec![],
+        vpc_endpoint_region: Some(REGION.into()),
     }]);
     p.az_map = Fact::Known(provider_azs.iter().map(|(n, i)| az(n, i)).collect());
     let provider_subnets: Vec<Subnet> = provider_azs

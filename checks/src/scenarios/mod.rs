@@ -13,6 +13,7 @@ pub mod dns;
 pub mod network;
 pub mod nlb;
 pub mod observability;
+pub mod region;
 
 pub struct Scenario {
     /// File stem under fixtures/.
@@ -72,5 +73,6 @@ pub fn all() -> Vec<Scenario> {
     v.extend(nlb::all());
     v.extend(dns::all());
     v.extend(observability::all());
+    v.extend(region::all());
     v
 }

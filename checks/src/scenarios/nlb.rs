@@ -245,6 +245,16 @@ fn az_id_not_published() -> Snapshot {
 fn provider_not_visible() -> Snapshot {
     let mut s = healthy();
     s.inputs.ports = vec![base::PORT];
+    without_provider_access(&mut s);
+    let Fact::Known(metrics) = &mut s.observability.metrics else {
+        unreachable!()
+    };
+    metrics.retain(|m| m.namespace == "AWS/PrivateLinkEndpoints");
+    s
+}
+
+/// Every provider fact not visible (no provider credentials for account 111111111111).
+pub fn without_provider_access(s: &mut Snapshot) {
     let acct = Some(base::PROVIDER_ACCOUNT);
     let p = &mut s.provider;
     p.identity = Fact::needs_provider(acct);
@@ -257,11 +267,6 @@ fn provider_not_visible() -> Snapshot {
     p.subnets = Fact::needs_provider(acct);
     p.security_groups = Fact::needs_provider(acct);
     p.prefix_lists = Fact::needs_provider(acct);
-    let Fact::Known(metrics) = &mut s.observability.metrics else {
-        unreachable!()
-    };
-    metrics.retain(|m| m.namespace == "AWS/PrivateLinkEndpoints");
-    s
 }
 
 pub fn all() -> Vec<Scenario> {

@@ -39,6 +39,11 @@ pub fn endpoint(e: &ec2::VpcEndpoint) -> Result<Endpoint, Unreadable> {
             })
             .collect(),
         ip_address_type: e.ip_address_type().map(|t| t.as_str().to_owned()),
+        dns_record_ip_type: e
+            .dns_options()
+            .and_then(|d| d.dns_record_ip_type())
+            .map(|t| t.as_str().to_owned()),
+        service_region: opt_string(e.service_region()),
     })
 }
 
@@ -108,6 +113,18 @@ pub fn subnet(s: &ec2::Subnet) -> Result<Subnet, Unreadable> {
         cidr_block: net(req(s.cidr_block(), "CidrBlock")?)?,
         availability_zone: s.availability_zone().unwrap_or_default().to_owned(),
         availability_zone_id: s.availability_zone_id().unwrap_or_default().to_owned(),
+        ipv6_cidr_blocks: s
+            .ipv6_cidr_block_association_set()
+            .iter()
+            .filter(|a| {
+                a.ipv6_cidr_block_state()
+                    .and_then(|st| st.state())
+                    .is_none_or(|st| st.as_str() == "associated")
+            })
+            .filter_map(|a| a.ipv6_cidr_block())
+            .map(net)
+            .collect::<Result<_, _>>()?,
+        ipv6_native: s.ipv6_native().unwrap_or(false),
     })
 }
 
@@ -245,6 +262,22 @@ pub fn az_map(zones: &[ec2::AvailabilityZone]) -> Vec<AzMapping> {
         .collect()
 }
 
+/// DescribeRegions (AllRegions): each Region with its OptInStatus.
+pub fn regions(regions: &[ec2::Region]) -> Vec<RegionOptIn> {
+    regions
+        .iter()
+        .filter_map(|r| {
+            Some(RegionOptIn {
+                region: r.region_name()?.to_owned(),
+                opt_in_status: r
+                    .opt_in_status()
+                    .unwrap_or("opt-in-not-required")
+                    .to_owned(),
+            })
+        })
+        .collect()
+}
+
 pub fn service_view(s: &ec2::ServiceDetail) -> Result<ServiceView, Unreadable> {
     Ok(ServiceView {
         service_name: req(s.service_name(), "ServiceName")?.to_owned(),
@@ -298,7 +331,17 @@ pub fn service_configuration(
         supported_regions: c
             .supported_regions()
             .iter()
-            .filter_map(|r| r.region().map(str::to_owned))
+            .filter_map(|r| {
+                Some(SupportedRegion {
+                    region: r.region()?.to_owned(),
+                    service_state: opt_string(r.service_state()),
+                })
+            })
+            .collect(),
+        supported_ip_address_types: c
+            .supported_ip_address_types()
+            .iter()
+            .map(|t| t.as_str().to_owned())
             .collect(),
     })
 }
@@ -327,6 +370,7 @@ pub fn endpoint_connection(
         creation_timestamp: c.creation_timestamp().and_then(super::rfc3339),
         network_load_balancer_arns: c.network_load_balancer_arns().to_vec(),
         availability_zones: zonal_dns_zones(c.dns_entries().iter().filter_map(|d| d.dns_name())),
+        vpc_endpoint_region: opt_string(c.vpc_endpoint_region()),
     })
 }
 
@@ -355,6 +399,12 @@ pub fn client_instance(spec: &str, i: &ec2::Instance) -> Result<ClientFacts, Unr
     for eni in i.network_interfaces() {
         for a in eni.private_ip_addresses() {
             if let Some(addr) = a.private_ip_address() {
+                addresses.push(ipnet::IpNet::from(ip(addr)?));
+            }
+        }
+        // A dual-stack or IPv6-only client sends from these too (the IPv6 rules apply).
+        for a in eni.ipv6_addresses() {
+            if let Some(addr) = a.ipv6_address() {
                 addresses.push(ipnet::IpNet::from(ip(addr)?));
             }
         }
@@ -464,6 +514,116 @@ mod tests {
         assert_eq!(m.dns_entries[0].hosted_zone_id, "Z7HUB22UULQXV");
         assert_eq!(m.ip_address_type.as_deref(), Some("ipv4"));
         assert_eq!(m.last_error.unwrap().code, "Client.Error");
+    }
+
+    #[test]
+    fn cross_region_and_address_type_facts_are_read_as_aws_sends_them() {
+        let e = ec2::VpcEndpoint::builder()
+            .vpc_endpoint_id("vpce-0a1b2c3d4e5f6a7b8")
+            .vpc_endpoint_type(ec2::VpcEndpointType::Interface)
+            .state(State::from("available"))
+            .vpc_id("vpc-1")
+            .service_name("com.amazonaws.vpce.eu-west-1.vpce-svc-0123456789abcdef0")
+            .service_region("eu-west-1")
+            .ip_address_type(ec2::IpAddressType::Dualstack)
+            .dns_options(
+                ec2::DnsOptions::builder()
+                    .dns_record_ip_type(ec2::DnsRecordIpType::from("service-defined"))
+                    .build(),
+            )
+            .build();
+        let m = endpoint(&e).unwrap();
+        assert_eq!(m.service_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(m.remote_service_region("us-east-1"), Some("eu-west-1"));
+        assert_eq!(m.remote_service_region("eu-west-1"), None);
+        assert_eq!(m.ip_address_type.as_deref(), Some("dualstack"));
+        assert_eq!(m.dns_record_ip_type.as_deref(), Some("service-defined"));
+
+        let sn = ec2::Subnet::builder()
+            .subnet_id("subnet-1")
+            .cidr_block("10.0.1.0/24")
+            .ipv6_cidr_block_association_set(
+                ec2::SubnetIpv6CidrBlockAssociation::builder()
+                    .ipv6_cidr_block("2600:1f18:4a3:6f01::/64")
+                    .ipv6_cidr_block_state(
+                        ec2::SubnetCidrBlockState::builder()
+                            .state(ec2::SubnetCidrBlockStateCode::Associated)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .ipv6_cidr_block_association_set(
+                ec2::SubnetIpv6CidrBlockAssociation::builder()
+                    .ipv6_cidr_block("2600:1f18:4a3:6f09::/64")
+                    .ipv6_cidr_block_state(
+                        ec2::SubnetCidrBlockState::builder()
+                            .state(ec2::SubnetCidrBlockStateCode::Disassociated)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let m = subnet(&sn).unwrap();
+        assert_eq!(
+            m.ipv6_cidr_blocks,
+            [net("2600:1f18:4a3:6f01::/64").unwrap()]
+        );
+        assert!(m.has_ipv4() && !m.ipv6_native);
+
+        let c = ec2::VpcEndpointConnection::builder()
+            .vpc_endpoint_id("vpce-0a1b2c3d4e5f6a7b8")
+            .vpc_endpoint_state(State::from("available"))
+            .vpc_endpoint_region("us-east-1")
+            .build();
+        assert_eq!(
+            endpoint_connection(&c)
+                .unwrap()
+                .vpc_endpoint_region
+                .as_deref(),
+            Some("us-east-1")
+        );
+
+        let r = regions(&[
+            ec2::Region::builder()
+                .region_name("eu-south-2")
+                .opt_in_status("not-opted-in")
+                .build(),
+            ec2::Region::builder()
+                .region_name("eu-west-1")
+                .opt_in_status("opt-in-not-required")
+                .build(),
+        ]);
+        assert!(!r[0].enabled());
+        assert!(r[1].enabled());
+    }
+
+    #[test]
+    fn a_client_instance_sends_from_its_ipv6_addresses_too() {
+        let i = ec2::Instance::builder()
+            .instance_id("i-0123456789abcdef0")
+            .network_interfaces(
+                ec2::InstanceNetworkInterface::builder()
+                    .private_ip_addresses(
+                        ec2::InstancePrivateIpAddress::builder()
+                            .private_ip_address("10.0.3.10")
+                            .build(),
+                    )
+                    .ipv6_addresses(
+                        ec2::InstanceIpv6Address::builder()
+                            .ipv6_address("2600:1f18:4a3:6f03::10")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let c = client_instance("i-0123456789abcdef0", &i).unwrap();
+        assert_eq!(
+            c.addresses,
+            [
+                net("10.0.3.10/32").unwrap(),
+                net("2600:1f18:4a3:6f03::10/128").unwrap()
+            ]
+        );
     }
 
     #[test]
@@ -708,8 +868,17 @@ mod tests {
             .supported_regions(
                 ec2::SupportedRegionDetail::builder()
                     .region("us-east-1")
+                    .service_state("Available")
                     .build(),
             )
+            .supported_regions(
+                ec2::SupportedRegionDetail::builder()
+                    .region("eu-west-1")
+                    .service_state("Pending")
+                    .build(),
+            )
+            .supported_ip_address_types(ec2::ServiceConnectivityType::Ipv4)
+            .supported_ip_address_types(ec2::ServiceConnectivityType::Ipv6)
             .build();
         let m = service_configuration(&c).unwrap();
         assert_eq!(m.service_state, "Available");
@@ -719,7 +888,21 @@ mod tests {
             (dns.state.as_str(), dns.record_type.as_str()),
             ("verified", "TXT")
         );
-        assert_eq!(m.supported_regions, ["us-east-1"]);
+        // Each Region keeps its own state: a Pending one is not yet usable.
+        assert_eq!(
+            m.supported_regions,
+            [
+                SupportedRegion {
+                    region: "us-east-1".into(),
+                    service_state: Some("Available".into())
+                },
+                SupportedRegion {
+                    region: "eu-west-1".into(),
+                    service_state: Some("Pending".into())
+                },
+            ]
+        );
+        assert_eq!(m.supported_ip_address_types, ["ipv4", "ipv6"]);
 
         let p = ec2::AllowedPrincipal::builder()
             .principal("arn:aws:iam::222222222222:root")

@@ -54,6 +54,7 @@ pub fn load_balancer(
             .scheme()
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default(),
+        ip_address_type: lb.ip_address_type().map(|t| t.as_str().to_owned()),
         state: lb
             .state()
             .and_then(|s| s.code())
