@@ -335,7 +335,7 @@ async fn a_public_answer_from_outside_the_vpc_is_unknown_not_blamed_on_the_confi
         c.summary
     );
     assert_eq!(
-        c.evidence.get("vantage").and_then(|v| v.as_str()),
+        c.evidence.get("vantage").and_then(|v| v["where"].as_str()),
         Some("outside_vpc")
     );
 }
