@@ -6,6 +6,10 @@
 #
 #   bash scripts/bench.sh             # pl-doctor built with the dev profile (the default)
 #   bash scripts/bench.sh --release   # built with the release profile (~9 min cold build)
+#   bash scripts/bench.sh --accounts-only   # only the many-accounts benchmark of issue 11
+#
+# Then the many-accounts benchmark (benches/accounts_scale.rs): PL_BENCH_ACCOUNTS consumer
+# accounts (default 120) × 1 endpoint, `--service --consumer-role-name` and `--all --org`.
 #
 # Environment: PL_BENCH_RTT_MS (injected delay per call, default 50), PL_BENCH_RUNS
 # (pl-doctor runs, default 5), PL_BENCH_CLI_RUNS (runbook runs, default 3).
@@ -18,11 +22,13 @@ cd "$(dirname "$0")/.."
 
 AWSCLI_VERSION="1.45.11"
 profile_args=(--profile dev)
+latency=1
 for arg in "$@"; do
     case "$arg" in
         --release) profile_args=() ;; # cargo bench's own profile: `bench`, which inherits release
+        --accounts-only) latency=0 ;;
         *)
-            echo "bench.sh: unknown argument $arg (only --release)" >&2
+            echo "bench.sh: unknown argument $arg (only --release, --accounts-only)" >&2
             exit 2
             ;;
     esac
@@ -61,5 +67,10 @@ fi
 aws="$(cd "$venv/bin" && pwd)/aws"
 "$aws" --version
 
-echo "== cargo bench ${profile_args[*]:-(release)} --bench runbook_latency"
-PL_BENCH_AWS="$aws" cargo bench --locked "${profile_args[@]}" --bench runbook_latency
+if [[ "$latency" == 1 ]]; then
+    echo "== cargo bench ${profile_args[*]:-(release)} --bench runbook_latency"
+    PL_BENCH_AWS="$aws" cargo bench --locked "${profile_args[@]}" --bench runbook_latency
+fi
+
+echo "== cargo bench ${profile_args[*]:-(release)} --bench accounts_scale"
+cargo bench --locked "${profile_args[@]}" --bench accounts_scale

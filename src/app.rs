@@ -31,8 +31,26 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(exit::NO_FAILURE)
         }
         Some(Command::IamPolicy {
+            hub: true,
+            role_name,
+            ..
+        }) => {
+            let names: Vec<&str> = role_name.iter().map(String::as_str).collect();
+            print_json(&iam::hub_policy(&names))
+        }
+        Some(Command::IamPolicy {
+            member: true,
+            trust_principal: Some(principal),
+            external_id,
+            ..
+        }) => print_json(&iam::member_trust_policy(
+            &principal,
+            external_id.as_deref(),
+        )),
+        Some(Command::IamPolicy {
             provider,
             provider_role_arn,
+            ..
         }) => {
             let side = if provider {
                 iam::Side::Provider
@@ -48,6 +66,14 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         }
         None => diagnose(cli.diagnose, style),
     }
+}
+
+fn print_json(v: &serde_json::Value) -> Result<u8, Failure> {
+    print_out(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(v).expect("policy serializes")
+    ))?;
+    Ok(exit::NO_FAILURE)
 }
 
 fn unknown_check(id: &str, flag: &str) -> Failure {
@@ -87,6 +113,12 @@ pub enum Scope {
     Service(String),
     /// `--all [--vpc]`: the consumer's fleet.
     Fleet { vpc_id: Option<String> },
+    /// `--all --accounts …|--org --role-name NAME [--regions …]`: many accounts' fleets.
+    Accounts {
+        vpc_id: Option<String>,
+        accounts: crate::collect::accounts::AccountSource,
+        regions: crate::collect::accounts::RegionChoice,
+    },
     /// `--from-snapshot` (optionally narrowed to one endpoint of a fleet file by `--endpoint`).
     Replay {
         path: std::path::PathBuf,
@@ -155,6 +187,8 @@ fn scope(args: &DiagnoseArgs) -> Result<Scope, Failure> {
             )));
         }
     }
+    many_accounts_usage(args)?;
+    let many = &args.many;
     Ok(match (&args.from_snapshot, &args.endpoint, &args.service, args.all) {
         (Some(path), endpoint, _, _) => Scope::Replay {
             path: path.clone(),
@@ -162,6 +196,22 @@ fn scope(args: &DiagnoseArgs) -> Result<Scope, Failure> {
         },
         (None, Some(ep), _, _) => Scope::Endpoint(ep.clone()),
         (None, None, Some(svc), _) => Scope::Service(svc.clone()),
+        (None, None, None, true) if many.org || !many.accounts.is_empty() || !many.regions.is_empty() => {
+            use crate::collect::accounts::{AccountSource, RegionChoice};
+            Scope::Accounts {
+                vpc_id: args.vpc.clone(),
+                accounts: if many.org {
+                    AccountSource::Organization
+                } else {
+                    AccountSource::List(many.accounts.clone())
+                },
+                regions: match many.regions.as_slice() {
+                    [] => RegionChoice::Configured,
+                    [all] if all == "all" => RegionChoice::All,
+                    list => RegionChoice::List(list.to_vec()),
+                },
+            }
+        }
         (None, None, None, true) => Scope::Fleet {
             vpc_id: args.vpc.clone(),
         },
@@ -171,6 +221,54 @@ fn scope(args: &DiagnoseArgs) -> Result<Scope, Failure> {
             ))
         }
     })
+}
+
+/// The many-account flags' combinations clap cannot express (bools count as present).
+fn many_accounts_usage(args: &DiagnoseArgs) -> Result<(), Failure> {
+    let many = &args.many;
+    let bad = |m: &str| Err(Failure::BadInput(m.to_owned()));
+    let fleet_of_accounts = many.org || !many.accounts.is_empty();
+    if (fleet_of_accounts || !many.regions.is_empty()) && !args.all {
+        return bad("--accounts, --org and --regions scan many accounts' fleets: add --all (or use --service vpce-svc-… --consumer-role-name NAME for one service)");
+    }
+    if fleet_of_accounts && many.role_name.is_none() {
+        return bad("--accounts/--org need --role-name NAME: the role pl-doctor assumes in each account (the caller's own account is read without it)");
+    }
+    if many.role_name.is_some() && !fleet_of_accounts {
+        return bad("--role-name is the role assumed in each account of --accounts ID,… or --org: add one of them");
+    }
+    if many.consumer_role_name.is_some() && args.service.is_none() {
+        return bad("--consumer-role-name reads the consumer side of each connection of --service vpce-svc-…: add --service (for fleets, use --all --accounts … --role-name NAME)");
+    }
+    if many.provider_role_name.is_some() && !args.all {
+        return bad("--provider-role-name reaches each service's owner in a fleet scan: add --all (with --endpoint, use --provider-role-arn)");
+    }
+    if many.regions.len() > 1 && many.regions.iter().any(|r| r == "all") {
+        return bad(
+            "--regions all cannot be combined with named regions: give either all or a list",
+        );
+    }
+    if let Some(r) = many
+        .regions
+        .iter()
+        .find(|r| *r != "all" && crate::cli::parse_region_name(r).is_err())
+    {
+        return Err(Failure::BadInput(format!(
+            "--regions: {r:?} is not an AWS region name (e.g. us-east-1), nor `all`"
+        )));
+    }
+    if args.external_id.is_some()
+        && args.provider_role_arn.is_none()
+        && many.role_name.is_none()
+        && many.consumer_role_name.is_none()
+        && many.provider_role_name.is_none()
+    {
+        return bad("--external-id applies to an assumed role: give --provider-role-arn, --role-name, --consumer-role-name or --provider-role-name");
+    }
+    if many.concurrency.is_some() && !(fleet_of_accounts || many.consumer_role_name.is_some()) {
+        return bad("--concurrency bounds the accounts read at once: it goes with --all --accounts/--org or --service --consumer-role-name");
+    }
+    Ok(())
 }
 
 fn diagnose(args: DiagnoseArgs, style: render::Style) -> Result<u8, Failure> {
@@ -201,8 +299,47 @@ pub fn diagnose_once(
             crate::collect::service::collect_blocking(&crate::collect::service::ServiceRequest {
                 service_id: service_id.clone(),
                 live: live_request("", args, options),
+                consumer_role: args.many.consumer_role_name.as_ref().map(|name| {
+                    crate::collect::accounts::MemberRole {
+                        name: name.clone(),
+                        external_id: args.external_id.clone(),
+                    }
+                }),
+                concurrency: concurrency(args),
+                vantage_vpc: vantage_vpc(),
             })?,
         )),
+        Scope::Accounts {
+            vpc_id,
+            accounts,
+            regions,
+        } => {
+            use crate::collect::accounts::{self, MemberRole, ProviderReach};
+            let live = live_request("", args, options);
+            let provider = match (&args.many.provider_role_name, &live.aws.provider) {
+                (Some(name), _) => ProviderReach::ByOwner(MemberRole {
+                    name: name.clone(),
+                    external_id: args.external_id.clone(),
+                }),
+                (None, ProviderAccess::None) => ProviderReach::None,
+                (None, one) => ProviderReach::One(one.clone()),
+            };
+            Collected::Many(Box::new(accounts::collect_blocking(
+                &accounts::AccountsRequest {
+                    accounts: accounts.clone(),
+                    role: MemberRole {
+                        name: args.many.role_name.clone().unwrap_or_default(),
+                        external_id: args.external_id.clone(),
+                    },
+                    regions: regions.clone(),
+                    vpc_id: vpc_id.clone(),
+                    provider,
+                    concurrency: concurrency(args),
+                    vantage_vpc: vantage_vpc(),
+                    live,
+                },
+            )?))
+        }
         Scope::Fleet { vpc_id } => Collected::Many(Box::new(
             crate::collect::fleet::collect_blocking(&crate::collect::fleet::FleetRequest {
                 vpc_id: vpc_id.clone(),
@@ -236,6 +373,18 @@ pub fn diagnose_once(
             Evaluated::Many(Box::new(fleet::build(&f, options, started_at, duration_ms)))
         }
     })
+}
+
+fn concurrency(args: &DiagnoseArgs) -> usize {
+    args.many
+        .concurrency
+        .unwrap_or(crate::collect::accounts::DEFAULT_CONCURRENCY)
+}
+
+/// An override of the VPC pl-doctor runs in for a many-account run's DNS and probe; none:
+/// the collection asks the vantage (instance metadata on EC2) once.
+fn vantage_vpc() -> Option<String> {
+    None
 }
 
 /// Load a snapshot file; `--endpoint` with a fleet file replays that endpoint alone.

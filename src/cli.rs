@@ -37,6 +37,21 @@ pub enum Command {
         /// Also allow the consumer to assume this provider role (--provider-role-arn).
         #[arg(long, value_name = "ARN", value_parser = parse_role_arn, conflicts_with = "provider")]
         provider_role_arn: Option<String>,
+        /// Many accounts: the hub caller's policy (organizations:ListAccounts, ec2:DescribeRegions, sts:AssumeRole on the --role-name roles).
+        #[arg(long, conflicts_with_all = ["provider", "member", "provider_role_arn"])]
+        hub: bool,
+        /// Many accounts: the member role's policy (the consumer policy; the provider role of --provider-role-name takes --provider).
+        #[arg(long, conflicts_with_all = ["provider", "provider_role_arn"])]
+        member: bool,
+        /// With --hub: the member role names the caller assumes (repeat or comma-separate).
+        #[arg(long, value_name = "NAME", value_delimiter = ',', value_parser = parse_role_name)]
+        role_name: Vec<String>,
+        /// With --member: print the member role's trust policy for this hub principal ARN instead.
+        #[arg(long, value_name = "ARN", requires = "member")]
+        trust_principal: Option<String>,
+        /// With --member --trust-principal: the external id the trust policy requires.
+        #[arg(long, requires = "trust_principal")]
+        external_id: Option<String>,
     },
 }
 
@@ -47,7 +62,7 @@ pub struct DiagnoseArgs {
     pub endpoint: Option<String>,
 
     /// Every endpoint connected to this endpoint service (vpce-svc-…), seen with the provider account's credentials.
-    #[arg(long, value_name = "VPCE_SVC_ID", conflicts_with_all = ["endpoint", "all", "from_snapshot", "client", "provider_profile", "provider_role_arn", "resolver", "probe_target", "probe_tls"])]
+    #[arg(long, value_name = "VPCE_SVC_ID", conflicts_with_all = ["endpoint", "all", "from_snapshot", "client", "provider_profile", "provider_role_arn", "provider_role_name", "role_name", "accounts", "org", "regions", "resolver", "probe_target", "probe_tls"])]
     pub service: Option<String>,
 
     /// Every interface endpoint to a PrivateLink service in the region (consumer credentials).
@@ -110,8 +125,8 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "ARN", value_parser = parse_role_arn, conflicts_with = "provider_profile")]
     pub provider_role_arn: Option<String>,
 
-    /// External id for --provider-role-arn.
-    #[arg(long, requires = "provider_role_arn")]
+    /// External id for every assumed role (--provider-role-arn, --role-name, --consumer-role-name, --provider-role-name).
+    #[arg(long)]
     pub external_id: Option<String>,
 
     /// DNS resolver for dns-resolution (default: the system resolver), e.g. 10.0.0.2:53.
@@ -133,6 +148,41 @@ pub struct DiagnoseArgs {
     /// Overall deadline: facts still missing then become `unknown` and the report is printed.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub timeout: Duration,
+
+    #[command(flatten)]
+    pub many: ManyAccountsArgs,
+}
+
+/// Many accounts and regions (the flags DESIGN.md names), grouped so they stay apart.
+#[derive(Debug, Args, Default, Clone)]
+pub struct ManyAccountsArgs {
+    /// With --service: read each connection's consumer side through this role in its owner account (arn:aws:iam::<owner>:role/NAME).
+    #[arg(long, value_name = "NAME", value_parser = parse_role_name, conflicts_with_all = ["endpoint", "all", "from_snapshot"])]
+    pub consumer_role_name: Option<String>,
+
+    /// With --all: these consumer accounts (12-digit ids, comma-separated), each read through --role-name.
+    #[arg(long, value_name = "ID", value_delimiter = ',', value_parser = parse_account_id, conflicts_with_all = ["org", "endpoint", "from_snapshot"])]
+    pub accounts: Vec<String>,
+
+    /// With --all: every ACTIVE account of the organization (organizations:ListAccounts with the caller's credentials).
+    #[arg(long, conflicts_with_all = ["endpoint", "from_snapshot"])]
+    pub org: bool,
+
+    /// With --accounts/--org: the role to assume in each account (the caller's own account is read without assuming).
+    #[arg(long, value_name = "NAME", value_parser = parse_role_name)]
+    pub role_name: Option<String>,
+
+    /// With --all: the regions to read (comma-separated), or `all` for every region enabled for the account (default: the configured region).
+    #[arg(long, value_name = "REGION,…|all", value_delimiter = ',', conflicts_with_all = ["endpoint", "from_snapshot"])]
+    pub regions: Vec<String>,
+
+    /// With --all: reach each service's owner account (ServiceDetail.Owner) through this role, assumed once per provider account.
+    #[arg(long, value_name = "NAME", value_parser = parse_role_name, conflicts_with_all = ["provider_profile", "provider_role_arn", "endpoint", "from_snapshot"])]
+    pub provider_role_name: Option<String>,
+
+    /// Account × region collections in flight at once (default 16: each opens about 15 calls; API rate limits are per account, so accounts in parallel do not share them).
+    #[arg(long, value_name = "N", value_parser = parse_concurrency)]
+    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -167,6 +217,11 @@ fn parse_watch_interval(s: &str) -> Result<Duration, String> {
         ));
     }
     Ok(d)
+}
+
+/// [`parse_region`] for values clap does not parse itself (`--regions`, which also takes `all`).
+pub fn parse_region_name(s: &str) -> Result<String, String> {
+    parse_region(s)
 }
 
 /// Region names are `<partition-prefix>-<area>-<n>`, e.g. us-east-1, eu-central-2, us-gov-west-1.
@@ -206,6 +261,42 @@ fn parse_role_arn(s: &str) -> Result<String, String> {
         Err(format!(
             "{s:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"
         ))
+    }
+}
+
+/// An IAM role name (optionally with its path, `path/name`): letters, digits and `+=,.@_-`.
+fn parse_role_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 512
+        && !s.starts_with('/')
+        && !s.ends_with('/')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b));
+    if ok && s.rsplit('/').next().is_some_and(|n| n.len() <= 64) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not an IAM role name (letters, digits and +=,.@_-, at most 64; a path as path/name); give the name, not the ARN"
+        ))
+    }
+}
+
+/// A 12-digit AWS account id.
+fn parse_account_id(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not an AWS account id (12 digits, e.g. 222222222222)"
+        ))
+    }
+}
+
+fn parse_concurrency(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a concurrency (1 to 256)")),
     }
 }
 
@@ -294,6 +385,14 @@ mod tests {
         assert!(is_vpc_id("vpc-0a1b2c3d4e5f6a7b8"));
         assert!(!is_vpc_id("vpce-0a1b2c3d4e5f6a7b8"));
         assert!(parse_watch_interval("500ms").is_err());
+        assert!(parse_role_name("pl-doctor-read").is_ok());
+        assert!(parse_role_name("ops/pl-doctor-read").is_ok());
+        assert!(parse_role_name("arn:aws:iam::111111111111:role/x").is_err());
+        assert!(parse_role_name("").is_err());
+        assert_eq!(parse_account_id("222222222222").unwrap(), "222222222222");
+        assert!(parse_account_id("2222").unwrap_err().contains("12 digits"));
+        assert!(parse_concurrency("0").is_err());
+        assert_eq!(parse_concurrency("8"), Ok(8));
         assert_eq!(parse_watch_interval("2s"), Ok(Duration::from_secs(2)));
     }
 }

@@ -424,6 +424,7 @@ fn scope_text(scope: &Scope) -> String {
         Scope::Service(id) => format!("service {id}"),
         Scope::Fleet { vpc_id: Some(vpc) } => format!("every endpoint in {vpc}"),
         Scope::Fleet { vpc_id: None } => "every endpoint in the region".into(),
+        Scope::Accounts { .. } => "every endpoint of the accounts".into(),
         Scope::Replay { path, .. } => path.display().to_string(),
     }
 }

@@ -258,6 +258,114 @@ fn fleet_service_and_watch_options_are_checked_before_any_aws_call() {
 }
 
 #[test]
+fn many_account_options_are_checked_before_any_aws_call() {
+    let svc = "vpce-svc-0123456789abcdef0";
+    let cases: &[(&[&str], &str)] = &[
+        (&["--all", "--accounts", "2222"], "12 digits"),
+        (&["--all", "--accounts", "222222222222"], "need --role-name"),
+        (
+            &["--accounts", "222222222222", "--role-name", "r"],
+            "add --all",
+        ),
+        (&["--all", "--role-name", "r"], "--accounts ID,… or --org"),
+        (
+            &[
+                "--all",
+                "--org",
+                "--role-name",
+                "arn:aws:iam::111111111111:role/r",
+            ],
+            "not an IAM role name",
+        ),
+        (&["--all", "--regions", "moon-1"], "not an AWS region name"),
+        (
+            &["--all", "--regions", "all,us-east-1"],
+            "either all or a list",
+        ),
+        (
+            &[
+                "--endpoint",
+                "vpce-0a1b2c3d4e5f6a7b8",
+                "--consumer-role-name",
+                "r",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &["--all", "--consumer-role-name", "r"],
+            "cannot be used with",
+        ),
+        (
+            &["--service", svc, "--accounts", "222222222222"],
+            "cannot be used with",
+        ),
+        (
+            &["--service", svc, "--provider-role-name", "r"],
+            "cannot be used with",
+        ),
+        (
+            &["--all", "--org", "--role-name", "r", "--concurrency", "0"],
+            "1 to 256",
+        ),
+        (&["--all", "--concurrency", "4"], "--concurrency bounds"),
+        (
+            &["--all", "--external-id", "x"],
+            "applies to an assumed role",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = pl().args(*args).output().unwrap();
+        assert_one_line_error(&out, 2, needle);
+    }
+}
+
+#[test]
+fn iam_policy_prints_the_hub_policy_and_the_member_trust_policy() {
+    let out = pl()
+        .args([
+            "iam-policy",
+            "--hub",
+            "--role-name",
+            "pl-doctor-read,pl-doctor-provider",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let hub: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = hub.to_string();
+    for needle in [
+        "organizations:ListAccounts",
+        "ec2:DescribeRegions",
+        "arn:aws:iam::*:role/pl-doctor-read",
+        "arn:aws:iam::*:role/pl-doctor-provider",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    let out = pl()
+        .args([
+            "iam-policy",
+            "--member",
+            "--trust-principal",
+            "arn:aws:iam::111111111111:role/platform-hub",
+            "--external-id",
+            "fraud-7",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let trust: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(trust["Statement"][0]["Action"], "sts:AssumeRole");
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
+        "fraud-7"
+    );
+    // --member alone: the read-only policy a consumer member role carries.
+    let out = pl().args(["iam-policy", "--member"]).output().unwrap();
+    let member: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(member.to_string().contains("ec2:DescribeVpcEndpoints"));
+}
+
+#[test]
 fn live_collection_without_a_region_exits_3_with_a_hint() {
     let home = tempfile::tempdir().unwrap();
     let out = pl()

@@ -169,6 +169,32 @@ pub struct FleetScope {
     /// services such as `com.amazonaws.<region>.s3` are not PrivateLink endpoint services).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_out: Vec<LeftOut>,
+    /// Many accounts (`--accounts`, `--org`, `--consumer-role-name`): the accounts read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+    /// Many regions (`--regions`): the regions read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// What could not be listed, assumed or read: one entry per account × region (or
+    /// provider account), so a gap is a row saying why, never silence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<ScopeFailure>,
+}
+
+/// An account (and region) a many-account run could not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeFailure {
+    /// The account, when known (a failed organizations:ListAccounts has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// What failed, as the IAM action (e.g. `sts:AssumeRole`, `ec2:DescribeVpcEndpoints`).
+    pub operation: String,
+    /// One line: what happened (e.g. "cannot assume arn:aws:iam::444444444444:role/pl-doctor-read: AccessDenied").
+    pub reason: String,
+    /// What to do about it.
+    pub hint: String,
 }
 
 /// An endpoint a fleet run found and did not diagnose.
@@ -374,6 +400,42 @@ pub fn connection_snapshot(service: &Snapshot, endpoint: Endpoint) -> Snapshot {
     )
 }
 
+/// One connection with both sides: the consumer's own snapshot of the endpoint (read
+/// through the owner account's role) and the provider facts of the connection's
+/// snapshot, with both accounts' metrics. The whole runbook applies to it.
+pub fn both_sides(connection: &Snapshot, mut consumer: Snapshot) -> Snapshot {
+    consumer.inputs.view = View::Consumer;
+    consumer.provider = connection.provider.clone();
+    let metrics = std::mem::replace(&mut consumer.observability.metrics, Fact::Known(Vec::new()));
+    consumer.observability.metrics = match (connection.observability.metrics.clone(), metrics) {
+        (Fact::Known(mut provider), Fact::Known(own)) => {
+            provider.extend(own);
+            Fact::Known(provider)
+        }
+        (Fact::Absent(m), _) | (_, Fact::Absent(m)) => Fact::Absent(m),
+    };
+    consumer
+}
+
+/// A connection whose consumer side was asked for and could not be read (the owner's
+/// role could not be assumed, its endpoints not listed): the provider-side checks stand,
+/// and the consumer-side checks are `unknown` naming `why` instead of `skip`.
+pub fn consumer_unread(connection: &Snapshot, why: &Missing) -> Snapshot {
+    let mut s = connection.clone();
+    s.inputs.consumer_unread = Some(why.clone());
+    s
+}
+
+/// Why consumer-side check `id` could not be evaluated on a connection whose consumer
+/// side was asked for and not read, or None.
+pub fn unread_consumer_side<'a>(snapshot: &'a Snapshot, id: &str) -> Option<&'a Missing> {
+    snapshot
+        .inputs
+        .consumer_unread
+        .as_ref()
+        .filter(|_| CONSUMER_SIDE.contains(&id))
+}
+
 fn provider_view(
     header: &ProviderViewHeader,
     endpoint: Endpoint,
@@ -438,8 +500,19 @@ pub struct FleetReport {
     pub counts: VerdictCounts,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<ServiceSummary>,
-    /// One report per endpoint, worst verdict first, then by endpoint id.
+    /// Endpoints per root cause, most first (then by runbook order): the pattern a
+    /// platform team looks for first ("12 × endpoint-sg-ingress").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub root_causes: Vec<RootCauseCount>,
+    /// One report per endpoint, worst verdict first, then by account, then by endpoint id.
     pub reports: Vec<Report>,
+}
+
+/// How many endpoints share a root cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootCauseCount {
+    pub check: String,
+    pub endpoints: usize,
 }
 
 impl FleetReport {
@@ -484,6 +557,7 @@ pub fn build(
     reports.sort_by(|a, b| {
         severity_rank(a.verdict)
             .cmp(&severity_rank(b.verdict))
+            .then_with(|| a.target.consumer_account.cmp(&b.target.consumer_account))
             .then_with(|| a.target.endpoint_id.cmp(&b.target.endpoint_id))
     });
     let service = fleet.service.as_ref().map(|s| service_summary(s, options));
@@ -496,12 +570,17 @@ pub fn build(
             Verdict::Inconclusive => counts.inconclusive += 1,
         }
     }
+    // An account or region that could not be read may hide the broken link: at worst
+    // inconclusive, never a clean pass.
+    let unread = (!fleet.scope.failed.is_empty()).then_some(Verdict::Inconclusive);
     let verdict = worst(
         service
             .iter()
             .map(|s| s.verdict)
-            .chain(reports.iter().map(|r| r.verdict)),
+            .chain(reports.iter().map(|r| r.verdict))
+            .chain(unread),
     );
+    let root_causes = root_cause_counts(&reports);
     FleetReport {
         schema_version: FLEET_SCHEMA_VERSION,
         tool: "pl-doctor".into(),
@@ -513,8 +592,37 @@ pub fn build(
         verdict,
         counts,
         service,
+        root_causes,
         reports,
     }
+}
+
+/// Endpoints per root cause, most first; ties in runbook order.
+pub fn root_cause_counts(reports: &[Report]) -> Vec<RootCauseCount> {
+    let mut by_check: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in reports {
+        if let Some(id) = r.root_cause.as_deref() {
+            *by_check.entry(id).or_insert(0) += 1;
+        }
+    }
+    let step = |id: &str| {
+        crate::registry::ids()
+            .position(|i| i == id)
+            .unwrap_or(usize::MAX)
+    };
+    let mut out: Vec<RootCauseCount> = by_check
+        .into_iter()
+        .map(|(check, endpoints)| RootCauseCount {
+            check: check.to_owned(),
+            endpoints,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.endpoints
+            .cmp(&a.endpoints)
+            .then_with(|| step(&a.check).cmp(&step(&b.check)))
+    });
+    out
 }
 
 /// The service-wide checks only, on the service's own snapshot.
@@ -719,6 +827,129 @@ mod tests {
             .find(|s| s.name == name)
             .unwrap_or_else(|| panic!("scenario {name}"))
             .snapshot
+    }
+
+    fn in_account(mut s: Snapshot, account: &str, id: &str) -> Snapshot {
+        s.consumer.endpoint.owner_id = account.into();
+        s.consumer.endpoint.id = id.into();
+        s.inputs.endpoint_id = id.into();
+        if let Fact::Known(i) = &mut s.consumer_identity {
+            i.account = account.into();
+        }
+        s
+    }
+
+    #[test]
+    fn many_accounts_count_root_causes_and_an_unread_account_makes_it_inconclusive() {
+        let mut fleet = fleet_of(vec![
+            in_account(
+                scenario("endpoint-sg-missing-port"),
+                "333333333333",
+                "vpce-0000000000000000a",
+            ),
+            in_account(
+                scenario("endpoint-sg-missing-port"),
+                "444444444444",
+                "vpce-0000000000000000b",
+            ),
+            in_account(
+                scenario("pending-acceptance"),
+                "555555555555",
+                "vpce-0000000000000000c",
+            ),
+            in_account(
+                scenario("healthy"),
+                "666666666666",
+                "vpce-0000000000000000d",
+            ),
+        ]);
+        let report = build(&fleet, &EvalOptions::default(), "t".into(), 0);
+        let counts: Vec<(String, usize)> = report
+            .root_causes
+            .iter()
+            .map(|c| (c.check.clone(), c.endpoints))
+            .collect();
+        assert_eq!(counts[0], ("endpoint-sg-ingress".to_owned(), 2));
+        assert_eq!(counts[1].1, 1);
+        assert_eq!(report.verdict, Verdict::Fail);
+
+        // Only the healthy row, one account unread: inconclusive, never a clean pass.
+        fleet.snapshots.truncate(0);
+        fleet.snapshots.push(scenario("healthy"));
+        let clean = build(&fleet, &EvalOptions::default(), "t".into(), 0);
+        fleet.scope.failed.push(ScopeFailure {
+            account: Some("777777777777".into()),
+            region: None,
+            operation: "sts:AssumeRole".into(),
+            reason: "cannot assume arn:aws:iam::777777777777:role/pl-doctor-read: AccessDenied"
+                .into(),
+            hint: "fix the trust policy".into(),
+        });
+        let partial = build(&fleet, &EvalOptions::default(), "t".into(), 0);
+        assert_eq!(clean.verdict, Verdict::Pass);
+        assert_eq!(partial.verdict, Verdict::Inconclusive);
+        assert!(partial.root_causes.is_empty());
+    }
+
+    #[test]
+    fn a_connection_read_on_both_sides_runs_the_whole_runbook_and_an_unread_one_says_why() {
+        let consumer = scenario("endpoint-sg-missing-port");
+        let header = ProviderViewHeader {
+            collected_by: "t".into(),
+            collected_at: "t".into(),
+            region: consumer.region.clone(),
+            inputs: CollectionInputs::default(),
+            window_start: consumer.observability.window_start.clone(),
+            window_end: consumer.observability.window_end.clone(),
+        };
+        let service = service_snapshot(
+            &header,
+            "Interface",
+            consumer.provider.clone(),
+            Fact::Known(vec![]),
+        );
+        let connection = connection_snapshot(&service, consumer.consumer.endpoint.clone());
+        let status = |s: &Snapshot, id: &str| {
+            report::build(s, &EvalOptions::default(), "t".into(), 0)
+                .checks
+                .into_iter()
+                .find(|c| c.id == id)
+                .unwrap()
+        };
+        assert_eq!(
+            status(&connection, "endpoint-sg-ingress").status,
+            Status::Skip
+        );
+
+        let both = both_sides(&connection, consumer.clone());
+        assert_eq!(both.inputs.view, View::Consumer);
+        assert_eq!(status(&both, "endpoint-sg-ingress").status, Status::Fail);
+        assert_eq!(status(&both, "connection-acceptance").status, Status::Pass);
+
+        let why = Missing::NotVisible {
+            account: Some("444444444444".into()),
+            hint: "cannot assume arn:aws:iam::444444444444:role/pl-doctor-read: AccessDenied"
+                .into(),
+        };
+        let unread = consumer_unread(&connection, &why);
+        for id in CONSUMER_SIDE {
+            let c = status(&unread, id);
+            assert_eq!(c.status, Status::Unknown, "{id}");
+            assert!(
+                c.summary
+                    .contains("cannot assume arn:aws:iam::444444444444:role/pl-doctor-read"),
+                "{}",
+                c.summary
+            );
+        }
+        assert_eq!(
+            status(&unread, "connection-acceptance").status,
+            Status::Pass
+        );
+        // It survives a save and a replay.
+        let text = serde_json::to_string(&unread).unwrap();
+        let back: Snapshot = serde_json::from_str(&text).unwrap();
+        assert_eq!(status(&back, "subnet-nacl").status, Status::Unknown);
     }
 
     #[test]

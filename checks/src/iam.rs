@@ -67,9 +67,75 @@ pub fn policy(side: Side, assume_role: Option<&str>) -> Value {
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
+/// The hub caller's policy for a many-account run: list the organization's accounts and
+/// the enabled regions, and assume the named member roles in any account (each member
+/// role's own policy is the consumer's, or the provider's for `--provider-role-name`;
+/// its trust policy names the caller). The caller's own account is read without
+/// assuming, so the caller needs the consumer policy too when it has endpoints.
+pub fn hub_policy(role_names: &[&str]) -> Value {
+    let mut statements = vec![json!({
+        "Sid": "PlDoctorHubDiscovery",
+        "Effect": "Allow",
+        "Action": ["ec2:DescribeRegions", "organizations:ListAccounts"],
+        "Resource": "*",
+    })];
+    if !role_names.is_empty() {
+        statements.push(json!({
+            "Sid": "PlDoctorAssumeMemberRoles",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Resource": role_names
+                .iter()
+                .map(|n| format!("arn:aws:iam::*:role/{n}"))
+                .collect::<Vec<_>>(),
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// The trust policy a member role needs: the hub principal may assume it, with the
+/// external id when one is used.
+pub fn member_trust_policy(hub_principal: &str, external_id: Option<&str>) -> Value {
+    let mut statement = json!({
+        "Sid": "PlDoctorHub",
+        "Effect": "Allow",
+        "Principal": { "AWS": hub_principal },
+        "Action": "sts:AssumeRole",
+    });
+    if let Some(id) = external_id {
+        statement["Condition"] = json!({ "StringEquals": { "sts:ExternalId": id } });
+    }
+    json!({ "Version": "2012-10-17", "Statement": [statement] })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hub_policy_lists_accounts_regions_and_assumes_only_the_named_roles() {
+        let p = hub_policy(&["pl-doctor-read", "pl-doctor-provider"]);
+        let text = p.to_string();
+        assert!(
+            text.contains("organizations:ListAccounts") && text.contains("ec2:DescribeRegions")
+        );
+        assert!(text.contains("arn:aws:iam::*:role/pl-doctor-read"));
+        assert!(text.contains("arn:aws:iam::*:role/pl-doctor-provider"));
+        for s in p["Statement"].as_array().unwrap() {
+            for a in s["Action"].as_array().unwrap() {
+                assert!(is_read_only(a.as_str().unwrap()), "{a}");
+            }
+        }
+        let trust = member_trust_policy("arn:aws:iam::111111111111:role/platform-hub", Some("x-1"));
+        assert_eq!(
+            trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
+            "x-1"
+        );
+        assert_eq!(
+            trust["Statement"][0]["Principal"]["AWS"],
+            "arn:aws:iam::111111111111:role/platform-hub"
+        );
+    }
 
     #[test]
     fn every_declared_action_is_read_only_and_well_formed() {

@@ -94,6 +94,11 @@ pub struct CollectionInputs {
     /// provider's (`--service`, where the consumer side of each connection is not visible).
     #[serde(default, skip_serializing_if = "View::is_consumer")]
     pub view: View,
+    /// Provider view, many accounts (`--service --consumer-role-name`): the consumer side
+    /// was asked for and could not be read (e.g. the owner's role could not be assumed);
+    /// the consumer-side checks are then `unknown` with this reason instead of `skip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_unread: Option<crate::fact::Missing>,
 }
 
 /// Which account's credentials a snapshot was collected with.

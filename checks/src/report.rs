@@ -101,7 +101,11 @@ pub fn evaluate(snapshot: &Snapshot, options: &EvalOptions) -> Vec<CheckResult> 
     let mut results: Vec<CheckResult> = Vec::with_capacity(RUNBOOK.len());
     for check in RUNBOOK.iter() {
         let meta = check.meta;
-        let outcome = if let Some(why) = crate::fleet::out_of_view(snapshot, meta.id) {
+        let unread = crate::fleet::unread_consumer_side(snapshot, meta.id)
+            .filter(|_| options.selects(meta.id));
+        let outcome = if let Some(why) = unread {
+            crate::check::Outcome::missing("the consumer side", why)
+        } else if let Some(why) = crate::fleet::out_of_view(snapshot, meta.id) {
             crate::check::Outcome::skip(why)
         } else if !options.selects(meta.id) {
             let why = if options.skip.iter().any(|i| i == meta.id) {

@@ -47,6 +47,10 @@ pub enum Lookup {
     Endpoint(String),
     /// `--all [--vpc]`: every interface endpoint to a PrivateLink endpoint service.
     Fleet { vpc_id: Option<String> },
+    /// `--service --consumer-role-name`: these endpoints of one consumer account (those
+    /// connected to the service), by the `vpc-endpoint-id` filter: unlike an id list, a
+    /// filter does not fail the whole call when one endpoint was deleted meanwhile.
+    Endpoints(Vec<String>),
 }
 
 /// The endpoints found, and those found but not diagnosed (with why).
@@ -75,6 +79,12 @@ pub async fn discover(
     let describe = c.ec2.describe_vpc_endpoints();
     let describe = match lookup {
         Lookup::Endpoint(id) => describe.vpc_endpoint_ids(id),
+        Lookup::Endpoints(ids) => describe.filters(
+            Filter::builder()
+                .name("vpc-endpoint-id")
+                .set_values(Some(ids.clone()))
+                .build(),
+        ),
         // Every type: the fleet names the ones it leaves out (scope.left_out, by type).
         Lookup::Fleet { vpc_id } => match vpc_id {
             Some(vpc) => describe.filters(Filter::builder().name("vpc-id").values(vpc).build()),
@@ -142,7 +152,7 @@ pub async fn discover(
                     .map_err(EndpointLookupError::Unreadable),
                 None => Err(EndpointLookupError::NotFound),
             },
-            Lookup::Fleet { .. } => Ok(fleet_members(&list)),
+            Lookup::Fleet { .. } | Lookup::Endpoints(_) => Ok(fleet_members(&list)),
         },
         Err(f) => Err(EndpointLookupError::Call(f)),
     };

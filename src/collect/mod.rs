@@ -21,6 +21,7 @@
 //! the provider stages have named the NLBs and their target groups (the host-count
 //! metrics need the TargetGroup dimension).
 
+pub mod accounts;
 pub mod config;
 mod consumer;
 mod convert;
@@ -149,17 +150,77 @@ pub struct Collection {
 /// Collect the endpoints `lookup` names, with every describe made once for all of them
 /// and each endpoint's snapshot cut from the shared replies.
 pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collection, Failure> {
-    let collected_at = now_rfc3339();
     let deadline = tokio::time::Instant::now() + req.timeout;
+    let configs = load_configs(&req.aws).await;
+    // The one bound on every AWS call (progress.rs); `within_deadline` bounds DNS and the probe.
+    let tracker = Tracker::with_deadline(deadline);
+    let result = collect_with(
+        req,
+        lookup,
+        &configs,
+        &tracker,
+        deadline,
+        &NetworkScope::Here,
+    )
+    .await;
+    match &result {
+        Ok(_) => tracker.finish_and_log(),
+        Err(_) => {
+            tracker.finish();
+        }
+    }
+    result
+}
+
+/// Where DNS resolution and the connect probe may run from for a collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkScope {
+    /// One account's run: the host is taken to be where the user chose to run it.
+    Here,
+    /// A many-account run: only for endpoints in the VPC pl-doctor itself runs in (None:
+    /// not known, e.g. outside EC2); every other endpoint says why they were not run.
+    OnlyInVpc(Option<String>),
+}
+
+impl NetworkScope {
+    /// Why the network facts are not gathered for `endpoint`, or None when they are.
+    fn excludes(&self, endpoint: &Endpoint) -> Option<String> {
+        match self {
+            NetworkScope::Here => None,
+            NetworkScope::OnlyInVpc(Some(vpc)) if *vpc == endpoint.vpc_id => None,
+            NetworkScope::OnlyInVpc(Some(vpc)) => Some(format!(
+                "asks the network from where pl-doctor runs (in {vpc}), and {} is in {}: run pl-doctor --endpoint {} on a host in that VPC",
+                endpoint.id, endpoint.vpc_id, endpoint.id
+            )),
+            NetworkScope::OnlyInVpc(None) => Some(format!(
+                "asks the network from where pl-doctor runs, which is not known to be in {} (many-account run): run pl-doctor --endpoint {} on a host in that VPC",
+                endpoint.vpc_id, endpoint.id
+            )),
+        }
+    }
+}
+
+/// [`collect_many`] with the configurations, tracker and deadline given: one account and
+/// region of a many-account run, or the whole of a one-account run.
+pub async fn collect_with(
+    req: &LiveRequest,
+    lookup: &Lookup,
+    configs: &config::AwsConfigs,
+    tracker: &Tracker,
+    deadline: tokio::time::Instant,
+    network_scope: &NetworkScope,
+) -> Result<Collection, Failure> {
+    let collected_at = now_rfc3339();
     let window_end = time::OffsetDateTime::now_utc();
     let window_start = window_end - req.window;
-    let configs = load_configs(&req.aws).await;
     let region = match configs.consumer.region() {
         Some(r) => r.to_string(),
         None => {
             let what = match lookup {
                 Lookup::Endpoint(id) => id.clone(),
-                Lookup::Fleet { .. } => "the interface endpoints (--all)".to_owned(),
+                Lookup::Fleet { .. } | Lookup::Endpoints(_) => {
+                    "the interface endpoints (--all)".to_owned()
+                }
             };
             return Err(Failure::CannotDiagnose {
                 reason: format!("cannot collect {what}: no AWS region configured"),
@@ -167,8 +228,6 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
             });
         }
     };
-    // The one bound on every AWS call (progress.rs); `within_deadline` bounds DNS and the probe.
-    let tracker = Tracker::with_deadline(deadline);
     let consumer_clients = consumer::Clients::new(&configs.consumer);
     let provider_clients = configs.provider.as_ref().map(provider::Clients::new);
     // The observability calls run beside consumer::details, on clients of their own.
@@ -179,7 +238,7 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
         .provider
         .as_ref()
         .map(aws_sdk_cloudwatch::Client::new);
-    let many = matches!(lookup, Lookup::Fleet { .. });
+    let many = !matches!(lookup, Lookup::Endpoint(_));
     // Where pl-doctor runs, beside the first stage (bounded well under a second).
     let vantage = futures_util::FutureExt::shared(Box::pin(vantage::find()));
     let vantage_driver = tokio::spawn(vantage.clone());
@@ -200,9 +259,11 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
         let found = match discovery.found {
             Ok(found) => found,
             Err(lookup_error) => {
-                tracker.finish();
                 return Err(match lookup {
                     Lookup::Endpoint(id) => fatal(id, &region, account.as_deref(), &lookup_error),
+                    Lookup::Endpoints(_) => {
+                        fleet::fatal(None, &region, account.as_deref(), &lookup_error)
+                    }
                     Lookup::Fleet { vpc_id } => fleet::fatal(
                         vpc_id.as_deref(),
                         &region,
@@ -374,6 +435,7 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
                     only: req.only.clone(),
                     skip: req.skip.clone(),
                     view: View::Consumer,
+                    consumer_unread: None,
                 },
                 consumer_identity: identity.clone(),
                 consumer,
@@ -395,7 +457,19 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
         let total = snapshots.len();
         let done = std::sync::atomic::AtomicUsize::new(0);
         let snapshots: Vec<Snapshot> = futures_util::stream::iter(snapshots)
-            .map(|s| network_facts(s, &req.network, &req.ports, deadline))
+            .map(|s| match network_scope.excludes(&s.consumer.endpoint) {
+                None => futures_util::future::Either::Left(network_facts(
+                    s,
+                    &req.network,
+                    &req.ports,
+                    deadline,
+                )),
+                Some(why) => futures_util::future::Either::Right(std::future::ready(Snapshot {
+                    dns: Fact::not_requested(format!("dns-resolution {why}")),
+                    probe: Fact::not_requested(format!("connect-probe {why}")),
+                    ..s
+                })),
+            })
             .buffered(NETWORK_CONCURRENCY)
             .inspect(|_| {
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -406,7 +480,6 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
             .collect()
             .await;
 
-        tracker.finish_and_log();
         Ok(Collection {
             collected_at,
             region,

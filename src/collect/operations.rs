@@ -58,9 +58,19 @@ pub const PROVIDER: &[&str] = &[
     "cloudwatch:GetMetricData",
 ];
 
-/// True when the collector lists `action` on either side.
+/// Called with the hub caller's credentials in a many-account run (`--accounts`/`--org`,
+/// `--consumer-role-name`, `--provider-role-name`): who it is, which accounts and regions,
+/// and the member roles it assumes. The caller's own account is also read as a consumer.
+pub const HUB: &[&str] = &[
+    "sts:GetCallerIdentity",
+    "sts:AssumeRole",
+    "organizations:ListAccounts",
+    "ec2:DescribeRegions",
+];
+
+/// True when the collector lists `action` on any side.
 pub fn is_listed(action: &str) -> bool {
-    CONSUMER.contains(&action) || PROVIDER.contains(&action)
+    CONSUMER.contains(&action) || PROVIDER.contains(&action) || HUB.contains(&action)
 }
 
 #[cfg(test)]
@@ -104,7 +114,7 @@ mod tests {
 
     /// Every `"service:Operation"` literal of the product code.
     fn action_literals(text: &str) -> Vec<String> {
-        const SERVICES: [&str; 7] = [
+        const SERVICES: [&str; 8] = [
             "ec2",
             "elasticloadbalancing",
             "sts",
@@ -112,6 +122,7 @@ mod tests {
             "logs",
             "route53",
             "route53resolver",
+            "organizations",
         ];
         let mut found = Vec::new();
         for service in SERVICES {
@@ -130,7 +141,9 @@ mod tests {
     /// Every SDK fluent call on a client (`ec2.describe_vpcs()`, across line breaks),
     /// as `(client, Operation)`.
     fn sdk_calls(text: &str) -> Vec<(String, String)> {
-        const CLIENTS: [&str; 7] = ["ec2", "elb", "sts", "logs", "cw", "route53", "resolver"];
+        const CLIENTS: [&str; 8] = [
+            "ec2", "elb", "sts", "logs", "cw", "route53", "resolver", "org",
+        ];
         let flat: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         let mut found = Vec::new();
         for client in CLIENTS {
@@ -164,7 +177,12 @@ mod tests {
 
     #[test]
     fn every_action_and_sdk_call_in_the_collector_is_in_the_table() {
-        let listed: BTreeSet<&str> = CONSUMER.iter().chain(PROVIDER).copied().collect();
+        let listed: BTreeSet<&str> = CONSUMER
+            .iter()
+            .chain(PROVIDER)
+            .chain(HUB)
+            .copied()
+            .collect();
         // Compared case-insensitively: the SDK spells ListHostedZonesByVPC `..._by_vpc`.
         let operations: BTreeSet<String> = listed
             .iter()
@@ -201,7 +219,7 @@ mod tests {
 
     #[test]
     fn every_operation_is_read_only() {
-        for action in CONSUMER.iter().chain(PROVIDER) {
+        for action in CONSUMER.iter().chain(PROVIDER).chain(HUB) {
             assert!(iam::is_read_only(action), "{action} is not read-only");
         }
     }
@@ -225,6 +243,20 @@ mod tests {
             assert!(
                 missing.is_empty(),
                 "the {side:?} iam-policy lacks {missing:?}: add them to the consumer_actions/provider_actions of the checks that read them"
+            );
+        }
+        let hub = iam::hub_policy(&["pl-doctor-read"]);
+        let granted: BTreeSet<String> = hub["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_default())
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect();
+        for action in HUB.iter().filter(|a| !NEED_NO_PERMISSION.contains(a)) {
+            assert!(
+                granted.contains(*action),
+                "the hub iam-policy lacks {action}"
             );
         }
     }

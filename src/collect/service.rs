@@ -12,18 +12,22 @@
 //! (`fleet::connection_snapshot`): the endpoint as its connection shows it, the
 //! service's facts, and the consumer's facts marked not visible.
 
+use super::accounts::{self, MemberRole};
+use super::consumer::Lookup;
 use super::convert::Unreadable;
 use super::errors::FailureKind;
 use super::progress::Tracker;
 use super::provider::{self, ConfigurationLookupError};
-use super::{metrics, now_rfc3339, one_line, rfc3339, LiveRequest};
+use super::{metrics, now_rfc3339, one_line, rfc3339, LiveRequest, NetworkScope, FILTER_CHUNK};
 use crate::exit::Failure;
 use aws_sdk_ec2::types as ec2t;
-use pl_checks::fact::Fact;
+use pl_checks::fact::{Fact, Missing};
+use pl_checks::fleet::ScopeFailure;
 use pl_checks::fleet::{
     self, FleetKind, FleetScope, FleetSnapshot, ProviderViewHeader, FLEET_SNAPSHOT_VERSION,
 };
 use pl_checks::model::*;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub struct ServiceRequest {
@@ -32,6 +36,13 @@ pub struct ServiceRequest {
     /// The settings the service is collected with (its `endpoint_id` is unused; the
     /// default credentials are the provider's).
     pub live: LiveRequest,
+    /// `--consumer-role-name`: read each connection's consumer side through this role in
+    /// its owner's account; None keeps the provider view.
+    pub consumer_role: Option<MemberRole>,
+    /// `--concurrency`: consumer accounts read at once.
+    pub concurrency: usize,
+    /// The VPC pl-doctor runs in, when known: DNS and the probe run only for its endpoints.
+    pub vantage_vpc: Option<String>,
 }
 
 /// Collect the service and its connections. Runs its own tokio runtime, like the
@@ -107,7 +118,6 @@ pub async fn collect(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
         (Some(Err(m)), _) => Fact::Absent(m),
         (None, why) => Fact::not_requested(why.clone().unwrap_or_default()),
     };
-    tracker.finish_and_log();
 
     let header = ProviderViewHeader {
         collected_by: format!("pl-doctor {}", env!("CARGO_PKG_VERSION")),
@@ -121,15 +131,16 @@ pub async fn collect(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
             only: live.only.clone(),
             skip: live.skip.clone(),
             view: View::Provider,
+            consumer_unread: None,
         },
         window_start: rfc3339(window_start),
         window_end: rfc3339(window_end),
     };
     let raw_connections = lookup.connections.as_deref().unwrap_or_default();
-    assemble(
+    let assembled = assemble(
         &header,
         &configuration,
-        account,
+        account.clone(),
         side,
         metrics,
         raw_connections,
@@ -140,7 +151,186 @@ pub async fn collect(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
             req.service_id
         ),
         hint: "retry; if it persists, report it with the pl-doctor version".into(),
-    })
+    });
+    let result = match (assembled, &req.consumer_role) {
+        (Ok(mut fleet), Some(role)) => {
+            let regions: BTreeMap<String, String> = raw_connections
+                .iter()
+                .filter_map(|c| {
+                    Some((
+                        c.vpc_endpoint_id()?.to_owned(),
+                        c.vpc_endpoint_region()
+                            .filter(|r| !r.is_empty())
+                            .unwrap_or(&region)
+                            .to_owned(),
+                    ))
+                })
+                .collect();
+            let caller_arn = lookup.identity.known().map(|i| i.arn.clone());
+            consumer_sides(
+                req,
+                role,
+                &tracker,
+                deadline,
+                conf,
+                account.as_deref(),
+                caller_arn.as_deref(),
+                &regions,
+                &mut fleet,
+            )
+            .await;
+            Ok(fleet)
+        }
+        (other, _) => other,
+    };
+    tracker.finish_and_log();
+    result
+}
+
+/// Whether a connection's endpoint still exists in its owner's account to be read.
+fn consumer_readable(s: &Snapshot) -> bool {
+    let state = &s.consumer.endpoint.state;
+    !(eq_wire(state, "deleted")
+        || eq_wire(state, "deleting")
+        || s.consumer.endpoint.owner_id.is_empty())
+}
+
+/// `--consumer-role-name`: each connection's consumer side, read through the role in its
+/// owner's account (assumed once per account), in the connection's own region, one
+/// batched collection per account and region, `--concurrency` accounts at a time.
+#[allow(clippy::too_many_arguments)]
+async fn consumer_sides(
+    req: &ServiceRequest,
+    role: &MemberRole,
+    tracker: &Tracker,
+    deadline: tokio::time::Instant,
+    hub: &aws_config::SdkConfig,
+    provider_account: Option<&str>,
+    caller_arn: Option<&str>,
+    regions: &BTreeMap<String, String>,
+    fleet: &mut FleetSnapshot,
+) {
+    let home = fleet.scope.region.clone();
+    // owner → region → endpoint ids.
+    let mut wanted: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for s in fleet.snapshots.iter().filter(|s| consumer_readable(s)) {
+        let ep = &s.consumer.endpoint;
+        let region = regions.get(&ep.id).cloned().unwrap_or_else(|| home.clone());
+        wanted
+            .entry(ep.owner_id.clone())
+            .or_default()
+            .entry(region)
+            .or_default()
+            .push(ep.id.clone());
+    }
+    let partition = accounts::partition_of(caller_arn);
+    let session = accounts::session_length(req.live.timeout);
+    // Where pl-doctor runs (instance metadata on EC2), asked once for the whole run.
+    let here = match &req.vantage_vpc {
+        Some(vpc) => Some(vpc.clone()),
+        None => super::vantage::find().await.vpc_id,
+    };
+    let network = NetworkScope::OnlyInVpc(here);
+    let permits = tokio::sync::Semaphore::new(req.concurrency.max(1));
+    // Per owner: Ok(consumer snapshots by endpoint id) or why the account could not be read;
+    // plus the failures to list in scope.failed.
+    let results = futures_util::future::join_all(wanted.iter().map(|(owner, by_region)| {
+        let (permits, network, partition) = (&permits, &network, &partition);
+        async move {
+            let _permit = permits.acquire().await;
+            let role_arn = role.arn(partition, owner);
+            let conf = if Some(owner.as_str()) == provider_account {
+                Ok(hub.clone())
+            } else {
+                accounts::assume(
+                    tracker.stage("consumer: assume role"),
+                    hub,
+                    &role_arn,
+                    role.external_id.as_deref(),
+                    session,
+                )
+                .await
+            };
+            let conf = match conf {
+                Ok(c) => c,
+                Err(f) => {
+                    let reason = accounts::assume_failure_reason(&role_arn, &f);
+                    let failure = ScopeFailure {
+                        account: Some(owner.clone()),
+                        region: by_region.keys().next().cloned(),
+                        operation: "sts:AssumeRole".into(),
+                        reason: reason.clone(),
+                        hint: accounts::assume_failure_hint(&role_arn, owner, &f),
+                    };
+                    let why = accounts::unassumable(owner, &format!("{reason} (account {owner})"));
+                    let per_endpoint = by_region
+                        .values()
+                        .flatten()
+                        .map(|id| (id.clone(), Err(why.clone())))
+                        .collect::<Vec<_>>();
+                    return (per_endpoint, vec![failure]);
+                }
+            };
+            let mut per_endpoint = Vec::new();
+            let mut failures = Vec::new();
+            for (region, ids) in by_region {
+                let conf = accounts::in_region(&conf, region);
+                for chunk in ids.chunks(FILTER_CHUNK) {
+                    let lookup = Lookup::Endpoints(chunk.to_vec());
+                    match accounts::read_member(
+                        &req.live, &lookup, &conf, tracker, deadline, network, owner,
+                    )
+                    .await
+                    {
+                        Ok(c) => {
+                            let mut found: BTreeMap<String, Snapshot> = c
+                                .snapshots
+                                .into_iter()
+                                .map(|s| (s.consumer.endpoint.id.clone(), s))
+                                .collect();
+                            for id in chunk {
+                                per_endpoint.push((
+                                    id.clone(),
+                                    found.remove(id).ok_or_else(|| {
+                                        accounts::unassumable(
+                                            owner,
+                                            &format!(
+                                                "{id} is not among the interface endpoints of account {owner} in {region} (deleted meanwhile?)"
+                                            ),
+                                        )
+                                    }),
+                                ));
+                            }
+                        }
+                        Err(f) => {
+                            let why = accounts::unassumable(owner, &f.reason);
+                            per_endpoint.extend(chunk.iter().map(|id| (id.clone(), Err(why.clone()))));
+                            failures.push(f);
+                        }
+                    }
+                }
+            }
+            (per_endpoint, failures)
+        }
+    }))
+    .await;
+    let mut consumers: BTreeMap<String, Result<Snapshot, Missing>> = BTreeMap::new();
+    for (per_endpoint, failures) in results {
+        consumers.extend(per_endpoint);
+        fleet.scope.failed.extend(failures);
+    }
+    fleet.scope.accounts = wanted.keys().cloned().collect();
+    let mut regions_read: Vec<String> = wanted.values().flat_map(|r| r.keys().cloned()).collect();
+    regions_read.sort();
+    regions_read.dedup();
+    fleet.scope.regions = regions_read;
+    for s in fleet.snapshots.iter_mut() {
+        match consumers.remove(&s.consumer.endpoint.id) {
+            Some(Ok(consumer)) => *s = fleet::both_sides(s, consumer),
+            Some(Err(why)) => *s = fleet::consumer_unread(s, &why),
+            None => {}
+        }
+    }
 }
 
 /// The endpoint type a service's connections have: Gateway Load Balancer endpoints for
@@ -226,7 +416,7 @@ fn assemble(
             vpc_id: None,
             service_id: Some(configuration.service_id.clone()),
             service_name: Some(configuration.service_name.clone()),
-            left_out: Vec::new(),
+            ..FleetScope::default()
         },
         service: Some(service),
         snapshots,

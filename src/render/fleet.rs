@@ -41,9 +41,52 @@ fn zones(r: &Report) -> String {
     }
 }
 
+/// A run over many accounts (or regions): rows name their account and region, and the
+/// table groups them by account.
+fn many_accounts(f: &FleetReport) -> bool {
+    !f.scope.accounts.is_empty() || f.scope.regions.len() > 1
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn title(f: &FleetReport) -> String {
     let s = &f.scope;
     let n = f.reports.len();
+    if many_accounts(f) {
+        let regions = if s.regions.is_empty() {
+            s.region.clone()
+        } else {
+            s.regions.join(", ")
+        };
+        return match f.kind {
+            FleetKind::Fleet => format!(
+                "fleet: {} to PrivateLink services in {} ({regions}){}, caller account {}",
+                plural(n, "interface endpoint", "interface endpoints"),
+                plural(s.accounts.len(), "account", "accounts"),
+                s.vpc_id
+                    .as_deref()
+                    .map(|v| format!(" ({v})"))
+                    .unwrap_or_default(),
+                s.account.as_deref().unwrap_or("unknown"),
+            ),
+            FleetKind::Service => format!(
+                "service {} ({}) in {}: {}, both sides, {} consumer {}, provider account {}",
+                s.service_id.as_deref().unwrap_or("unknown"),
+                s.service_name.as_deref().unwrap_or("unknown"),
+                s.region,
+                plural(n, "connection", "connections"),
+                s.accounts.len(),
+                if s.accounts.len() == 1 {
+                    "account"
+                } else {
+                    "accounts"
+                },
+                s.account.as_deref().unwrap_or("unknown"),
+            ),
+        };
+    }
     match f.kind {
         FleetKind::Fleet => format!(
             "fleet: {n} interface endpoint{} to PrivateLink services in {}{}, account {}",
@@ -228,68 +271,14 @@ pub fn fleet_table(f: &FleetReport, style: Style) -> String {
     if let Some(line) = pl_checks::fleet::left_out_summary(&f.scope) {
         out.push_str(&format!("{line}.\n\n"));
     }
-    if !f.reports.is_empty() {
-        let mut t = match f.kind {
-            FleetKind::Fleet => new_table(
-                style,
-                vec![
-                    "Endpoint",
-                    "VPC",
-                    "Service",
-                    "State",
-                    "Verdict",
-                    "Root cause / finding",
-                ],
-            ),
-            FleetKind::Service => new_table(
-                style,
-                vec![
-                    "Endpoint",
-                    "Owner",
-                    "Region",
-                    "State",
-                    "AZs (owner's names)",
-                    "Verdict",
-                    "Root cause / finding",
-                ],
-            ),
-        };
-        // Every cell is an id or a state: wrapping would break them mid-word, so rows
-        // may run wider than the terminal instead (the findings below wrap).
-        t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
-        for r in &f.reports {
-            let second = match f.kind {
-                FleetKind::Fleet => r.target.vpc_id.clone().unwrap_or_default(),
-                FleetKind::Service => r.target.consumer_account.clone().unwrap_or_default(),
-            };
-            let third = match f.kind {
-                FleetKind::Fleet => r
-                    .target
-                    .service_id
-                    .clone()
-                    .unwrap_or_else(|| r.target.service_name.clone()),
-                FleetKind::Service => r.target.endpoint_state.clone(),
-            };
-            let fourth = match f.kind {
-                FleetKind::Fleet => r.target.endpoint_state.clone(),
-                FleetKind::Service => zones(r),
-            };
-            let mut row = vec![Cell::new(&r.target.endpoint_id), Cell::new(second)];
-            if f.kind == FleetKind::Service {
-                // Where the consumer's endpoint is: another Region for cross-region PrivateLink.
-                row.push(Cell::new(
-                    r.target.endpoint_region.as_deref().unwrap_or("-"),
-                ));
-            }
-            row.extend([
-                Cell::new(third),
-                Cell::new(fourth),
-                verdict_cell(r.verdict, style),
-                Cell::new(headline_id(r)),
-            ]);
-            t.add_row(row);
-        }
-        out.push_str(&t.to_string());
+    if many_accounts(f) {
+        out.push_str(&many_accounts_tables(f, style));
+    } else if !f.reports.is_empty() {
+        out.push_str(&endpoint_table(
+            f,
+            &f.reports.iter().collect::<Vec<_>>(),
+            style,
+        ));
         out.push_str("\n\n");
     }
     if let Some(rc) = f
@@ -356,6 +345,143 @@ pub fn fleet_table(f: &FleetReport, style: Style) -> String {
     out
 }
 
+/// One row per endpoint of `rows`; with many accounts, the region is a column.
+fn endpoint_table(f: &FleetReport, rows: &[&Report], style: Style) -> String {
+    let many = many_accounts(f);
+    let mut header = match f.kind {
+        FleetKind::Fleet => vec!["Endpoint", "VPC", "Service", "State"],
+        FleetKind::Service => vec![
+            "Endpoint",
+            "Owner",
+            "Region",
+            "State",
+            "AZs (owner's names)",
+        ],
+    };
+    // The provider view always shows where each consumer's endpoint is (cross-region
+    // PrivateLink); a fleet over many regions shows each row's region.
+    let region_column = many && f.kind == FleetKind::Fleet;
+    if region_column {
+        header.insert(1, "Region");
+    }
+    header.extend(["Verdict", "Root cause / finding"]);
+    let mut t = new_table(style, header);
+    // Every cell is an id or a state: wrapping would break them mid-word, so rows
+    // may run wider than the terminal instead (the findings below wrap).
+    t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+    for r in rows {
+        let mut cells = match f.kind {
+            FleetKind::Fleet => vec![
+                Cell::new(&r.target.endpoint_id),
+                Cell::new(r.target.vpc_id.clone().unwrap_or_default()),
+                Cell::new(
+                    r.target
+                        .service_id
+                        .clone()
+                        .unwrap_or_else(|| r.target.service_name.clone()),
+                ),
+                Cell::new(&r.target.endpoint_state),
+            ],
+            FleetKind::Service => vec![
+                Cell::new(&r.target.endpoint_id),
+                Cell::new(r.target.consumer_account.clone().unwrap_or_default()),
+                // Where the consumer's endpoint is: another Region for cross-region PrivateLink.
+                Cell::new(r.target.endpoint_region.as_deref().unwrap_or("-")),
+                Cell::new(&r.target.endpoint_state),
+                Cell::new(zones(r)),
+            ],
+        };
+        if region_column {
+            cells.insert(1, Cell::new(&r.target.region));
+        }
+        cells.push(verdict_cell(r.verdict, style));
+        cells.push(Cell::new(headline_id(r)));
+        t.add_row(cells);
+    }
+    t.to_string()
+}
+
+/// Many accounts: the root causes counted first (the pattern), the accounts that could
+/// not be read, then one table per account, worst account first.
+fn many_accounts_tables(f: &FleetReport, style: Style) -> String {
+    let mut out = String::new();
+    if let Some(line) = root_cause_line(f) {
+        out.push_str(&format!("{} {line}\n\n", "Root causes:".bold()));
+    }
+    if !f.scope.failed.is_empty() {
+        out.push_str(&format!(
+            "{} ({}: the verdict is at worst inconclusive)\n",
+            "Not read".bold(),
+            plural(f.scope.failed.len(), "entry", "entries")
+        ));
+        let mut t = new_table(style, vec!["Account", "Region", "Failed", "Reason", "Hint"]);
+        for x in &f.scope.failed {
+            t.add_row(vec![
+                x.account.clone().unwrap_or_else(|| "-".into()),
+                x.region.clone().unwrap_or_else(|| "all".into()),
+                x.operation.clone(),
+                x.reason.clone(),
+                x.hint.clone(),
+            ]);
+        }
+        out.push_str(&t.to_string());
+        out.push_str("\n\n");
+    }
+    for (account, rows) in by_account(&f.reports) {
+        let worst = pl_checks::fleet::worst(rows.iter().map(|r| r.verdict));
+        out.push_str(&format!(
+            "{} {account}: {}, {}\n",
+            "account".bold(),
+            plural(rows.len(), "endpoint", "endpoints"),
+            colored_verdict(worst)
+        ));
+        out.push_str(&endpoint_table(f, &rows, style));
+        out.push_str("\n\n");
+    }
+    out
+}
+
+/// "12 × endpoint-sg-ingress, 3 × connection-acceptance", or None with no root cause.
+pub fn root_cause_line(f: &FleetReport) -> Option<String> {
+    if f.root_causes.is_empty() {
+        return None;
+    }
+    Some(
+        f.root_causes
+            .iter()
+            .map(|c| format!("{} × {}", c.endpoints, c.check))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+/// Reports grouped by account (the order within stays worst first); accounts with the
+/// worst verdict first, then by id.
+fn by_account(reports: &[Report]) -> Vec<(String, Vec<&Report>)> {
+    let mut groups: std::collections::BTreeMap<String, Vec<&Report>> = Default::default();
+    for r in reports {
+        groups
+            .entry(
+                r.target
+                    .consumer_account
+                    .clone()
+                    .unwrap_or_else(|| "unknown".into()),
+            )
+            .or_default()
+            .push(r);
+    }
+    let mut out: Vec<(String, Vec<&Report>)> = groups.into_iter().collect();
+    out.sort_by_key(|(account, rows)| {
+        (
+            pl_checks::fleet::severity_rank(pl_checks::fleet::worst(
+                rows.iter().map(|r| r.verdict),
+            )),
+            account.clone(),
+        )
+    });
+    out
+}
+
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -415,10 +541,45 @@ pub fn fleet_markdown(f: &FleetReport) -> String {
     if let Some(line) = pl_checks::fleet::left_out_summary(&f.scope) {
         out.push_str(&format!("{line}.\n\n"));
     }
-    out.push_str("| Endpoint | Account | VPC | State | AZs | Verdict | Root cause or first finding |\n|---|---|---|---|---|---|---|\n");
-    for r in &f.reports {
+    if let Some(line) = root_cause_line(f).filter(|_| many_accounts(f)) {
+        out.push_str(&format!("**Root causes:** {line}\n\n"));
+    }
+    if !f.scope.failed.is_empty() {
+        out.push_str("### Not read (the verdict is at worst inconclusive)\n\n| Account | Region | Failed | Reason | Hint |\n|---|---|---|---|---|\n");
+        for x in &f.scope.failed {
+            out.push_str(&format!(
+                "| {} | {} | `{}` | {} | {} |\n",
+                x.account.as_deref().unwrap_or("-"),
+                x.region.as_deref().unwrap_or("all"),
+                x.operation,
+                cell(&x.reason),
+                cell(&x.hint)
+            ));
+        }
+        out.push('\n');
+    }
+    let many = many_accounts(f);
+    if many {
+        out.push_str("| Endpoint | Account | Region | VPC | State | AZs | Verdict | Root cause or first finding |\n|---|---|---|---|---|---|---|---|\n");
+    } else {
+        out.push_str("| Endpoint | Account | VPC | State | AZs | Verdict | Root cause or first finding |\n|---|---|---|---|---|---|---|\n");
+    }
+    let rows: Vec<&Report> = if many {
+        by_account(&f.reports)
+            .into_iter()
+            .flat_map(|(_, r)| r)
+            .collect()
+    } else {
+        f.reports.iter().collect()
+    };
+    for r in rows {
+        let region = if many {
+            format!(" {} |", r.target.region)
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} | {} |\n",
+            "| `{}` | {} |{region} {} | {} | {} | {} | {} |\n",
             r.target.endpoint_id,
             r.target.consumer_account.as_deref().unwrap_or("-"),
             r.target.vpc_id.as_deref().unwrap_or("-"),

@@ -10,6 +10,8 @@ production:
   (allowed principal `*`, the caller's account root, or a role/user in it).
 * DescribeVpcEndpointConnections is not implemented in moto; AWS lists, to the service
   owner, the endpoints of every account connected to its services.
+* DescribeVpcEndpoints in moto does not filter by `vpc-endpoint-id` or `service-name`;
+  AWS documents both filters.
 * CreateVpcEndpoint (Interface) in moto gives each endpoint ENI a random 10.x address
   outside its subnet and the VPC's default security group; AWS gives it an address in
   the subnet and the endpoint's security groups.
@@ -40,7 +42,7 @@ import moto
 from moto.core.responses import ActionResult
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpc_service_configuration import VPCServiceConfiguration
-from moto.ec2.models.vpcs import VPCBackend
+from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
 from moto.ec2.responses import EC2Response
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -163,6 +165,17 @@ def create_vpc_endpoint(self, *args, **kwargs):
     return endpoint
 
 
+_original_endpoint_filter = VPCEndPoint.get_filter_value
+
+
+def endpoint_filter_value(self, filter_name, method_name=None):
+    if filter_name == "vpc-endpoint-id":
+        return self.id
+    if filter_name == "service-name":
+        return self.service_name
+    return _original_endpoint_filter(self, filter_name, method_name)
+
+
 # The Route 53 hosted zone AWS serves each region's vpce.amazonaws.com names from
 # (the HostedZoneId of an endpoint's regional and zonal DnsEntries).
 VPCE_ZONE_IDS = {"us-east-1": "Z7HUB22UULQXV", "us-west-2": "Z1YSA3EXCYUU9Z", "eu-west-1": "Z38GZ743OKFT7T"}
@@ -205,6 +218,7 @@ def service_to_dict(self):
 
 
 def install_extensions():
+    VPCEndPoint.get_filter_value = endpoint_filter_value
     # Read by the serializer for DescribeVpcEndpointServiceConfigurations (the
     # configuration object) and by to_dict for DescribeVpcEndpointServices.
     VPCServiceConfiguration.supported_ip_address_types = ("ipv4",)

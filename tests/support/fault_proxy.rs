@@ -57,6 +57,9 @@ pub enum FaultKind {
     /// The call waits this long (or until [`FaultProxy::release_held`]) before it is
     /// forwarded.
     Delay(Duration),
+    /// HTTP 403 `AccessDenied` (STS's answer to an AssumeRole the role's trust policy
+    /// does not allow; `UnauthorizedOperation` for EC2).
+    AccessDenied,
 }
 
 /// Which calls a fault applies to.
@@ -68,6 +71,13 @@ pub enum Scope {
     Service(String),
     /// One operation (`DescribeVpcEndpoints`) of whichever service.
     Operation(String),
+    /// One operation whose query/form parameter `param` contains `needle` (e.g.
+    /// AssumeRole whose `RoleArn` names one account).
+    OperationParam {
+        operation: String,
+        param: String,
+        needle: String,
+    },
 }
 
 /// A fault rule: a kind, the calls it may hit, and the share of those it hits.
@@ -112,6 +122,20 @@ impl Fault {
         Fault::new(FaultKind::Delay(by))
     }
 
+    pub fn access_denied() -> Fault {
+        Fault::new(FaultKind::AccessDenied)
+    }
+
+    /// Only `operation` calls whose parameter `param` contains `needle`.
+    pub fn only_param(mut self, operation: &str, param: &str, needle: &str) -> Fault {
+        self.scope = Scope::OperationParam {
+            operation: operation.to_string(),
+            param: param.to_string(),
+            needle: needle.to_string(),
+        };
+        self
+    }
+
     /// Hit `pct`% of the calls in scope (deterministically; see the module docs).
     pub fn share(mut self, pct: u32) -> Fault {
         assert!((1..=100).contains(&pct), "a share is 1..=100 %, not {pct}");
@@ -134,6 +158,14 @@ impl Fault {
             Scope::Any => true,
             Scope::Service(s) => *s == call.service,
             Scope::Operation(o) => *o == call.operation,
+            Scope::OperationParam {
+                operation,
+                param,
+                needle,
+            } => {
+                *operation == call.operation
+                    && call.params.get(param).is_some_and(|v| v.contains(needle))
+            }
         }
     }
 }
@@ -230,6 +262,8 @@ pub struct Call {
     pub service: String,
     pub operation: String,
     pub protocol: Protocol,
+    /// The query/form parameters (awsQuery and ec2Query calls; empty for the others).
+    pub params: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -261,6 +295,7 @@ pub fn recognise(parts: &Parts, body: &[u8]) -> Call {
             service,
             operation,
             protocol: Protocol::AwsJson { content_type },
+            params: BTreeMap::new(),
         };
     }
 
@@ -271,6 +306,7 @@ pub fn recognise(parts: &Parts, body: &[u8]) -> Call {
             service,
             operation: (*op).to_string(),
             protocol: Protocol::RpcV2Cbor,
+            params: BTreeMap::new(),
         };
     }
 
@@ -296,6 +332,7 @@ pub fn recognise(parts: &Parts, body: &[u8]) -> Call {
         service,
         operation,
         protocol,
+        params,
     }
 }
 
@@ -416,6 +453,19 @@ fn error_shape(kind: &FaultKind, protocol: &Protocol) -> ErrorShape {
             code: "InternalFailure",
             message: INTERNAL_FAILURE,
             sender: false,
+        },
+        FaultKind::AccessDenied if ec2 => ErrorShape {
+            status: StatusCode::FORBIDDEN,
+            code: "UnauthorizedOperation",
+            message: "You are not authorized to perform this operation.",
+            sender: true,
+        },
+        // STS's wording for a trust policy that does not allow the caller.
+        FaultKind::AccessDenied => ErrorShape {
+            status: StatusCode::FORBIDDEN,
+            code: "AccessDenied",
+            message: "User is not authorized to perform: sts:AssumeRole on resource",
+            sender: true,
         },
         _ => ErrorShape {
             status: StatusCode::SERVICE_UNAVAILABLE,

@@ -5,6 +5,7 @@
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod accounts_world;
 pub mod dns_server;
 pub mod emulator;
 pub mod fault_proxy;

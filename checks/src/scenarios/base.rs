@@ -213,6 +213,7 @@ pub fn healthy() -> Snapshot {
             only: vec![],
             skip: vec![],
             view: View::Consumer,
+            consumer_unread: None,
         },
         consumer_identity: Fact::Known(CallerIdentity {
             account: CONSUMER_ACCOUNT.into(),
@@ -596,6 +597,7 @@ pub fn enterprise() -> Snapshot {
         only: vec![],
         skip: vec![],
         view: View::Consumer,
+        consumer_unread: None,
     };
     s.consumer_identity = Fact::Known(CallerIdentity {
         account: consumer.into(),

@@ -1,0 +1,288 @@
+//! The many-accounts benchmark of issue 11: the seed's platform at its scale, one
+//! service published to `PL_BENCH_ACCOUNTS` (default 120) consumer accounts with one
+//! endpoint each, every AWS call held `PL_BENCH_RTT_MS` (default 50 ms) by the fault
+//! proxy in front of the AWS API emulator (moto, which serves every account through STS
+//! AssumeRole and implements Organizations; tests/support/accounts_world.rs builds it).
+//!
+//! Measured, for `--service … --consumer-role-name` (as the provider) and `--all --org
+//! --role-name … --provider-role-name …` (as the organization's management account):
+//! wall time (also in round trips of the injected delay), AWS calls in total and per
+//! account, AssumeRole calls, the critical path in round trips as the proxy saw it, and
+//! peak memory (GNU time). Beside it, the manual way: the seed's CLI runbook per
+//! consumer (measured by benches/runbook_latency.rs) × the number of accounts.
+//!
+//! `bash scripts/bench.sh` runs it after runbook_latency; or directly:
+//! `cargo bench --profile dev --bench accounts_scale`. It prints figures, asserts none
+//! (it panics only when something it measures does not work).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::accounts_world::{AccountsWorld, MEMBER_ROLE, PROVIDER_ROLE};
+use support::emulator::Emulator;
+use support::fault_proxy::{CallTiming, Fault, FaultProxy};
+use support::world::{ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
+
+const PL_DOCTOR: &str = env!("CARGO_BIN_EXE_pl-doctor");
+const GNU_TIME: &str = "/usr/bin/time";
+/// The issue's targets: at most 60 round trips for 120 accounts, under 150 MB.
+const TARGET_ROUND_TRIPS: f64 = 60.0;
+const TARGET_MEMORY_MB: f64 = 150.0;
+/// The seed's CLI runbook for one consumer, as benches/runbook_latency.rs measured it
+/// (README, Performance: median of 3, 26 commands); `PL_BENCH_CLI_RUNBOOK_MS` overrides.
+const CLI_RUNBOOK_MS: u64 = 14_540;
+const CLI_RUNBOOK_COMMANDS: u64 = 26;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number")),
+        Err(_) => default,
+    }
+}
+
+struct Run {
+    label: &'static str,
+    wall: Duration,
+    logged_calls: usize,
+    assume_calls: usize,
+    proxy_calls: u64,
+    critical_path: usize,
+    peak_mb: f64,
+    rows: usize,
+    accounts: usize,
+    verdict: String,
+    code: Option<i32>,
+}
+
+/// The length of the longest chain of calls each sent after the previous was answered
+/// (the same measure as runbook_latency's `waves`).
+fn critical_path(timings: &[CallTiming]) -> usize {
+    let mut order: Vec<&CallTiming> = timings.iter().collect();
+    order.sort_by_key(|t| t.arrived);
+    // Answers sorted by time, with the deepest chain ending at or before each.
+    let mut depth = vec![0usize; order.len()];
+    let mut answered: Vec<(Instant, usize)> = Vec::new();
+    for i in 0..order.len() {
+        let before = answered
+            .iter()
+            .filter(|(a, _)| *a <= order[i].arrived)
+            .map(|(_, d)| *d)
+            .max()
+            .unwrap_or(0);
+        depth[i] = before + 1;
+        if let Some(a) = order[i].answered {
+            answered.push((a, depth[i]));
+        }
+    }
+    depth.into_iter().max().unwrap_or(0)
+}
+
+fn measure(
+    proxy: &FaultProxy,
+    label: &'static str,
+    creds: Option<(&str, &str, Option<&str>)>,
+    args: &[&str],
+) -> Run {
+    assert!(
+        Path::new(GNU_TIME).is_file(),
+        "{GNU_TIME} not found: peak memory needs GNU time (Debian: apt-get install time)"
+    );
+    let url = proxy.url();
+    let (key, secret, token) = creds.unwrap_or((ACCESS_KEY_ID, SECRET_ACCESS_KEY, None));
+    let mut c = Command::new(GNU_TIME);
+    c.arg("-v")
+        .arg(PL_DOCTOR)
+        .args(["--region", REGION, "--endpoint-url", &url])
+        .args(args)
+        .args(["--skip", "dns-resolution,connect-probe", "-o", "json"])
+        .args(["--timeout", "300s"])
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .env("PL_DOCTOR_CALL_LOG", "1")
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/pl-doctor-bench/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/pl-doctor-bench/credentials",
+        )
+        .stdin(Stdio::null());
+    if let Some(t) = token {
+        c.env("AWS_SESSION_TOKEN", t);
+    }
+    proxy.reset_counters();
+    let started = Instant::now();
+    let out = c.output().expect("run pl-doctor");
+    let wall = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{label}: no JSON report (exit {:?}, {e})\nstderr:\n{stderr}",
+            out.status.code()
+        )
+    });
+    let logged_calls = stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("pl-doctor: ")?
+                .strip_suffix(" AWS calls")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("{label}: no call count on stderr:\n{stderr}"));
+    let assume_calls = stderr
+        .lines()
+        .filter(|l| l.starts_with("pl-doctor: call ") && l.contains(" sts:AssumeRole "))
+        .count();
+    let peak_kb: f64 = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+        .unwrap_or_else(|| panic!("GNU time printed no peak memory:\n{stderr}"))
+        .trim()
+        .parse()
+        .expect("kbytes");
+    Run {
+        label,
+        wall,
+        logged_calls,
+        assume_calls,
+        proxy_calls: proxy.counters().total().seen,
+        critical_path: critical_path(&proxy.timings()),
+        peak_mb: peak_kb / 1024.0,
+        rows: json["reports"].as_array().map(Vec::len).unwrap_or(0),
+        accounts: json["scope"]["accounts"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0),
+        verdict: json["verdict"].as_str().unwrap_or("?").to_owned(),
+        code: out.status.code(),
+    }
+}
+
+fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "dev (unoptimised, debug assertions on)"
+    } else {
+        "release (optimised)"
+    }
+}
+
+fn main() {
+    let accounts = env_number("PL_BENCH_ACCOUNTS", 120).max(1) as usize;
+    let rtt = Duration::from_millis(env_number("PL_BENCH_RTT_MS", 50));
+    let cli_runbook = Duration::from_millis(env_number("PL_BENCH_CLI_RUNBOOK_MS", CLI_RUNBOOK_MS));
+    let emulator = Emulator::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    println!("accounts_scale: building {accounts} consumer accounts × 1 endpoint in moto …");
+    let built = Instant::now();
+    let world = runtime.block_on(AccountsWorld::build(&emulator.url(), accounts, 1));
+    println!(
+        "  built in {:.1} s (straight against the emulator, no delay)",
+        built.elapsed().as_secs_f64()
+    );
+    let upstream = SocketAddr::from(([127, 0, 0, 1], emulator.port()));
+    let proxy = runtime.block_on(FaultProxy::start(upstream));
+    proxy.set_faults([Fault::delay(rtt)]);
+
+    let provider = &world.provider;
+    let token = provider.session_token().map(str::to_owned);
+    let service = measure(
+        &proxy,
+        "--service --consumer-role-name",
+        Some((
+            provider.access_key_id(),
+            provider.secret_access_key(),
+            token.as_deref(),
+        )),
+        &[
+            "--service",
+            &world.world.service_id,
+            "--consumer-role-name",
+            MEMBER_ROLE,
+        ],
+    );
+    let org = measure(
+        &proxy,
+        "--all --org",
+        None,
+        &[
+            "--all",
+            "--org",
+            "--role-name",
+            MEMBER_ROLE,
+            "--provider-role-name",
+            PROVIDER_ROLE,
+        ],
+    );
+
+    let rtt_ms = rtt.as_secs_f64() * 1000.0;
+    println!();
+    println!(
+        "pl-doctor {} · build {} · {accounts} consumer accounts (+ the hub's own) × 1 endpoint · every call held {} ms",
+        env!("CARGO_PKG_VERSION"),
+        build_profile(),
+        rtt.as_millis()
+    );
+    println!("| measurement | {} | {} |", service.label, org.label);
+    println!("|---|---:|---:|");
+    let row = |name: &str, f: &dyn Fn(&Run) -> String| {
+        println!("| {name} | {} | {} |", f(&service), f(&org));
+    };
+    row("rows (endpoints) / accounts read", &|r| {
+        format!("{} / {}", r.rows, r.accounts)
+    });
+    row("verdict (exit code)", &|r| {
+        format!("{} ({:?})", r.verdict, r.code)
+    });
+    row("wall", &|r| format!("{:.2} s", r.wall.as_secs_f64()));
+    row("wall in round trips", &|r| {
+        format!("{:.1}", r.wall.as_secs_f64() * 1000.0 / rtt_ms)
+    });
+    row("critical path (round trips, as the proxy saw it)", &|r| {
+        r.critical_path.to_string()
+    });
+    row("AWS calls (call log / proxy)", &|r| {
+        format!("{} / {}", r.logged_calls, r.proxy_calls)
+    });
+    row("AWS calls per account", &|r| {
+        format!("{:.1}", r.logged_calls as f64 / r.accounts.max(1) as f64)
+    });
+    row("sts:AssumeRole calls", &|r| r.assume_calls.to_string());
+    row("peak memory (GNU time)", &|r| {
+        format!("{:.1} MB", r.peak_mb)
+    });
+    let manual = cli_runbook * accounts as u32;
+    println!(
+        "| the manual way: the CLI runbook per consumer ({:.2} s, {CLI_RUNBOOK_COMMANDS} commands) × {accounts} | {:.1} min, {} commands | (same) |",
+        cli_runbook.as_secs_f64(),
+        manual.as_secs_f64() / 60.0,
+        CLI_RUNBOOK_COMMANDS * accounts as u64
+    );
+    println!();
+    for r in [&service, &org] {
+        let rts = r.wall.as_secs_f64() * 1000.0 / rtt_ms;
+        println!(
+            "{}: {:.1} round trips of wall time (target ≤ {TARGET_ROUND_TRIPS}: {}), critical path {} round trips, {:.1} MB (target < {TARGET_MEMORY_MB}: {}), {:.0}× faster than the manual way",
+            r.label,
+            rts,
+            if rts <= TARGET_ROUND_TRIPS { "met" } else { "not met" },
+            r.critical_path,
+            r.peak_mb,
+            if r.peak_mb < TARGET_MEMORY_MB { "met" } else { "not met" },
+            manual.as_secs_f64() / r.wall.as_secs_f64()
+        );
+    }
+    println!("(moto is one Python process: it answers the calls of 16 accounts in flight one after another, so its own time per call adds to the injected delay; the critical path is what AWS, answering side by side, would cost.)");
+}
