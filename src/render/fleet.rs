@@ -115,22 +115,16 @@ fn target_rows(s: &ServiceSummary) -> Result<Vec<[String; 3]>, String> {
     Ok(rows)
 }
 
-/// The allowed-principals hygiene, one line each: headroom, then what needs a look.
+/// The allowed-principals hygiene, one line each: the count, then what needs a look.
 fn principal_lines(s: &ServiceSummary) -> Vec<String> {
     let h = match &s.principals {
         Fact::Known(h) => h,
         Fact::Absent(m) => return vec![format!("Allowed principals: not known: {m}")],
     };
     let mut lines = vec![format!(
-        "Allowed principals: {} of {} (default quota) in use, {} left{}; acceptance required: {}",
+        "Allowed principals: {} entr{}; acceptance required: {}",
         h.in_use,
-        h.quota,
-        h.headroom,
-        if h.near_quota {
-            ": request an increase before onboarding more consumers"
-        } else {
-            ""
-        },
+        if h.in_use == 1 { "y" } else { "ies" },
         match h.acceptance_required {
             Some(true) => "yes",
             Some(false) => "no",
@@ -248,6 +242,7 @@ pub fn fleet_table(f: &FleetReport, style: Style) -> String {
                     "Owner",
                     "State",
                     "AZs (owner's names)",
+                    "RSTs sent",
                     "Verdict",
                     "Root cause / finding",
                 ],
@@ -273,14 +268,24 @@ pub fn fleet_table(f: &FleetReport, style: Style) -> String {
                 FleetKind::Fleet => r.target.endpoint_state.clone(),
                 FleetKind::Service => zones(r),
             };
-            t.add_row(vec![
+            let mut row = vec![
                 Cell::new(&r.target.endpoint_id),
                 Cell::new(second),
                 Cell::new(third),
                 Cell::new(fourth),
-                verdict_cell(r.verdict, style),
-                Cell::new(headline_id(r)),
-            ]);
+            ];
+            if f.kind == FleetKind::Service {
+                // AWS/PrivateLinkServices RstPacketsSent: resets the service sent this endpoint.
+                row.push(Cell::new(
+                    r.target
+                        .provider_rst_packets_sent
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                ));
+            }
+            row.push(verdict_cell(r.verdict, style));
+            row.push(Cell::new(headline_id(r)));
+            t.add_row(row);
         }
         out.push_str(&t.to_string());
         out.push_str("\n\n");

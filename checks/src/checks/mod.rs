@@ -11,6 +11,7 @@ pub mod endpoint_sg_ingress;
 pub mod endpoint_state;
 pub mod flow_log_rejects;
 pub mod idle_timeout_resets;
+pub mod nlb_capacity;
 pub mod nlb_listener;
 pub mod nlb_security_group;
 pub mod private_dns_enabled;

@@ -6,4 +6,6 @@ pub mod dns;
 pub mod nacl;
 pub mod nlb;
 pub mod ports;
+pub mod series;
 pub mod sg;
+pub mod topic_policy;

@@ -9,6 +9,7 @@ use crate::registry;
 
 pub mod access;
 pub mod base;
+pub mod capacity;
 pub mod dns;
 pub mod network;
 pub mod nlb;
@@ -72,5 +73,6 @@ pub fn all() -> Vec<Scenario> {
     v.extend(nlb::all());
     v.extend(dns::all());
     v.extend(observability::all());
+    v.extend(capacity::all());
     v
 }

@@ -257,6 +257,8 @@ fn provider_not_visible() -> Snapshot {
     p.subnets = Fact::needs_provider(acct);
     p.security_groups = Fact::needs_provider(acct);
     p.prefix_lists = Fact::needs_provider(acct);
+    p.connection_notifications = Fact::needs_provider(acct);
+    p.alb_target_groups = Fact::needs_provider(acct);
     let Fact::Known(metrics) = &mut s.observability.metrics else {
         unreachable!()
     };
@@ -341,6 +343,8 @@ pub fn all() -> Vec<Scenario> {
                 // private-dns-verification reads the consumer's view of the service (verified) and passes;
                 // idle-timeout-resets judges the consumer's AWS/PrivateLinkEndpoints resets alone.
                 ("cross-zone", Unknown),
+                // PortAllocationErrorCount is an NLB metric: provider side.
+                ("nlb-capacity", Unknown),
             ],
         ),
     ]
