@@ -723,7 +723,7 @@ mod tests {
     fn steady(metric: &str) -> Vec<f64> {
         match metric {
             "TCP_Target_Reset_Count" => vec![0., 1., 0., 0., 0., 0., 2., 0., 0., 0., 0., 0.],
-            "TCP_Client_Reset_Count" | "RstPacketsReceived" => {
+            "TCP_Client_Reset_Count" | "RstPacketsReceived" | "RstPacketsSent" => {
                 vec![1., 0., 0., 1., 0., 0., 0., 0., 1., 0., 0., 0.]
             }
             "ActiveFlowCount" => vec![
@@ -913,6 +913,40 @@ mod tests {
             "{}",
             c.summary
         );
+    }
+
+    fn exhausted(metric: &str) -> Vec<f64> {
+        match metric {
+            "PortAllocationErrorCount" => {
+                vec![0., 0., 0., 0., 0., 0., 0., 0., 12., 40., 31., 0.]
+            }
+            other => steady(other),
+        }
+    }
+
+    #[tokio::test]
+    async fn replayed_port_allocation_errors_fail_nlb_capacity_with_per_az_peaks() {
+        let mut s = healthy();
+        s.observability.metrics = Fact::Known(both_sides(exhausted).await);
+        let report = pl_checks::report::build(&s, &EvalOptions::default(), "t".into(), 0);
+        let c = report
+            .checks
+            .iter()
+            .find(|c| c.id == "nlb-capacity")
+            .unwrap();
+        assert_eq!(c.status, Status::Fail, "{}", c.summary);
+        assert_eq!(c.evidence["port_allocation_errors_total"], 83.0);
+        let peaks = c.evidence["port_allocation_error_peaks"].as_array().unwrap();
+        assert_eq!(peaks.len(), 2, "one per AZ of the NLB: {peaks:?}");
+        assert_eq!(peaks[0]["errors"], 40.0);
+        // The provider's RstPacketsSent for this endpoint lands on the report's target.
+        assert_eq!(report.target.provider_rst_packets_sent, Some(3.0));
+
+        let steady_side = both_sides(steady).await;
+        s.observability.metrics = Fact::Known(steady_side);
+        let report = pl_checks::report::build(&s, &EvalOptions::default(), "t".into(), 0);
+        let c = report.checks.iter().find(|c| c.id == "nlb-capacity").unwrap();
+        assert_eq!(c.status, Status::Pass, "{}", c.summary);
     }
 
     #[tokio::test]
