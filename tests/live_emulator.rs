@@ -67,8 +67,8 @@ use support::dns_server::{TestDns, Zone};
 use support::emulator::Emulator;
 use support::run::Invocation;
 use support::world::{
-    Principal, Spec, TargetKind, TopicPolicy, World, ACCESS_KEY_ID, CONSUMER_ACCOUNT, PORT, PRIVATE_DNS_NAME,
-    PROVIDER_ACCOUNT, REGION, SECRET_ACCESS_KEY,
+    Principal, Spec, TargetKind, TopicPolicy, World, ACCESS_KEY_ID, CONSUMER_ACCOUNT, PORT,
+    PRIVATE_DNS_NAME, PROVIDER_ACCOUNT, REGION, SECRET_ACCESS_KEY,
 };
 
 fn runtime() -> tokio::runtime::Runtime {

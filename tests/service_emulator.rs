@@ -294,7 +294,10 @@ fn the_provider_view_lists_every_connection_worst_first_and_the_service_once() {
     let p = &service["principals"]["known"];
     assert_eq!(p["in_use"], 2);
     // AWS documents no quota on allowed principals: the count only.
-    assert!(p.get("quota").is_none() && p.get("headroom").is_none(), "{p}");
+    assert!(
+        p.get("quota").is_none() && p.get("headroom").is_none(),
+        "{p}"
+    );
     assert_eq!(p["wildcard"], false);
     assert_eq!(
         p["without_connection"]["known"],

@@ -190,7 +190,12 @@ pub fn provider_plan(provider: &ProviderSide, period_seconds: u32) -> Result<Met
             .load_balancers
             .known()
             .and_then(|lbs| lbs.iter().find(|l| l.arn == arn))
-            .map(|l| l.availability_zones.iter().map(|z| z.zone_name.clone()).collect())
+            .map(|l| {
+                l.availability_zones
+                    .iter()
+                    .map(|z| z.zone_name.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let endpoints: Vec<String> = provider
@@ -215,7 +220,10 @@ pub fn provider_plan(provider: &ProviderSide, period_seconds: u32) -> Result<Met
 
 /// The provider's queries from the ARNs alone, so they can start as soon as
 /// DescribeLoadBalancers and DescribeTargetGroups have answered.
-pub fn provider_plan_for(scope: &ProviderScope, period_seconds: u32) -> Result<MetricPlan, Missing> {
+pub fn provider_plan_for(
+    scope: &ProviderScope,
+    period_seconds: u32,
+) -> Result<MetricPlan, Missing> {
     let mut plan = MetricPlan::new(period_seconds);
     for (arn, zones) in &scope.nlbs {
         let Some(lb) = lb_dimension(arn) else {
@@ -546,7 +554,9 @@ mod tests {
     use pl_checks::check::CheckResult;
     use pl_checks::check::{EvalOptions, Status};
     use pl_checks::fact::Fact;
-    use pl_checks::scenarios::base::{healthy, CONSUMER_VPC, ENDPOINT_ID, SERVICE_ID, SERVICE_NAME};
+    use pl_checks::scenarios::base::{
+        healthy, CONSUMER_VPC, ENDPOINT_ID, SERVICE_ID, SERVICE_NAME,
+    };
     use std::sync::{Arc, Mutex};
 
     /// 2026-11-24T09:00:00Z, the healthy scenario's window start.
@@ -816,7 +826,10 @@ mod tests {
         assert_eq!(series.len(), 12);
         let rst_sent = &series[11];
         assert_eq!(
-            (rst_sent.namespace.as_str(), rst_sent.dimensions.get("Service Id").map(String::as_str)),
+            (
+                rst_sent.namespace.as_str(),
+                rst_sent.dimensions.get("Service Id").map(String::as_str)
+            ),
             (SERVICE_NAMESPACE, Some(SERVICE_ID))
         );
         let resets = &series[0];
@@ -865,7 +878,9 @@ mod tests {
         sizes.sort_unstable();
         assert_eq!(sizes, [111, 500], "two calls, none over the limit");
         // Every query came back without a result: a hole, reported, not "no traffic".
-        assert!(matches!(got, Err(Missing::ApiError { message, .. }) if message.contains("no result for")));
+        assert!(
+            matches!(got, Err(Missing::ApiError { message, .. }) if message.contains("no result for"))
+        );
     }
 
     fn idle_check(metrics: Vec<MetricSeries>) -> CheckResult {
@@ -936,7 +951,9 @@ mod tests {
             .unwrap();
         assert_eq!(c.status, Status::Fail, "{}", c.summary);
         assert_eq!(c.evidence["port_allocation_errors_total"], 83.0);
-        let peaks = c.evidence["port_allocation_error_peaks"].as_array().unwrap();
+        let peaks = c.evidence["port_allocation_error_peaks"]
+            .as_array()
+            .unwrap();
         assert_eq!(peaks.len(), 2, "one per AZ of the NLB: {peaks:?}");
         assert_eq!(peaks[0]["errors"], 40.0);
         // The provider's RstPacketsSent for this endpoint lands on the report's target.
@@ -945,7 +962,11 @@ mod tests {
         let steady_side = both_sides(steady).await;
         s.observability.metrics = Fact::Known(steady_side);
         let report = pl_checks::report::build(&s, &EvalOptions::default(), "t".into(), 0);
-        let c = report.checks.iter().find(|c| c.id == "nlb-capacity").unwrap();
+        let c = report
+            .checks
+            .iter()
+            .find(|c| c.id == "nlb-capacity")
+            .unwrap();
         assert_eq!(c.status, Status::Pass, "{}", c.summary);
     }
 

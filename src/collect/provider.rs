@@ -363,16 +363,20 @@ async fn connection_notifications(
     .await
     .into_iter()
     .collect();
-    convert_all(DESCRIBE_NOTIFICATIONS, Ok::<_, CallFailure>(listed.clone()), |n| {
-        convert::ec2::connection_notification(n, |topic| {
-            policies.get(topic).cloned().unwrap_or_else(|| {
-                Fact::Absent(Missing::ApiError {
-                    operation: GET_TOPIC_ATTRIBUTES.into(),
-                    message: "the notification names no topic".into(),
+    convert_all(
+        DESCRIBE_NOTIFICATIONS,
+        Ok::<_, CallFailure>(listed.clone()),
+        |n| {
+            convert::ec2::connection_notification(n, |topic| {
+                policies.get(topic).cloned().unwrap_or_else(|| {
+                    Fact::Absent(Missing::ApiError {
+                        operation: GET_TOPIC_ATTRIBUTES.into(),
+                        message: "the notification names no topic".into(),
+                    })
                 })
             })
-        })
-    })
+        },
+    )
 }
 
 /// Everything behind the service's NLBs.
@@ -511,12 +515,11 @@ async fn load_balancers(
             .iter()
             .map(|p| {
                 let arn = p.lb.load_balancer_arn().unwrap_or_default().to_owned();
-                let zones = p
-                    .lb
-                    .availability_zones()
-                    .iter()
-                    .filter_map(|z| z.zone_name().map(str::to_owned))
-                    .collect();
+                let zones =
+                    p.lb.availability_zones()
+                        .iter()
+                        .filter_map(|z| z.zone_name().map(str::to_owned))
+                        .collect();
                 (arn, zones)
             })
             .collect();

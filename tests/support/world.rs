@@ -281,7 +281,10 @@ async fn build_notification(
     policy: TopicPolicy,
 ) -> String {
     let topic = ok(
-        sns.create_topic().name(NOTIFICATION_TOPIC_NAME).send().await,
+        sns.create_topic()
+            .name(NOTIFICATION_TOPIC_NAME)
+            .send()
+            .await,
         "CreateTopic",
     );
     let arn = topic.topic_arn().expect("topic ARN").to_owned();

@@ -357,7 +357,9 @@ mod tests {
         let o = run(&s);
         assert_eq!(o.status, Status::Pass, "{}", o.summary);
         assert!(
-            o.details.iter().any(|d| d.starts_with("60 allowed principal entries")),
+            o.details
+                .iter()
+                .any(|d| d.starts_with("60 allowed principal entries")),
             "{:?}",
             o.details
         );

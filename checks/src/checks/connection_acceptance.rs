@@ -150,9 +150,9 @@ pub fn notification_findings(s: &crate::model::Snapshot) -> NotificationFindings
             "aws ec2 create-vpc-endpoint-connection-notification --service-id {service_id} --connection-notification-arn <SNS topic ARN> --connection-events {events} (Terraform: aws_vpc_endpoint_connection_notification)"
         )
     };
-    let enabled_connect = list.iter().any(|n| {
-        eq_wire(&n.state, "Enabled") && n.events.iter().any(|e| eq_wire(e, "Connect"))
-    });
+    let enabled_connect = list
+        .iter()
+        .any(|n| eq_wire(&n.state, "Enabled") && n.events.iter().any(|e| eq_wire(e, "Connect")));
     if s.acceptance_required() == Some(true) && !enabled_connect {
         let disabled: Vec<&str> = list
             .iter()
@@ -211,7 +211,8 @@ pub fn notification_findings(s: &crate::model::Snapshot) -> NotificationFindings
             ));
         }
         if let Some(PublishVerdict::Undecided(why)) = &verdict {
-            out.notes.push(format!("the policy of {}: {why}", n.topic_arn));
+            out.notes
+                .push(format!("the policy of {}: {why}", n.topic_arn));
         }
         per.push(json!({
             "id": n.id,
@@ -239,7 +240,13 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             None => f.fixes.join("\n"),
         });
     }
-    if ctx.snapshot.provider.connection_notifications.known().is_some() {
+    if ctx
+        .snapshot
+        .provider
+        .connection_notifications
+        .known()
+        .is_some()
+    {
         o = o.evidence("connection_notifications", f.evidence);
     }
     o

@@ -455,7 +455,11 @@ fn alb_mismatches<'a>(
                         m,
                     ));
                 }
-                if atg.cross_zone.as_deref().is_some_and(|v| eq_wire(v, "false")) {
+                if atg
+                    .cross_zone
+                    .as_deref()
+                    .is_some_and(|v| eq_wire(v, "false"))
+                {
                     out.push(AlbMismatch {
                         nlb_target_group: tg,
                         alb_target_group: atg,
@@ -531,7 +535,8 @@ fn with_alb_mismatches(o: Outcome, mismatches: &[AlbMismatch]) -> Outcome {
         };
         o.remediation(r)
     };
-    o.detail(detail).evidence("alb_target_cross_zone_mismatch", evidence)
+    o.detail(detail)
+        .evidence("alb_target_cross_zone_mismatch", evidence)
 }
 
 #[cfg(all(test, feature = "scenarios"))]

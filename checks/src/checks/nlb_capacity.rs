@@ -159,9 +159,7 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         s.observability.window_start, s.observability.window_end
     );
     let drops = sustained(metrics);
-    let targets_healthy = ctx
-        .prior("target-health")
-        .map(|r| r.status == Status::Pass);
+    let targets_healthy = ctx.prior("target-health").map(|r| r.status == Status::Pass);
 
     // The path behind the ports, for the target counts and the fix; the metrics verdict
     // stands without it (an NLB with no listener on the port still exhausts ports).
@@ -173,7 +171,10 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             .collect(),
         _ => vec![],
     };
-    let nlbs: Vec<&LoadBalancer> = path.as_ref().map(|p| p.nlbs.found.clone()).unwrap_or_default();
+    let nlbs: Vec<&LoadBalancer> = path
+        .as_ref()
+        .map(|p| p.nlbs.found.clone())
+        .unwrap_or_default();
 
     if !collected(metrics, NLB, "PortAllocationErrorCount") {
         // Provider metrics not visible (no provider access, or a snapshot from before
@@ -216,17 +217,19 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         };
         let target_line = counts
             .iter()
-            .map(|c| match (c.get("healthy"), c.get("total"), c.get("target_ip_ports")) {
-                (Some(h), Some(t), Some(p)) => format!(
-                    "{}: {h}/{t} targets healthy, {p} distinct target IP:port",
-                    c["target_group"].as_str().unwrap_or("")
-                ),
-                _ => format!(
-                    "{}: {}",
-                    c["target_group"].as_str().unwrap_or(""),
-                    c["targets"].as_str().unwrap_or("targets not known")
-                ),
-            })
+            .map(
+                |c| match (c.get("healthy"), c.get("total"), c.get("target_ip_ports")) {
+                    (Some(h), Some(t), Some(p)) => format!(
+                        "{}: {h}/{t} targets healthy, {p} distinct target IP:port",
+                        c["target_group"].as_str().unwrap_or("")
+                    ),
+                    _ => format!(
+                        "{}: {}",
+                        c["target_group"].as_str().unwrap_or(""),
+                        c["targets"].as_str().unwrap_or("targets not known")
+                    ),
+                },
+            )
             .collect::<Vec<_>>()
             .join("; ");
         let mut fixes = Vec::new();
@@ -252,7 +255,10 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         if fixes.is_empty() {
             fixes.push(format!("Register more targets behind the port, or raise {SECONDARY_IPS_KEY} on the NLB (0-7; Terraform: secondary_ips_auto_assigned_per_subnet)."));
         }
-        fixes.push("Reuse long-lived connections (pooling) instead of opening new ones per request.".into());
+        fixes.push(
+            "Reuse long-lived connections (pooling) instead of opening new ones per request."
+                .into(),
+        );
         let mut o = Outcome::fail(format!(
             "{errors_total} PrivateLink source-port allocation errors (PortAllocationErrorCount) in {window}: the NLB ran out of source ports to its targets and dropped new connections"
         ))
@@ -312,7 +318,11 @@ pub fn evaluate(ctx: &Context) -> Outcome {
 }
 
 fn drops_warn(drops: &[Sustained], window: &str, errors_total: Option<f64>) -> Outcome {
-    let names = drops.iter().map(|d| d.metric).collect::<Vec<_>>().join(" and ");
+    let names = drops
+        .iter()
+        .map(|d| d.metric)
+        .collect::<Vec<_>>()
+        .join(" and ");
     let mut o = Outcome::warn(format!(
         "sustained {names} at the endpoint in {window} while the targets are healthy"
     ));
@@ -383,22 +393,55 @@ mod tests {
     #[test]
     fn port_allocation_errors_fail_with_peaks_per_zone_and_target_count() {
         let mut s = healthy();
-        let a = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 12.0, 40.0, 31.0, 0.0];
+        let a = [
+            0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 12.0, 40.0, 31.0, 0.0,
+        ];
         let b = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 9.0, 0.0, 0.0];
         let whole: Vec<f64> = a.iter().zip(b).map(|(x, y)| x + y).collect();
-        replace(&mut s, crate::scenarios::base::nlb_series("PortAllocationErrorCount", "Sum", &whole));
-        replace(&mut s, nlb_zone_series("PortAllocationErrorCount", "us-east-1a", &a));
-        replace(&mut s, nlb_zone_series("PortAllocationErrorCount", "us-east-1b", &b));
+        replace(
+            &mut s,
+            crate::scenarios::base::nlb_series("PortAllocationErrorCount", "Sum", &whole),
+        );
+        replace(
+            &mut s,
+            nlb_zone_series("PortAllocationErrorCount", "us-east-1a", &a),
+        );
+        replace(
+            &mut s,
+            nlb_zone_series("PortAllocationErrorCount", "us-east-1b", &b),
+        );
         let o = run_with(&s, Status::Pass);
         assert_eq!(o.status, Status::Fail, "{}", o.summary);
-        assert!(o.summary.contains("92 PrivateLink source-port allocation errors"), "{}", o.summary);
+        assert!(
+            o.summary
+                .contains("92 PrivateLink source-port allocation errors"),
+            "{}",
+            o.summary
+        );
         let peaks = o.details.iter().find(|d| d.starts_with("per AZ")).unwrap();
-        assert!(peaks.contains("us-east-1a: peak 40 in the period at 2026-11-24T09:45:00Z"), "{peaks}");
+        assert!(
+            peaks.contains("us-east-1a: peak 40 in the period at 2026-11-24T09:45:00Z"),
+            "{peaks}"
+        );
         assert!(peaks.contains("us-east-1b: peak 9"), "{peaks}");
-        assert!(o.details.iter().any(|d| d.contains("2/2 targets healthy, 2 distinct target IP:port")), "{:?}", o.details);
+        assert!(
+            o.details
+                .iter()
+                .any(|d| d.contains("2/2 targets healthy, 2 distinct target IP:port")),
+            "{:?}",
+            o.details
+        );
         let fix = o.remediation.unwrap();
-        assert!(fix.contains("aws elbv2 register-targets --target-group-arn arn:aws:elasticloadbalancing"), "{fix}");
-        assert!(fix.contains("Key=secondary_ips.auto_assigned.per_subnet,Value=1"), "{fix}");
+        assert!(
+            fix.contains(
+                "aws elbv2 register-targets --target-group-arn arn:aws:elasticloadbalancing"
+            ),
+            "{fix}"
+        );
+        assert!(
+            fix.contains("Key=secondary_ips.auto_assigned.per_subnet,Value=1"),
+            "{fix}"
+        );
         assert!(fix.contains("(now 0)"), "{fix}");
     }
 
@@ -407,11 +450,19 @@ mod tests {
         let mut s = healthy();
         replace(
             &mut s,
-            endpoint_series("PacketsDropped", "Sum", &[0.0, 0.0, 4.0, 6.0, 5.0, 7.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+            endpoint_series(
+                "PacketsDropped",
+                "Sum",
+                &[0.0, 0.0, 4.0, 6.0, 5.0, 7.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            ),
         );
         let o = run_with(&s, Status::Pass);
         assert_eq!(o.status, Status::Warn, "{}", o.summary);
-        assert!(o.details.iter().any(|d| d.contains("8500-byte MTU")), "{:?}", o.details);
+        assert!(
+            o.details.iter().any(|d| d.contains("8500-byte MTU")),
+            "{:?}",
+            o.details
+        );
         assert!(o.remediation.unwrap().contains("MSS"));
         // The same drops with unhealthy targets are target-health's finding.
         let o = run_with(&s, Status::Fail);
@@ -421,7 +472,11 @@ mod tests {
         let mut s = healthy();
         replace(
             &mut s,
-            endpoint_series("PacketsDropped", "Sum", &[9.0, 0.0, 9.0, 0.0, 9.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+            endpoint_series(
+                "PacketsDropped",
+                "Sum",
+                &[9.0, 0.0, 9.0, 0.0, 9.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            ),
         );
         assert_eq!(run_with(&s, Status::Pass).status, Status::Pass);
     }
@@ -435,7 +490,11 @@ mod tests {
         assert!(o.summary.contains("provider access"), "{}", o.summary);
         replace(
             &mut s,
-            endpoint_series("RstPacketsReceived", "Sum", &[0.0, 5.0, 5.0, 5.0, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+            endpoint_series(
+                "RstPacketsReceived",
+                "Sum",
+                &[0.0, 5.0, 5.0, 5.0, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            ),
         );
         assert_eq!(run_with(&s, Status::Pass).status, Status::Warn);
         s.observability.metrics = Fact::Absent(crate::Missing::AccessDenied {

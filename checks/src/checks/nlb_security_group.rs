@@ -84,7 +84,9 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             "the NLB's security groups dropped {blocked} inbound TCP flows in the window ({BLOCKED}); these drops appear in no other NLB metric"
         ))
     } else {
-        o.detail(format!("{BLOCKED}: no inbound TCP flow dropped by the NLB's security groups in the window"))
+        o.detail(format!(
+            "{BLOCKED}: no inbound TCP flow dropped by the NLB's security groups in the window"
+        ))
     }
 }
 

@@ -182,9 +182,13 @@ fn reason_fix(
 fn fails_checks(t: &TargetHealthFact) -> bool {
     eq_wire(&t.state, "unhealthy")
         || t.reason.as_deref().is_some_and(|r| {
-            ["Target.FailedHealthChecks", "Target.Timeout", "Target.ResponseCodeMismatch"]
-                .iter()
-                .any(|c| c.eq_ignore_ascii_case(r))
+            [
+                "Target.FailedHealthChecks",
+                "Target.Timeout",
+                "Target.ResponseCodeMismatch",
+            ]
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(r))
         })
 }
 

@@ -13,7 +13,10 @@ pub const VPCE_PRINCIPAL: &str = "vpce.amazonaws.com";
 pub enum PublishVerdict {
     /// An Allow statement covers it; the condition keys it carries (aws:SourceAccount,
     /// aws:SourceArn are the usual ones) are listed for the evidence.
-    Allowed { sid: Option<String>, condition_keys: Vec<String> },
+    Allowed {
+        sid: Option<String>,
+        condition_keys: Vec<String>,
+    },
     /// An explicit Deny covers it.
     Denied { sid: Option<String> },
     /// No statement allows it: publishing is implicitly denied.
@@ -104,7 +107,10 @@ pub fn vpce_may_publish(policy: &str) -> PublishVerdict {
                 sid.as_deref().unwrap_or("(no Sid)")
             ));
         }
-        let reach = st.get("Principal").map(principal_reach).unwrap_or(Reach::No);
+        let reach = st
+            .get("Principal")
+            .map(principal_reach)
+            .unwrap_or(Reach::No);
         let action = st
             .get("Action")
             .map(|a| strings(a).iter().any(|p| glob(p, "sns:Publish")))
@@ -183,7 +189,10 @@ mod tests {
         // Everyone, narrowed to the owner account: not a grant to the service principal.
         assert_eq!(vpce_may_publish(p), PublishVerdict::NotAllowed);
         let open = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sns:Publish"}]}"#;
-        assert!(matches!(vpce_may_publish(open), PublishVerdict::Allowed { .. }));
+        assert!(matches!(
+            vpce_may_publish(open),
+            PublishVerdict::Allowed { .. }
+        ));
         let owner_only = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"sns:Publish"}]}"#;
         assert_eq!(vpce_may_publish(owner_only), PublishVerdict::NotAllowed);
         assert_eq!(vpce_may_publish("{}"), PublishVerdict::NotAllowed);
@@ -194,9 +203,18 @@ mod tests {
         let p = r#"{"Statement":[
             {"Effect":"Allow","Principal":{"Service":["vpce.amazonaws.com"]},"Action":"sns:*"},
             {"Sid":"no","Effect":"Deny","Principal":"*","Action":"sns:Publish"}]}"#;
-        assert_eq!(vpce_may_publish(p), PublishVerdict::Denied { sid: Some("no".into()) });
-        let p = r#"{"Statement":{"Effect":"Allow","NotPrincipal":{"AWS":"x"},"Action":"sns:Publish"}}"#;
+        assert_eq!(
+            vpce_may_publish(p),
+            PublishVerdict::Denied {
+                sid: Some("no".into())
+            }
+        );
+        let p =
+            r#"{"Statement":{"Effect":"Allow","NotPrincipal":{"AWS":"x"},"Action":"sns:Publish"}}"#;
         assert!(matches!(vpce_may_publish(p), PublishVerdict::Undecided(_)));
-        assert!(matches!(vpce_may_publish("not json"), PublishVerdict::Undecided(_)));
+        assert!(matches!(
+            vpce_may_publish("not json"),
+            PublishVerdict::Undecided(_)
+        ));
     }
 }

@@ -36,12 +36,25 @@ fn target_group(s: &mut Snapshot) -> &mut TargetGroup {
 /// new connections, mostly in us-east-1a; existing ones and health checks stayed fine.
 fn port_allocation_errors() -> Snapshot {
     let mut s = healthy();
-    let a = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 212.0, 1840.0, 977.0, 35.0];
-    let b = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 416.0, 120.0, 0.0];
+    let a = [
+        0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 212.0, 1840.0, 977.0, 35.0,
+    ];
+    let b = [
+        0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 416.0, 120.0, 0.0,
+    ];
     let whole: Vec<f64> = a.iter().zip(b).map(|(x, y)| x + y).collect();
-    replace_metric(&mut s, nlb_series("PortAllocationErrorCount", "Sum", &whole));
-    replace_metric(&mut s, nlb_zone_series("PortAllocationErrorCount", "us-east-1a", &a));
-    replace_metric(&mut s, nlb_zone_series("PortAllocationErrorCount", "us-east-1b", &b));
+    replace_metric(
+        &mut s,
+        nlb_series("PortAllocationErrorCount", "Sum", &whole),
+    );
+    replace_metric(
+        &mut s,
+        nlb_zone_series("PortAllocationErrorCount", "us-east-1a", &a),
+    );
+    replace_metric(
+        &mut s,
+        nlb_zone_series("PortAllocationErrorCount", "us-east-1b", &b),
+    );
     replace_metric(
         &mut s,
         nlb_series(
@@ -64,7 +77,9 @@ fn endpoint_packets_dropped() -> Snapshot {
         endpoint_series(
             "PacketsDropped",
             "Sum",
-            &[0.0, 0.0, 0.0, 0.0, 0.0, 14.0, 22.0, 19.0, 25.0, 31.0, 18.0, 20.0],
+            &[
+                0.0, 0.0, 0.0, 0.0, 0.0, 14.0, 22.0, 19.0, 25.0, 31.0, 18.0, 20.0,
+            ],
         ),
     );
     s

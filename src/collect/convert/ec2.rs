@@ -336,7 +336,10 @@ pub fn connection_notification(
     n: &ec2::ConnectionNotification,
     policy_of: impl Fn(&str) -> Fact<String>,
 ) -> Result<ConnectionNotification, Unreadable> {
-    let topic_arn = n.connection_notification_arn().unwrap_or_default().to_owned();
+    let topic_arn = n
+        .connection_notification_arn()
+        .unwrap_or_default()
+        .to_owned();
     Ok(ConnectionNotification {
         id: req(n.connection_notification_id(), "ConnectionNotificationId")?.to_owned(),
         notification_type: n
