@@ -68,6 +68,7 @@ fn checks_lists_the_nineteen_ids_in_runbook_order() {
             "private-dns-verification",
             "private-dns-enabled",
             "vpc-dns-attributes",
+            "dns-overrides",
             "dns-resolution",
             "az-alignment",
             "cross-zone",

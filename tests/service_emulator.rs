@@ -28,12 +28,13 @@ const SERVICE_WIDE: [&str; 7] = [
     "idle-timeout-resets",
 ];
 
-const CONSUMER_SIDE: [&str; 9] = [
+const CONSUMER_SIDE: [&str; 10] = [
     "endpoint-sg-ingress",
     "client-sg-egress",
     "subnet-nacl",
     "private-dns-enabled",
     "vpc-dns-attributes",
+    "dns-overrides",
     "dns-resolution",
     "az-alignment",
     "flow-log-rejects",

@@ -32,6 +32,7 @@ pub const CONSUMER_SIDE: &[&str] = &[
     "subnet-nacl",
     "private-dns-enabled",
     "vpc-dns-attributes",
+    "dns-overrides",
     "dns-resolution",
     "az-alignment",
     "flow-log-rejects",
@@ -374,6 +375,7 @@ fn provider_view(
             az_map: Fact::Absent(hidden()),
             service: Fact::Absent(hidden()),
             client: None,
+            dns_config: Fact::Absent(hidden()),
         },
         provider,
         dns: Fact::Absent(hidden()),
@@ -385,6 +387,7 @@ fn provider_view(
             flow_logs: Fact::Absent(hidden()),
             flow_log_rejects: Fact::Absent(hidden()),
         },
+        vantage: None,
     }
 }
 

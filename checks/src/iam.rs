@@ -90,6 +90,8 @@ mod tests {
                         "sts",
                         "cloudwatch",
                         "logs",
+                        "route53",
+                        "route53resolver",
                         "sns",
                         "servicequotas"
                     ]

@@ -6,6 +6,7 @@ pub mod dns;
 pub mod nacl;
 pub mod nlb;
 pub mod ports;
+pub mod resolver;
 pub mod series;
 pub mod sg;
 pub mod topic_policy;
