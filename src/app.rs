@@ -425,7 +425,18 @@ pub fn live_request(endpoint_id: &str, args: &DiagnoseArgs, options: &EvalOption
         ports: args.port.clone(),
         window: args.since,
         timeout: args.timeout,
-        skip_metrics: not_requested_by(options, "idle-timeout-resets"),
+        // CloudWatch serves idle-timeout-resets and nlb-capacity (nlb-security-group only
+        // adds its series as evidence): the call is skipped when neither runs.
+        skip_metrics: match (
+            not_requested_by(options, "idle-timeout-resets"),
+            not_requested_by(options, "nlb-capacity"),
+        ) {
+            (Some(a), Some(b)) if a.starts_with("--only") && b.starts_with("--only") => {
+                Some("--only without idle-timeout-resets or nlb-capacity".into())
+            }
+            (Some(a), Some(b)) => Some(format!("{a} and {b}")),
+            _ => None,
+        },
         skip_reject_query: not_requested_by(options, "flow-log-rejects"),
         aws: AwsOptions {
             region: args.region.clone(),

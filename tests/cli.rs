@@ -66,6 +66,7 @@ fn checks_lists_the_runbook_ids_in_design_order() {
             "nlb-security-group",
             "target-health",
             "target-sg-ingress",
+            "nlb-capacity",
             "private-dns-verification",
             "private-dns-enabled",
             "vpc-dns-attributes",

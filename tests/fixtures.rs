@@ -193,6 +193,7 @@ macro_rules! fixture_tests {
 }
 
 fixture_tests! {
+    alb_target_cross_zone_mismatch => "alb-target-cross-zone-mismatch",
     all_targets_unhealthy => "all-targets-unhealthy",
     az_id_not_published => "az-id-not-published",
     client_sg_egress_missing => "client-sg-egress-missing",
@@ -207,6 +208,7 @@ fixture_tests! {
     dns_public_ip => "dns-public-ip",
     dns_unverified => "dns-unverified",
     endpoint_sg_missing_port => "endpoint-sg-missing-port",
+    endpoint_packets_dropped => "endpoint-packets-dropped",
     enterprise => "enterprise",
     flow_log_rejects => "flow-log-rejects",
     flow_logs_absent => "flow-logs-absent",
@@ -216,7 +218,11 @@ fixture_tests! {
     nacl_deny => "nacl-deny",
     nlb_sg_drops_privatelink => "nlb-sg-drops-privatelink",
     no_listener_on_port => "no-listener-on-port",
+    notification_topic_refuses_vpce => "notification-topic-refuses-vpce",
     pending_acceptance => "pending-acceptance",
+    pending_acceptance_unnotified => "pending-acceptance-unnotified",
+    port_allocation_errors => "port-allocation-errors",
+    ppv2_health_failures => "ppv2-health-failures",
     principal_not_allowed => "principal-not-allowed",
     private_dns_disabled => "private-dns-disabled",
     probe_refused => "probe-refused",

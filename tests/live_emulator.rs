@@ -67,8 +67,9 @@ use support::dns_server::LoopbackDns;
 use support::emulator::Emulator;
 use support::run::Invocation;
 use support::world::{
-    provider_credentials, sdk_config, Principal, Spec, TargetKind, World, ACCESS_KEY_ID,
-    CONSUMER_ACCOUNT, PORT, PRIVATE_DNS_NAME, PROVIDER_ACCOUNT, REGION, SECRET_ACCESS_KEY,
+    provider_credentials, sdk_config, Principal, Spec, TargetKind, TopicPolicy, World,
+    ACCESS_KEY_ID, CONSUMER_ACCOUNT, PORT, PRIVATE_DNS_NAME, PROVIDER_ACCOUNT, REGION,
+    SECRET_ACCESS_KEY,
 };
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -96,6 +97,7 @@ const NOT_EMULATED: &[(&str, &str)] = &[
     ("dns-resolution", "skip"),
     // moto does not serve CloudWatch's RPC v2 CBOR protocol: the fact is absent with the reason.
     ("idle-timeout-resets", "unknown"),
+    ("nlb-capacity", "unknown"),
     // Unless Spec::flow_log_group: the check warns with the create-flow-logs command.
     ("flow-log-rejects", "warn"),
     // The ENI addresses are not routable here; the probe is tested on loopback.
@@ -350,6 +352,81 @@ fn endpoint_security_group_missing_the_port_is_the_root_cause() {
         remediation.contains(&world.endpoint_sg) && remediation.contains("8443"),
         "the fix names the group and the port: {remediation}"
     );
+}
+
+#[test]
+fn connection_notifications_and_their_topic_policies_are_read_from_the_provider() {
+    // Acceptance required (moto still makes the endpoint available) and no notification:
+    // pending connections would wait unseen.
+    let (emulator, w) = world(&Spec {
+        acceptance_required: true,
+        ..Spec::default()
+    });
+    let report = diagnose(&emulator, &w).report();
+    report.expect(&healthy_except(&[("connection-acceptance", "warn")]));
+    let c = report.check("connection-acceptance");
+    let summary = c["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("no Enabled connection notification for Connect"),
+        "{summary}"
+    );
+    assert!(c["remediation"]
+        .as_str()
+        .unwrap_or_default()
+        .contains(&format!(
+            "aws ec2 create-vpc-endpoint-connection-notification --service-id {}",
+            w.service_id
+        )));
+    drop(emulator);
+
+    // A notification to a topic with CreateTopic's owner-only policy (read through
+    // sns:GetTopicAttributes from moto's SNS): the endpoint service cannot publish.
+    let (emulator, w) = world(&Spec {
+        acceptance_required: true,
+        notification: Some(TopicPolicy::OwnerOnly),
+        ..Spec::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (path, path_arg) = saved_snapshot(&dir, "notifications.json");
+    let report = diagnose(&emulator, &w)
+        .arg("--save-snapshot")
+        .arg(path_arg)
+        .report();
+    report.expect(&healthy_except(&[("connection-acceptance", "warn")]));
+    let topic = w.notification_topic.clone().expect("a topic");
+    let summary = report.check("connection-acceptance")["summary"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        summary.contains(&topic) && summary.contains("does not allow vpce.amazonaws.com"),
+        "{summary}"
+    );
+    let snap = read_json(&path);
+    let n = &snap["provider"]["connection_notifications"]["known"][0];
+    assert_eq!(n["topic_arn"], topic.as_str());
+    assert_eq!(n["state"], "Enabled");
+    assert_eq!(
+        n["events"],
+        serde_json::json!(["Connect", "Accept", "Reject", "Delete"])
+    );
+    assert!(
+        n["topic_policy"]["known"]
+            .as_str()
+            .is_some_and(|p| p.contains("AWS:SourceOwner")),
+        "moto's default topic policy: {n}"
+    );
+    drop(emulator);
+
+    // The documented policy: vpce.amazonaws.com may publish; the check passes.
+    let (emulator, w) = world(&Spec {
+        acceptance_required: true,
+        notification: Some(TopicPolicy::VpcePublish),
+        ..Spec::default()
+    });
+    let report = diagnose(&emulator, &w).report();
+    report.expect(&healthy_except(&[]));
+    report.expect_root_cause(None, 0);
 }
 
 #[test]

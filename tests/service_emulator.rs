@@ -5,7 +5,7 @@
 //! Emulator gaps (see tests/live_emulator.rs for the full list) that shape what is
 //! asserted here: connections are `available` whatever the allow-list says (a deleted
 //! endpoint is the one other state moto shows), CloudWatch's CBOR protocol is not
-//! served (idle-timeout-resets is skipped with `--skip`, so the verdicts are not all
+//! served (idle-timeout-resets and nlb-capacity are skipped with `--skip`, so the verdicts are not all
 //! `inconclusive`), and connections carry no zonal DNS names (cross-zone is on here;
 //! its provider-view reasoning is covered on fixtures in checks/src/fleet.rs).
 
@@ -18,11 +18,12 @@ use support::run::Invocation;
 use support::service_world::{Extras, ServiceWorld, THIRD_ACCOUNT, UNUSED_PRINCIPAL};
 use support::world::{Spec, CONSUMER_ACCOUNT, PROVIDER_ACCOUNT, REGION};
 
-const SERVICE_WIDE: [&str; 6] = [
+const SERVICE_WIDE: [&str; 7] = [
     "nlb-listener",
     "nlb-security-group",
     "target-health",
     "target-sg-ingress",
+    "nlb-capacity",
     "private-dns-verification",
     "idle-timeout-resets",
 ];
@@ -139,7 +140,7 @@ fn the_provider_view_lists_every_connection_worst_first_and_the_service_once() {
             "-o",
             "json",
             "--skip",
-            "idle-timeout-resets",
+            "idle-timeout-resets,nlb-capacity",
             "--save-snapshot",
             saved_str,
         ],
@@ -293,8 +294,11 @@ fn the_provider_view_lists_every_connection_worst_first_and_the_service_once() {
     // not allowed; the deleted endpoint counts for neither.
     let p = &service["principals"]["known"];
     assert_eq!(p["in_use"], 2);
-    assert_eq!(p["quota"], 50);
-    assert_eq!(p["headroom"], 48);
+    // AWS documents no quota on allowed principals: the count only.
+    assert!(
+        p.get("quota").is_none() && p.get("headroom").is_none(),
+        "{p}"
+    );
     assert_eq!(p["wildcard"], false);
     assert_eq!(
         p["without_connection"]["known"],
@@ -415,7 +419,7 @@ fn the_provider_view_lists_every_connection_worst_first_and_the_service_once() {
         "us-east-1a",
         "1/1 healthy",
         "Connections: 4 (3 available, 1 deleted)",
-        "2 of 50 (default quota) in use, 48 left",
+        "Allowed principals: 2 entries;",
         UNUSED_PRINCIPAL,
         "no longer allowed",
         &sw.third_account_endpoint,
@@ -448,7 +452,7 @@ fn the_provider_view_lists_every_connection_worst_first_and_the_service_once() {
     let empty = run(sw.service_command(
         &url,
         sw.unconnected_service.as_deref().unwrap(),
-        &["-o", "json", "--skip", "idle-timeout-resets"],
+        &["-o", "json", "--skip", "idle-timeout-resets,nlb-capacity"],
     ));
     assert_eq!(empty.code, Some(0), "{}", empty.stderr);
     let empty = json(&empty);
@@ -474,7 +478,7 @@ fn a_stopped_target_fails_the_service_summary_and_an_unknown_service_cannot_be_d
     let out = run(sw.service_command(
         &url,
         &w.service_id,
-        &["-o", "json", "--skip", "idle-timeout-resets"],
+        &["-o", "json", "--skip", "idle-timeout-resets,nlb-capacity"],
     ));
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     let report = json(&out);
@@ -497,7 +501,7 @@ fn a_stopped_target_fails_the_service_summary_and_an_unknown_service_cannot_be_d
     let table = run(sw.service_command(
         &url,
         &w.service_id,
-        &["-o", "table", "--skip", "idle-timeout-resets"],
+        &["-o", "table", "--skip", "idle-timeout-resets,nlb-capacity"],
     ));
     assert_eq!(table.code, Some(1));
     assert_eq!(

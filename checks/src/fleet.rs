@@ -7,7 +7,7 @@
 //! checks evaluated once.
 
 use crate::check::{CheckResult, EvalOptions};
-use crate::checks::allowed_principals::{classify, Principal, QUOTA, QUOTA_WARN_AT};
+use crate::checks::allowed_principals::{classify, Principal};
 use crate::fact::{Fact, Missing};
 use crate::model::{
     eq_wire, CollectionInputs, ConsumerSide, Endpoint, MetricSeries, Observability, ProviderSide,
@@ -47,6 +47,7 @@ pub const SERVICE_WIDE: &[&str] = &[
     "nlb-security-group",
     "target-health",
     "target-sg-ingress",
+    "nlb-capacity",
     "private-dns-verification",
     "idle-timeout-resets",
 ];
@@ -244,7 +245,7 @@ pub struct ServiceSummary {
     /// Healthy and total targets per AZ of every target group behind the service's NLBs.
     #[serde(default = "not_summarised")]
     pub target_health: Fact<Vec<TargetGroupZones>>,
-    /// The allow-list against the quota and against who is actually connected.
+    /// The allow-list's size and the allow-list against who is actually connected.
     #[serde(default = "not_summarised")]
     pub principals: Fact<PrincipalHygiene>,
     /// The service's connections by state (wire value); absent with the reason when
@@ -277,17 +278,12 @@ pub struct ZoneHealth {
     pub total: usize,
 }
 
-/// Allowed-principals hygiene: quota headroom, `*`, and the allow-list against the
-/// accounts that are connected.
+/// Allowed-principals hygiene: how many entries, `*`, and the allow-list against the
+/// accounts that are connected. (No quota: AWS documents none on allowed principals.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrincipalHygiene {
     /// Entries in the allow-list.
     pub in_use: usize,
-    /// The default quota of allowed principals per endpoint service.
-    pub quota: usize,
-    pub headroom: usize,
-    /// At or past the point where the allowed-principals check warns.
-    pub near_quota: bool,
     /// `*` is listed: every account may connect (acceptance permitting).
     pub wildcard: bool,
     pub acceptance_required: Option<bool>,
@@ -728,7 +724,7 @@ pub fn target_health_by_zone(provider: &ProviderSide) -> Fact<Vec<TargetGroupZon
     Fact::Known(out)
 }
 
-/// The allow-list against the quota and the connections (the service snapshot's
+/// The allow-list's size and the allow-list against the connections (the service snapshot's
 /// provider facts: every connection of the service).
 pub fn principal_hygiene(snapshot: &Snapshot) -> Fact<PrincipalHygiene> {
     let provider = &snapshot.provider;
@@ -788,9 +784,6 @@ pub fn principal_hygiene(snapshot: &Snapshot) -> Fact<PrincipalHygiene> {
     };
     Fact::Known(PrincipalHygiene {
         in_use: principals.len(),
-        quota: QUOTA,
-        headroom: QUOTA.saturating_sub(principals.len()),
-        near_quota: principals.len() >= QUOTA_WARN_AT,
         wildcard,
         acceptance_required: snapshot.acceptance_required(),
         without_connection,
@@ -1316,8 +1309,8 @@ mod tests {
         let Fact::Known(h) = principal_hygiene(&s) else {
             panic!("known")
         };
-        assert_eq!((h.in_use, h.quota, h.headroom), (3, 50, 47));
-        assert!(!h.near_quota && !h.wildcard);
+        assert_eq!(h.in_use, 3);
+        assert!(!h.wildcard);
         assert_eq!(
             h.without_connection,
             Fact::Known(vec!["arn:aws:iam::444444444444:role/partner".to_owned()])
@@ -1332,7 +1325,7 @@ mod tests {
         );
         assert_eq!(h.organization_entries.len(), 1);
 
-        // `*` allows every owner; 48 entries is near the quota.
+        // `*` allows every owner; 48 entries are counted, with no invented limit.
         s.provider.allowed_principals = Fact::Known(
             std::iter::once("*".to_owned())
                 .chain((0..47).map(|i| format!("arn:aws:iam::{:012}:root", 700000000000u64 + i)))
@@ -1345,8 +1338,8 @@ mod tests {
         let Fact::Known(h) = principal_hygiene(&s) else {
             panic!("known")
         };
-        assert!(h.wildcard && h.near_quota);
-        assert_eq!(h.headroom, 2);
+        assert!(h.wildcard);
+        assert_eq!(h.in_use, 48);
         assert_eq!(h.owners_not_allowed, Fact::Known(vec![]));
 
         s.provider.connections = Fact::needs_provider(None);

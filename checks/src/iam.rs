@@ -158,6 +158,8 @@ mod tests {
                         "logs",
                         "route53",
                         "route53resolver",
+                        "sns",
+                        "servicequotas"
                     ]
                     .contains(&svc),
                     "{}: unexpected service in {a}",

@@ -543,6 +543,50 @@ pub struct ProviderSide {
     pub security_groups: Fact<Vec<SecurityGroup>>,
     #[serde(default)]
     pub prefix_lists: Fact<Vec<PrefixList>>,
+    /// DescribeVpcEndpointConnectionNotifications for the service, each with its SNS
+    /// topic's policy (sns:GetTopicAttributes).
+    #[serde(default = "not_in_snapshot")]
+    pub connection_notifications: Fact<Vec<ConnectionNotification>>,
+    /// The target groups of the ALBs registered as `alb`-type targets of the NLB's target
+    /// groups (DescribeTargetGroups by LoadBalancerArn, DescribeTargetGroupAttributes).
+    #[serde(default = "not_in_snapshot")]
+    pub alb_target_groups: Fact<Vec<AlbTargetGroup>>,
+}
+
+/// A fact an older snapshot did not record: absent with that reason, never read as "none".
+fn not_in_snapshot<T>() -> Fact<T> {
+    Fact::not_requested("this snapshot was collected before pl-doctor recorded it")
+}
+
+/// One connection notification of the endpoint service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionNotification {
+    pub id: String,
+    /// `Topic` (SNS).
+    pub notification_type: String,
+    /// The SNS topic ARN.
+    pub topic_arn: String,
+    /// Connect, Accept, Reject, Delete.
+    pub events: Vec<String>,
+    /// `Enabled` or `Disabled` (AWS disables a notification it cannot deliver).
+    pub state: String,
+    /// The topic's access policy (GetTopicAttributes `Policy`), as JSON text.
+    pub topic_policy: Fact<String>,
+}
+
+/// A target group of an ALB that is itself a target of the NLB.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlbTargetGroup {
+    /// The ALB's ARN (the NLB target's id).
+    pub load_balancer_arn: String,
+    pub arn: String,
+    pub name: String,
+    /// `load_balancing.cross_zone.enabled`: `true`, `false` or `use_load_balancer_configuration`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_zone: Option<String>,
+    /// Why `cross_zone` is not known (DescribeTargetGroupAttributes failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes_missing: Option<Missing>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -734,6 +778,9 @@ pub struct TargetGroup {
     pub attributes_missing: Option<Missing>,
     /// DescribeTargetHealth.
     pub targets: Fact<Vec<TargetHealthFact>>,
+    /// `proxy_protocol_v2.enabled` (DescribeTargetGroupAttributes); absent when not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_protocol_v2: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -28,6 +28,7 @@ pub static RUNBOOK: &[Check] = &[
     check!(nlb_security_group),
     check!(target_health),
     check!(target_sg_ingress),
+    check!(nlb_capacity),
     check!(private_dns_verification),
     check!(private_dns_enabled),
     check!(vpc_dns_attributes),

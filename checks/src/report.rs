@@ -47,6 +47,33 @@ pub struct Target {
     /// in the consumer view, when AWS reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_region: Option<String>,
+    /// The provider's AWS/PrivateLinkServices RstPacketsSent for this endpoint, summed over
+    /// the window: resets the service sent back to this consumer. Absent when the series
+    /// was not collected (no provider access).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_rst_packets_sent: Option<f64>,
+}
+
+/// RstPacketsSent (AWS/PrivateLinkServices) to this endpoint over the window, when collected.
+fn provider_rst_packets_sent(snapshot: &Snapshot) -> Option<f64> {
+    let metrics = snapshot.observability.metrics.known()?;
+    let id = &snapshot.consumer.endpoint.id;
+    let mine: Vec<_> = metrics
+        .iter()
+        .filter(|m| {
+            m.namespace == "AWS/PrivateLinkServices"
+                && m.metric_name == "RstPacketsSent"
+                && m.dimensions.get("VPC Endpoint Id") == Some(id)
+        })
+        .collect();
+    if mine.is_empty() {
+        return None;
+    }
+    Some(
+        mine.iter()
+            .flat_map(|m| &m.points)
+            .fold(0.0, |a, (_, v)| a + v),
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,6 +287,7 @@ pub fn build(
                     .or_else(|| service.and_then(|s| s.service_region.clone())),
                 View::Provider => Some(snapshot.region.clone()),
             },
+            provider_rst_packets_sent: provider_rst_packets_sent(snapshot),
         },
         started_at,
         duration_ms,

@@ -724,6 +724,8 @@ fn absent_provider(why: &Missing) -> ProviderSide {
         subnets: a(why),
         security_groups: a(why),
         prefix_lists: a(why),
+        connection_notifications: a(why),
+        alb_target_groups: a(why),
     }
 }
 

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 pub const GET_METRIC_DATA: &str = "cloudwatch:GetMetricData";
 pub const NLB_NAMESPACE: &str = "AWS/NetworkELB";
 pub const ENDPOINT_NAMESPACE: &str = "AWS/PrivateLinkEndpoints";
+pub const SERVICE_NAMESPACE: &str = "AWS/PrivateLinkServices";
 
 /// NLB metrics per load balancer (dimension LoadBalancer), with the statistic that
 /// makes sense for each (AWS's "most useful statistics").
@@ -31,7 +32,18 @@ const NLB_METRICS: &[(&str, &str)] = &[
     ("TCP_Client_Reset_Count", "Sum"),
     ("ActiveFlowCount", "Average"),
     ("NewFlowCount", "Sum"),
+    // PrivateLink source-port exhaustion (nlb-capacity).
+    ("PortAllocationErrorCount", "Sum"),
+    // Flows the NLB's security groups dropped: invisible in every other NLB metric
+    // (nlb-security-group's evidence).
+    ("SecurityGroupBlockedFlowCount_Inbound_TCP", "Sum"),
 ];
+
+/// Per AZ of each NLB (dimensions AvailabilityZone, LoadBalancer): where ports run out.
+const NLB_ZONE_METRICS: &[(&str, &str)] = &[("PortAllocationErrorCount", "Sum")];
+
+/// The provider's view of each connected endpoint (dimensions Service Id, VPC Endpoint Id).
+const SERVICE_ENDPOINT_METRICS: &[(&str, &str)] = &[("RstPacketsSent", "Sum")];
 
 /// Host counts exist only per target group (dimensions TargetGroup, LoadBalancer).
 /// Minimum healthy and maximum unhealthy: a dip inside a period must not average away.
@@ -152,11 +164,20 @@ pub fn target_group_dimension(arn: &str) -> Option<&str> {
         .filter(|r| r.starts_with("targetgroup/"))
 }
 
-/// The provider's queries: every NLB of the service, and every target group behind it.
-/// Err when a fact they depend on is missing (provider access given, but a describe
-/// failed): a plan with a hole would let the check read absent host counts as healthy.
+/// What the provider's queries are asked about: the NLBs (ARN and AZ names), each target
+/// group with the load balancers it serves, and the service with its connected endpoints.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderScope {
+    pub nlbs: Vec<(String, Vec<String>)>,
+    pub target_groups: Vec<(String, Vec<String>)>,
+    /// The service id and the endpoints connected to it (AWS/PrivateLinkServices).
+    pub service: Option<(String, Vec<String>)>,
+}
+
 /// The provider's queries for a collected provider side (the tests' way in; the collector
 /// starts them earlier, from the ARNs, with [`provider_plan_for`]).
+/// Err when a fact they depend on is missing (provider access given, but a describe
+/// failed): a plan with a hole would let the check read absent host counts as healthy.
 #[cfg(test)]
 pub fn provider_plan(provider: &ProviderSide, period_seconds: u32) -> Result<MetricPlan, Missing> {
     let config = provider
@@ -164,22 +185,47 @@ pub fn provider_plan(provider: &ProviderSide, period_seconds: u32) -> Result<Met
         .as_result()
         .map_err(Clone::clone)?;
     let target_groups = provider.target_groups.as_result().map_err(Clone::clone)?;
-    let groups: Vec<(String, Vec<String>)> = target_groups
-        .iter()
-        .map(|t| (t.arn.clone(), t.load_balancer_arns.clone()))
-        .collect();
-    provider_plan_for(&config.network_load_balancer_arns, &groups, period_seconds)
+    let zones = |arn: &str| -> Vec<String> {
+        provider
+            .load_balancers
+            .known()
+            .and_then(|lbs| lbs.iter().find(|l| l.arn == arn))
+            .map(|l| {
+                l.availability_zones
+                    .iter()
+                    .map(|z| z.zone_name.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let endpoints: Vec<String> = provider
+        .connections
+        .known()
+        .map(|c| c.iter().map(|c| c.vpc_endpoint_id.clone()).collect())
+        .unwrap_or_default();
+    let scope = ProviderScope {
+        nlbs: config
+            .network_load_balancer_arns
+            .iter()
+            .map(|a| (a.clone(), zones(a)))
+            .collect(),
+        target_groups: target_groups
+            .iter()
+            .map(|t| (t.arn.clone(), t.load_balancer_arns.clone()))
+            .collect(),
+        service: Some((config.service_id.clone(), endpoints)),
+    };
+    provider_plan_for(&scope, period_seconds)
 }
 
-/// The provider's queries from the ARNs alone (each target group with the load balancers
-/// it serves), so they can start as soon as DescribeTargetGroups has answered.
+/// The provider's queries from the ARNs alone, so they can start as soon as
+/// DescribeLoadBalancers and DescribeTargetGroups have answered.
 pub fn provider_plan_for(
-    nlb_arns: &[String],
-    target_groups: &[(String, Vec<String>)],
+    scope: &ProviderScope,
     period_seconds: u32,
 ) -> Result<MetricPlan, Missing> {
     let mut plan = MetricPlan::new(period_seconds);
-    for arn in nlb_arns {
+    for (arn, zones) in &scope.nlbs {
         let Some(lb) = lb_dimension(arn) else {
             return Err(Missing::ApiError {
                 operation: GET_METRIC_DATA.into(),
@@ -189,7 +235,8 @@ pub fn provider_plan_for(
         for m in NLB_METRICS {
             plan.push(NLB_NAMESPACE, *m, &[("LoadBalancer", lb)]);
         }
-        for (tg_arn, _) in target_groups
+        for (tg_arn, _) in scope
+            .target_groups
             .iter()
             .filter(|(_, lbs)| lbs.iter().any(|a| a == arn))
         {
@@ -204,6 +251,26 @@ pub fn provider_plan_for(
                     NLB_NAMESPACE,
                     *m,
                     &[("LoadBalancer", lb), ("TargetGroup", tg_dim)],
+                );
+            }
+        }
+        for zone in zones {
+            for m in NLB_ZONE_METRICS {
+                plan.push(
+                    NLB_NAMESPACE,
+                    *m,
+                    &[("AvailabilityZone", zone), ("LoadBalancer", lb)],
+                );
+            }
+        }
+    }
+    if let Some((service_id, endpoints)) = &scope.service {
+        for endpoint in endpoints {
+            for m in SERVICE_ENDPOINT_METRICS {
+                plan.push(
+                    SERVICE_NAMESPACE,
+                    *m,
+                    &[("Service Id", service_id), (ENDPOINT_DIMENSION, endpoint)],
                 );
             }
         }
@@ -394,8 +461,41 @@ pub struct Window {
     pub end: std::time::SystemTime,
 }
 
-/// One GetMetricData call (all pages) for `plan`, bounded by the overall deadline.
+/// `plan` in as few GetMetricData calls as the per-call query limit allows (a service with
+/// hundreds of connections asks one RstPacketsSent query per endpoint), all at once.
 pub async fn fetch(
+    stage: Stage<'_>,
+    cw: &aws_sdk_cloudwatch::Client,
+    plan: &MetricPlan,
+    window: Window,
+    deadline: Instant,
+) -> Result<Vec<MetricSeries>, Missing> {
+    if plan.series.len() <= MAX_QUERIES_PER_CALL {
+        return fetch_one(stage, cw, plan, window, deadline).await;
+    }
+    let parts: Vec<MetricPlan> = plan
+        .series
+        .chunks(MAX_QUERIES_PER_CALL)
+        .map(|c| MetricPlan {
+            period_seconds: plan.period_seconds,
+            series: c.to_vec(),
+        })
+        .collect();
+    let replies = futures_util::future::join_all(
+        parts
+            .iter()
+            .map(|p| fetch_one(stage, cw, p, window, deadline)),
+    )
+    .await;
+    let mut all = Vec::with_capacity(plan.series.len());
+    for r in replies {
+        all.extend(r?);
+    }
+    Ok(all)
+}
+
+/// One GetMetricData call (all pages) for `plan`, bounded by the overall deadline.
+async fn fetch_one(
     stage: Stage<'_>,
     cw: &aws_sdk_cloudwatch::Client,
     plan: &MetricPlan,
@@ -454,7 +554,9 @@ mod tests {
     use pl_checks::check::CheckResult;
     use pl_checks::check::{EvalOptions, Status};
     use pl_checks::fact::Fact;
-    use pl_checks::scenarios::base::{healthy, CONSUMER_VPC, ENDPOINT_ID, SERVICE_NAME};
+    use pl_checks::scenarios::base::{
+        healthy, CONSUMER_VPC, ENDPOINT_ID, SERVICE_ID, SERVICE_NAME,
+    };
     use std::sync::{Arc, Mutex};
 
     /// 2026-11-24T09:00:00Z, the healthy scenario's window start.
@@ -503,6 +605,8 @@ mod tests {
             .collect();
         let nlb = dims(&[("LoadBalancer", lb)]);
         let per_tg = dims(&[("LoadBalancer", lb), ("TargetGroup", tg)]);
+        let per_az = |az: &str| dims(&[("AvailabilityZone", az), ("LoadBalancer", lb)]);
+        let per_endpoint = dims(&[("Service Id", SERVICE_ID), ("VPC Endpoint Id", ENDPOINT_ID)]);
         assert_eq!(
             got,
             vec![
@@ -510,12 +614,19 @@ mod tests {
                 ("TCP_ELB_Reset_Count", "Sum", nlb.clone()),
                 ("TCP_Client_Reset_Count", "Sum", nlb.clone()),
                 ("ActiveFlowCount", "Average", nlb.clone()),
-                ("NewFlowCount", "Sum", nlb),
+                ("NewFlowCount", "Sum", nlb.clone()),
+                ("PortAllocationErrorCount", "Sum", nlb.clone()),
+                ("SecurityGroupBlockedFlowCount_Inbound_TCP", "Sum", nlb),
                 ("HealthyHostCount", "Minimum", per_tg.clone()),
                 ("UnHealthyHostCount", "Maximum", per_tg),
+                ("PortAllocationErrorCount", "Sum", per_az("us-east-1a")),
+                ("PortAllocationErrorCount", "Sum", per_az("us-east-1b")),
+                ("RstPacketsSent", "Sum", per_endpoint),
             ]
         );
-        assert!(plan.series.iter().all(|p| p.namespace == NLB_NAMESPACE));
+        let namespaces: Vec<&str> = plan.series.iter().map(|p| p.namespace).collect();
+        assert_eq!(namespaces[..11], [NLB_NAMESPACE; 11]);
+        assert_eq!(namespaces[11], SERVICE_NAMESPACE);
         for p in &plan.series {
             let mut chars = p.id.chars();
             assert!(
@@ -622,7 +733,7 @@ mod tests {
     fn steady(metric: &str) -> Vec<f64> {
         match metric {
             "TCP_Target_Reset_Count" => vec![0., 1., 0., 0., 0., 0., 2., 0., 0., 0., 0., 0.],
-            "TCP_Client_Reset_Count" | "RstPacketsReceived" => {
+            "TCP_Client_Reset_Count" | "RstPacketsReceived" | "RstPacketsSent" => {
                 vec![1., 0., 0., 1., 0., 0., 0., 0., 1., 0., 0., 0.]
             }
             "ActiveFlowCount" => vec![
@@ -688,9 +799,9 @@ mod tests {
         assert_eq!(first.start_time(), Some(&DateTime::from_secs(T0)));
         assert_eq!(first.end_time(), Some(&DateTime::from_secs(T0 + 3600)));
         let queries = first.metric_data_queries();
-        assert_eq!(queries.len(), 7);
-        let q = &queries[5];
-        assert_eq!(q.id(), Some("m5"));
+        assert_eq!(queries.len(), 12);
+        let q = &queries[7];
+        assert_eq!(q.id(), Some("m7"));
         let stat = q.metric_stat().unwrap();
         assert_eq!((stat.period(), stat.stat()), (Some(300), Some("Minimum")));
         let metric = stat.metric().unwrap();
@@ -712,7 +823,15 @@ mod tests {
             ]
         );
 
-        assert_eq!(series.len(), 7);
+        assert_eq!(series.len(), 12);
+        let rst_sent = &series[11];
+        assert_eq!(
+            (
+                rst_sent.namespace.as_str(),
+                rst_sent.dimensions.get("Service Id").map(String::as_str)
+            ),
+            (SERVICE_NAMESPACE, Some(SERVICE_ID))
+        );
         let resets = &series[0];
         assert_eq!(resets.metric_name, "TCP_Target_Reset_Count");
         assert_eq!(resets.period_seconds, 300);
@@ -723,6 +842,44 @@ mod tests {
         assert!(
             resets.points.windows(2).all(|w| w[0].0 < w[1].0),
             "oldest first"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_service_with_hundreds_of_connections_is_asked_in_calls_of_500_queries() {
+        let mut s = healthy();
+        if let Fact::Known(c) = &mut s.provider.connections {
+            let first = c[0].clone();
+            c.clear();
+            for i in 0..600 {
+                let mut e = first.clone();
+                e.vpc_endpoint_id = format!("vpce-{i:017x}");
+                c.push(e);
+            }
+        }
+        let plan = provider_plan(&s.provider, 300).unwrap();
+        assert_eq!(plan.series.len(), 11 + 600);
+        let sizes: Arc<Mutex<Vec<usize>>> = Arc::default();
+        let record = sizes.clone();
+        let rule = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+            .match_requests(move |i| {
+                record.lock().unwrap().push(i.metric_data_queries().len());
+                true
+            })
+            .sequence()
+            .output(|| GetMetricDataOutput::builder().build())
+            .repeatedly()
+            .build();
+        let cw = mock_client!(aws_sdk_cloudwatch, [&rule]);
+        let tracker = Tracker::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let got = fetch(tracker.stage("t"), &cw, &plan, window(), deadline).await;
+        let mut sizes = sizes.lock().unwrap().clone();
+        sizes.sort_unstable();
+        assert_eq!(sizes, [111, 500], "two calls, none over the limit");
+        // Every query came back without a result: a hole, reported, not "no traffic".
+        assert!(
+            matches!(got, Err(Missing::ApiError { message, .. }) if message.contains("no result for"))
         );
     }
 
@@ -771,6 +928,46 @@ mod tests {
             "{}",
             c.summary
         );
+    }
+
+    fn exhausted(metric: &str) -> Vec<f64> {
+        match metric {
+            "PortAllocationErrorCount" => {
+                vec![0., 0., 0., 0., 0., 0., 0., 0., 12., 40., 31., 0.]
+            }
+            other => steady(other),
+        }
+    }
+
+    #[tokio::test]
+    async fn replayed_port_allocation_errors_fail_nlb_capacity_with_per_az_peaks() {
+        let mut s = healthy();
+        s.observability.metrics = Fact::Known(both_sides(exhausted).await);
+        let report = pl_checks::report::build(&s, &EvalOptions::default(), "t".into(), 0);
+        let c = report
+            .checks
+            .iter()
+            .find(|c| c.id == "nlb-capacity")
+            .unwrap();
+        assert_eq!(c.status, Status::Fail, "{}", c.summary);
+        assert_eq!(c.evidence["port_allocation_errors_total"], 83.0);
+        let peaks = c.evidence["port_allocation_error_peaks"]
+            .as_array()
+            .unwrap();
+        assert_eq!(peaks.len(), 2, "one per AZ of the NLB: {peaks:?}");
+        assert_eq!(peaks[0]["errors"], 40.0);
+        // The provider's RstPacketsSent for this endpoint lands on the report's target.
+        assert_eq!(report.target.provider_rst_packets_sent, Some(3.0));
+
+        let steady_side = both_sides(steady).await;
+        s.observability.metrics = Fact::Known(steady_side);
+        let report = pl_checks::report::build(&s, &EvalOptions::default(), "t".into(), 0);
+        let c = report
+            .checks
+            .iter()
+            .find(|c| c.id == "nlb-capacity")
+            .unwrap();
+        assert_eq!(c.status, Status::Pass, "{}", c.summary);
     }
 
     #[tokio::test]

@@ -42,6 +42,8 @@ pub const PROVIDER: &[&str] = &[
     "ec2:DescribeVpcEndpointServiceConfigurations",
     "ec2:DescribeVpcEndpointServicePermissions",
     "ec2:DescribeVpcEndpointConnections",
+    "ec2:DescribeVpcEndpointConnectionNotifications",
+    "sns:GetTopicAttributes",
     "ec2:DescribeSubnets",
     "ec2:DescribeInstances",
     "ec2:DescribeNetworkInterfaces",
@@ -114,7 +116,7 @@ mod tests {
 
     /// Every `"service:Operation"` literal of the product code.
     fn action_literals(text: &str) -> Vec<String> {
-        const SERVICES: [&str; 8] = [
+        const SERVICES: [&str; 10] = [
             "ec2",
             "elasticloadbalancing",
             "sts",
@@ -123,6 +125,8 @@ mod tests {
             "route53",
             "route53resolver",
             "organizations",
+            "sns",
+            "servicequotas",
         ];
         let mut found = Vec::new();
         for service in SERVICES {
@@ -141,8 +145,8 @@ mod tests {
     /// Every SDK fluent call on a client (`ec2.describe_vpcs()`, across line breaks),
     /// as `(client, Operation)`.
     fn sdk_calls(text: &str) -> Vec<(String, String)> {
-        const CLIENTS: [&str; 8] = [
-            "ec2", "elb", "sts", "logs", "cw", "route53", "resolver", "org",
+        const CLIENTS: [&str; 10] = [
+            "ec2", "elb", "sts", "logs", "cw", "route53", "resolver", "org", "sns", "quotas",
         ];
         let flat: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         let mut found = Vec::new();

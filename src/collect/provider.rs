@@ -20,6 +20,7 @@ pub struct Clients {
     ec2: aws_sdk_ec2::Client,
     elb: aws_sdk_elasticloadbalancingv2::Client,
     sts: aws_sdk_sts::Client,
+    sns: aws_sdk_sns::Client,
 }
 
 impl Clients {
@@ -28,6 +29,7 @@ impl Clients {
             ec2: aws_sdk_ec2::Client::new(conf),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(conf),
             sts: aws_sdk_sts::Client::new(conf),
+            sns: aws_sdk_sns::Client::new(conf),
         }
     }
 }
@@ -45,6 +47,8 @@ pub fn without_access(owner: Option<&str>) -> ProviderSide {
         subnets: Fact::needs_provider(owner),
         security_groups: Fact::needs_provider(owner),
         prefix_lists: Fact::needs_provider(owner),
+        connection_notifications: Fact::needs_provider(owner),
+        alb_target_groups: Fact::needs_provider(owner),
     }
 }
 
@@ -74,6 +78,8 @@ pub struct ServiceLookup {
     /// DescribeVpcEndpointConnections as the SDK returned it: the provider view builds
     /// each connection's endpoint from it (DNS entries and all).
     pub connections: Result<Vec<ec2t::VpcEndpointConnection>, CallFailure>,
+    /// DescribeVpcEndpointConnectionNotifications filtered to the service.
+    pub notifications: Result<Vec<ec2t::ConnectionNotification>, CallFailure>,
 }
 
 impl ServiceLookup {
@@ -224,8 +230,23 @@ pub async fn lookup(
             .send()
             .try_collect(),
     );
-    let (account_facts, configuration, allowed_principals, connections) =
-        tokio::join!(account_facts, configuration, permissions, connections);
+    let notifications = stage.call(
+        DESCRIBE_NOTIFICATIONS,
+        c.ec2
+            .describe_vpc_endpoint_connection_notifications()
+            .filters(Filter::builder().name("service-id").values(svc_id).build())
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect(),
+    );
+    let (account_facts, configuration, allowed_principals, connections, notifications) = tokio::join!(
+        account_facts,
+        configuration,
+        permissions,
+        connections,
+        notifications
+    );
     ServiceLookup {
         service_id: svc_id.to_owned(),
         identity: account_facts.identity,
@@ -233,6 +254,7 @@ pub async fn lookup(
         configuration,
         allowed_principals,
         connections,
+        notifications,
     }
 }
 
@@ -244,32 +266,122 @@ pub async fn complete(
     metrics: Option<MetricsRequest<'_>>,
 ) -> (ProviderSide, Option<ProviderSeries>) {
     let service_configuration = l.configuration_fact();
-    let (lbs, series) = match &service_configuration {
-        Fact::Known(s) => {
-            load_balancers(tracker, c, s.network_load_balancer_arns.clone(), metrics).await
+    let connections = l.connections_fact();
+    // The endpoints whose AWS/PrivateLinkServices series can exist: the connected ones.
+    let connected: Vec<String> = connections
+        .known()
+        .map(|cs| {
+            cs.iter()
+                .filter(|c| {
+                    !["deleted", "deleting", "rejected", "expired", "failed"]
+                        .iter()
+                        .any(|st| eq_wire(st, &c.vpc_endpoint_state))
+                })
+                .map(|c| c.vpc_endpoint_id.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let lbs = async {
+        match &service_configuration {
+            Fact::Known(s) => {
+                let service = (s.service_id.clone(), connected);
+                load_balancers(
+                    tracker,
+                    c,
+                    s.network_load_balancer_arns.clone(),
+                    service,
+                    metrics,
+                )
+                .await
+            }
+            Fact::Absent(m) => (
+                LoadBalancing::absent(m.clone()),
+                metrics.map(|_| Err(m.clone())),
+            ),
         }
-        Fact::Absent(m) => (
-            LoadBalancing::absent(m.clone()),
-            metrics.map(|_| Err(m.clone())),
-        ),
     };
+    // The notifications' topic policies beside the load balancers: they need only the
+    // notification list.
+    let ((lbs, series), connection_notifications) =
+        tokio::join!(lbs, connection_notifications(tracker, c, &l.notifications));
     let side = ProviderSide {
         identity: l.identity.clone(),
         service_configuration,
         allowed_principals: l.allowed_principals.clone(),
-        connections: l.connections_fact(),
+        connections,
         az_map: l.az_map.clone(),
         load_balancers: lbs.load_balancers,
         target_groups: lbs.target_groups,
         subnets: lbs.subnets,
         security_groups: lbs.security_groups,
         prefix_lists: lbs.prefix_lists,
+        connection_notifications,
+        alb_target_groups: lbs.alb_target_groups,
     };
     (side, series)
 }
 
+const DESCRIBE_NOTIFICATIONS: &str = "ec2:DescribeVpcEndpointConnectionNotifications";
+const GET_TOPIC_ATTRIBUTES: &str = "sns:GetTopicAttributes";
+
+/// The service's connection notifications, each with its SNS topic's policy (one
+/// GetTopicAttributes per distinct topic, all at once).
+async fn connection_notifications(
+    tracker: &Tracker,
+    c: &Clients,
+    listed: &Result<Vec<ec2t::ConnectionNotification>, CallFailure>,
+) -> Fact<Vec<ConnectionNotification>> {
+    let listed = match listed {
+        Ok(l) => l,
+        Err(f) => return Fact::Absent(f.to_missing()),
+    };
+    let topics = sorted_unique(
+        listed
+            .iter()
+            .filter_map(|n| n.connection_notification_arn().map(str::to_owned)),
+    );
+    let stage = tracker.stage("provider: notification topics");
+    let policies: BTreeMap<String, Fact<String>> = join_all(topics.iter().map(|t| async move {
+        let r = stage
+            .call(
+                GET_TOPIC_ATTRIBUTES,
+                c.sns.get_topic_attributes().topic_arn(t).send(),
+            )
+            .await;
+        let policy = match r {
+            Ok(o) => match o.attributes().and_then(|a| a.get("Policy")) {
+                Some(p) => Fact::Known(p.clone()),
+                None => Fact::Absent(Missing::ApiError {
+                    operation: GET_TOPIC_ATTRIBUTES.into(),
+                    message: format!("{t} has no Policy attribute"),
+                }),
+            },
+            Err(f) => Fact::Absent(f.to_missing()),
+        };
+        (t.clone(), policy)
+    }))
+    .await
+    .into_iter()
+    .collect();
+    convert_all(
+        DESCRIBE_NOTIFICATIONS,
+        Ok::<_, CallFailure>(listed.clone()),
+        |n| {
+            convert::ec2::connection_notification(n, |topic| {
+                policies.get(topic).cloned().unwrap_or_else(|| {
+                    Fact::Absent(Missing::ApiError {
+                        operation: GET_TOPIC_ATTRIBUTES.into(),
+                        message: "the notification names no topic".into(),
+                    })
+                })
+            })
+        },
+    )
+}
+
 /// Everything behind the service's NLBs.
 struct LoadBalancing {
+    alb_target_groups: Fact<Vec<AlbTargetGroup>>,
     load_balancers: Fact<Vec<LoadBalancer>>,
     target_groups: Fact<Vec<TargetGroup>>,
     subnets: Fact<Vec<Subnet>>,
@@ -280,6 +392,7 @@ struct LoadBalancing {
 impl LoadBalancing {
     fn absent(m: Missing) -> Self {
         LoadBalancing {
+            alb_target_groups: Fact::Absent(m.clone()),
             load_balancers: Fact::Absent(m.clone()),
             target_groups: Fact::Absent(m.clone()),
             subnets: Fact::Absent(m.clone()),
@@ -306,11 +419,13 @@ async fn load_balancers(
     tracker: &Tracker,
     c: &Clients,
     arns: Vec<String>,
+    service: (String, Vec<String>),
     metrics: Option<MetricsRequest<'_>>,
 ) -> (LoadBalancing, Option<ProviderSeries>) {
     if arns.is_empty() {
         // A service fronted by Gateway Load Balancers only: no NLB facts to gather.
         let nothing = LoadBalancing {
+            alb_target_groups: Fact::Known(vec![]),
             load_balancers: Fact::Known(vec![]),
             target_groups: Fact::Known(vec![]),
             subnets: Fact::Known(vec![]),
@@ -396,7 +511,26 @@ async fn load_balancers(
             })
             .collect::<Result<Vec<_>, _>>()
             .map(|v| v.into_iter().flatten().collect());
-        let plan = groups.and_then(|g| metrics::provider_plan_for(&arns, &g, m.period_seconds));
+        let nlbs = per_lb
+            .iter()
+            .map(|p| {
+                let arn = p.lb.load_balancer_arn().unwrap_or_default().to_owned();
+                let zones =
+                    p.lb.availability_zones()
+                        .iter()
+                        .filter_map(|z| z.zone_name().map(str::to_owned))
+                        .collect();
+                (arn, zones)
+            })
+            .collect();
+        let plan = groups.and_then(|target_groups| {
+            let scope = metrics::ProviderScope {
+                nlbs,
+                target_groups,
+                service: Some(service),
+            };
+            metrics::provider_plan_for(&scope, m.period_seconds)
+        });
         Some(match plan {
             Ok(plan) => {
                 let stage = tracker.stage("provider: metrics");
@@ -472,7 +606,7 @@ async fn behind_load_balancers(
                     .send(),
             )
             .await
-            .map(|o| convert::elb::target_group_cross_zone(o.attributes()))
+            .map(|o| convert::elb::target_group_attrs(o.attributes()))
             .map_err(|f| f.to_missing())
     }));
     // The subnets and security groups of the NLBs' and target groups' VPCs, by filter in
@@ -507,9 +641,11 @@ async fn behind_load_balancers(
     let instance_ids = targets_of("instance");
     let target_ips = targets_of("ip");
     let tg_vpcs = sorted_unique(tgs.iter().filter_map(|t| t.vpc_id().map(str::to_owned)));
-    let (instances, target_enis) = tokio::join!(
+    let alb_arns = targets_of("alb");
+    let (instances, target_enis, alb_target_groups) = tokio::join!(
         target_instances(stage, c, instance_ids),
-        target_enis(stage, c, target_ips, tg_vpcs)
+        target_enis(stage, c, target_ips, tg_vpcs),
+        alb_target_groups(tracker, c, alb_arns)
     );
 
     let subnet_list: Result<&[Subnet], &Missing> = vpc_subnets.as_deref();
@@ -652,6 +788,7 @@ async fn behind_load_balancers(
     let lists = prefix_lists(tracker, "provider: prefix lists", &c.ec2, &groups).await;
 
     LoadBalancing {
+        alb_target_groups,
         load_balancers: match load_balancers_missing {
             Some(m) => Fact::Absent(m),
             None => Fact::Known(load_balancers),
@@ -664,6 +801,77 @@ async fn behind_load_balancers(
         security_groups: groups,
         prefix_lists: lists,
     }
+}
+
+/// The target groups of the ALBs registered as `alb`-type targets, with their cross-zone
+/// attribute: DescribeTargetGroups by each ALB's ARN, then their attributes. No call when
+/// no target is an ALB.
+async fn alb_target_groups(
+    tracker: &Tracker,
+    c: &Clients,
+    alb_arns: Vec<String>,
+) -> Fact<Vec<AlbTargetGroup>> {
+    if alb_arns.is_empty() {
+        return Fact::Known(vec![]);
+    }
+    let stage = tracker.stage("provider: ALB target groups");
+    let listed = join_all(alb_arns.iter().map(|arn| async move {
+        let r = stage
+            .call(
+                DESCRIBE_TARGET_GROUPS,
+                c.elb
+                    .describe_target_groups()
+                    .load_balancer_arn(arn)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect(),
+            )
+            .await;
+        (arn.clone(), r)
+    }))
+    .await;
+    let mut groups: Vec<(String, elb::TargetGroup)> = Vec::new();
+    for (arn, r) in listed {
+        match r {
+            Ok(tgs) => groups.extend(tgs.into_iter().map(|t| (arn.clone(), t))),
+            Err(f) => return Fact::Absent(f.to_missing()),
+        }
+    }
+    let stage = tracker.stage("provider: ALB target group attributes");
+    let attrs = join_all(groups.iter().map(|(_, tg)| async move {
+        stage
+            .call(
+                "elasticloadbalancing:DescribeTargetGroupAttributes",
+                c.elb
+                    .describe_target_group_attributes()
+                    .target_group_arn(tg.target_group_arn().unwrap_or_default())
+                    .send(),
+            )
+            .await
+            .map(|o| convert::elb::target_group_cross_zone(o.attributes()))
+            .map_err(|f| f.to_missing())
+    }))
+    .await;
+    Fact::Known(
+        groups
+            .iter()
+            .zip(attrs)
+            .map(|((alb, tg), attr)| {
+                let (cross_zone, attributes_missing) = match attr {
+                    Ok(v) => (v, None),
+                    Err(m) => (None, Some(m)),
+                };
+                AlbTargetGroup {
+                    load_balancer_arn: alb.clone(),
+                    arn: tg.target_group_arn().unwrap_or_default().to_owned(),
+                    name: tg.target_group_name().unwrap_or_default().to_owned(),
+                    cross_zone,
+                    attributes_missing,
+                }
+            })
+            .collect(),
+    )
 }
 
 type PerLbCalls = (

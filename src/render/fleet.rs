@@ -158,22 +158,16 @@ fn target_rows(s: &ServiceSummary) -> Result<Vec<[String; 3]>, String> {
     Ok(rows)
 }
 
-/// The allowed-principals hygiene, one line each: headroom, then what needs a look.
+/// The allowed-principals hygiene, one line each: the count, then what needs a look.
 fn principal_lines(s: &ServiceSummary) -> Vec<String> {
     let h = match &s.principals {
         Fact::Known(h) => h,
         Fact::Absent(m) => return vec![format!("Allowed principals: not known: {m}")],
     };
     let mut lines = vec![format!(
-        "Allowed principals: {} of {} (default quota) in use, {} left{}; acceptance required: {}",
+        "Allowed principals: {} entr{}; acceptance required: {}",
         h.in_use,
-        h.quota,
-        h.headroom,
-        if h.near_quota {
-            ": request an increase before onboarding more consumers"
-        } else {
-            ""
-        },
+        if h.in_use == 1 { "y" } else { "ies" },
         match h.acceptance_required {
             Some(true) => "yes",
             Some(false) => "no",
@@ -356,6 +350,7 @@ fn endpoint_table(f: &FleetReport, rows: &[&Report], style: Style) -> String {
             "Region",
             "State",
             "AZs (owner's names)",
+            "RSTs sent",
         ],
     };
     // The provider view always shows where each consumer's endpoint is (cross-region
@@ -389,6 +384,13 @@ fn endpoint_table(f: &FleetReport, rows: &[&Report], style: Style) -> String {
                 Cell::new(r.target.endpoint_region.as_deref().unwrap_or("-")),
                 Cell::new(&r.target.endpoint_state),
                 Cell::new(zones(r)),
+                // AWS/PrivateLinkServices RstPacketsSent: resets the service sent this endpoint.
+                Cell::new(
+                    r.target
+                        .provider_rst_packets_sent
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                ),
             ],
         };
         if region_column {

@@ -12,6 +12,9 @@ production:
   owner, the endpoints of every account connected to its services.
 * DescribeVpcEndpoints in moto does not filter by `vpc-endpoint-id` or `service-name`;
   AWS documents both filters.
+* CreateVpcEndpointConnectionNotification and DescribeVpcEndpointConnectionNotifications
+  are not implemented in moto; AWS keeps, per service, notifications to an SNS topic for
+  the Connect, Accept, Reject and Delete events, `Enabled` once created.
 * CreateVpcEndpoint (Interface) in moto gives each endpoint ENI a random 10.x address
   outside its subnet and the VPC's default security group; AWS gives it an address in
   the subnet and the endpoint's security groups.
@@ -40,6 +43,7 @@ from werkzeug.serving import make_server
 
 import moto
 from moto.core.responses import ActionResult
+from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpc_service_configuration import VPCServiceConfiguration
 from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
@@ -130,6 +134,53 @@ def describe_vpc_endpoint_connections(self):
             ):
                 connections.append(connection)
     return ActionResult({"VpcEndpointConnections": connections})
+
+
+class ServiceNotFound(EC2ClientError):
+    code = "InvalidVpcEndpointServiceId.NotFound"
+
+
+# (account, region) -> [ConnectionNotification], as AWS returns them.
+_notifications = {}
+
+
+def create_vpc_endpoint_connection_notification(self):
+    params = self._get_params()
+    service_id = params.get("ServiceId")
+    if service_id not in self.ec2_backend.configurations:
+        raise ServiceNotFound(f"The service ID '{service_id}' does not exist")
+    events = [
+        v[0]
+        for k, v in sorted(self.querystring.items(), key=lambda kv: int(kv[0].rsplit(".", 1)[1]) if kv[0].startswith("ConnectionEvents.") else 0)
+        if k.startswith("ConnectionEvents.")
+    ]
+    notification = {
+        "ConnectionNotificationId": "vpce-nfn-" + "%017x" % random.getrandbits(68),
+        "ServiceId": service_id,
+        "ConnectionNotificationType": "Topic",
+        "ConnectionNotificationArn": params.get("ConnectionNotificationArn"),
+        "ConnectionEvents": events,
+        "ConnectionNotificationState": "Enabled",
+    }
+    _notifications.setdefault((self.current_account, self.region), []).append(notification)
+    return ActionResult({"ConnectionNotification": notification, "ClientToken": params.get("ClientToken")})
+
+
+def describe_vpc_endpoint_connection_notifications(self):
+    filters = self._filters_from_querystring()
+    names = {
+        "service-id": "ServiceId",
+        "connection-notification-id": "ConnectionNotificationId",
+        "connection-notification-arn": "ConnectionNotificationArn",
+        "connection-notification-state": "ConnectionNotificationState",
+        "connection-notification-type": "ConnectionNotificationType",
+    }
+    found = [
+        n
+        for n in _notifications.get((self.current_account, self.region), [])
+        if all(n.get(names[f]) in values for f, values in filters.items() if f in names)
+    ]
+    return ActionResult({"ConnectionNotificationSet": found})
 
 
 def subnet_host_address(cidr, taken):
@@ -226,6 +277,10 @@ def install_extensions():
     VPCBackend.describe_vpc_endpoint_services = describe_vpc_endpoint_services
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint
     EC2Response.describe_vpc_endpoint_connections = describe_vpc_endpoint_connections
+    EC2Response.create_vpc_endpoint_connection_notification = create_vpc_endpoint_connection_notification
+    EC2Response.describe_vpc_endpoint_connection_notifications = (
+        describe_vpc_endpoint_connection_notifications
+    )
 
 
 def exit_when_stdin_closes():

@@ -81,9 +81,25 @@ pub struct Spec {
     /// A CloudWatch Logs group (created in the consumer account) that a flow log on each
     /// endpoint ENI, traffic type ALL, default format, delivers to; None: no flow logs.
     pub flow_log_group: Option<&'static str>,
+    /// The service's AcceptanceRequired.
+    pub acceptance_required: bool,
+    /// A connection notification (all four events) to a new SNS topic in the provider
+    /// account, with this topic policy; None: no notification.
+    pub notification: Option<TopicPolicy>,
     /// PrivateDnsEnabled on the interface endpoint.
     pub private_dns_enabled: bool,
 }
+
+/// The policy of a connection-notification topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicPolicy {
+    /// What AWS documents: vpce.amazonaws.com may publish.
+    VpcePublish,
+    /// CreateTopic's default, owner-only policy: the endpoint service cannot publish.
+    OwnerOnly,
+}
+
+pub const NOTIFICATION_TOPIC_NAME: &str = "privatelink-connections";
 
 impl Default for Spec {
     fn default() -> Self {
@@ -100,6 +116,8 @@ impl Default for Spec {
             stop_targets: false,
             endpoint_azs: vec!["us-east-1a", "us-east-1b"],
             flow_log_group: None,
+            acceptance_required: false,
+            notification: None,
             private_dns_enabled: true,
         }
     }
@@ -127,6 +145,8 @@ pub struct World {
     pub endpoint_dns_names: Vec<String>,
     /// The flow logs created for `Spec::flow_log_group`.
     pub flow_log_ids: Vec<String>,
+    /// The SNS topic of `Spec::notification`.
+    pub notification_topic: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,6 +269,13 @@ impl World {
         let pelb = aws_sdk_elasticloadbalancingv2::Client::new(&provider_conf);
 
         let provider = build_provider(&pec2, &pelb, spec).await;
+        let notification_topic = match spec.notification {
+            Some(policy) => {
+                let sns = aws_sdk_sns::Client::new(&provider_conf);
+                Some(build_notification(&pec2, &sns, &provider.service_id, policy).await)
+            }
+            None => None,
+        };
         let consumer = build_consumer(&cec2, spec, &provider.service_name).await;
         let (endpoint_enis, endpoint_dns_names) =
             endpoint_details(&cec2, &consumer.endpoint_id).await;
@@ -274,8 +301,64 @@ impl World {
             endpoint_enis,
             endpoint_dns_names,
             flow_log_ids,
+            notification_topic,
         }
     }
+}
+
+/// An SNS topic with `policy` and a connection notification of the service to it.
+async fn build_notification(
+    ec2: &aws_sdk_ec2::Client,
+    sns: &aws_sdk_sns::Client,
+    service_id: &str,
+    policy: TopicPolicy,
+) -> String {
+    let topic = ok(
+        sns.create_topic()
+            .name(NOTIFICATION_TOPIC_NAME)
+            .send()
+            .await,
+        "CreateTopic",
+    );
+    let arn = topic.topic_arn().expect("topic ARN").to_owned();
+    if policy == TopicPolicy::VpcePublish {
+        let doc = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "vpce-publish",
+                "Effect": "Allow",
+                "Principal": { "Service": "vpce.amazonaws.com" },
+                "Action": "SNS:Publish",
+                "Resource": arn,
+                "Condition": { "ArnLike": { "aws:SourceArn": format!(
+                    "arn:aws:ec2:{REGION}:{PROVIDER_ACCOUNT}:vpc-endpoint-service/{service_id}"
+                ) } }
+            }]
+        });
+        ok(
+            sns.set_topic_attributes()
+                .topic_arn(&arn)
+                .attribute_name("Policy")
+                .attribute_value(doc.to_string())
+                .send()
+                .await,
+            "SetTopicAttributes",
+        );
+    }
+    ok(
+        ec2.create_vpc_endpoint_connection_notification()
+            .service_id(service_id)
+            .connection_notification_arn(&arn)
+            .set_connection_events(Some(
+                ["Connect", "Accept", "Reject", "Delete"]
+                    .map(String::from)
+                    .to_vec(),
+            ))
+            .send()
+            .await,
+        "CreateVpcEndpointConnectionNotification",
+    );
+    arn
 }
 
 /// The endpoint's ENIs and DNS names, read back after the launcher gave the ENIs
@@ -622,7 +705,7 @@ async fn build_provider(
     let service = ok(
         ec2.create_vpc_endpoint_service_configuration()
             .network_load_balancer_arns(&nlb_arn)
-            .acceptance_required(false)
+            .acceptance_required(spec.acceptance_required)
             .private_dns_name(PRIVATE_DNS_NAME)
             .send()
             .await,

@@ -8,7 +8,7 @@ use serde_json::json;
 pub static META: CheckMeta = CheckMeta {
     id: "allowed-principals",
     title: "Consumer is an allowed principal of the service",
-    source: "seed: Step 3 (Allowed principals), Step 2 (open allow-list warning), Scaling (quotas)",
+    source: "seed: Step 3 (Allowed principals), Step 2 (open allow-list warning)",
     severity: Severity::Critical,
     reads: &[
         "provider.allowed_principals",
@@ -29,8 +29,8 @@ allowed principals (DescribeVpcEndpointServicePermissions): `*` (everyone: warns
 `arn:aws:iam::<account>:root` (every principal in the account: passes, noting that a role would be tighter), or \
 an IAM role or user in that account (passes, naming it: only that principal can create endpoints). Organization and \
 OU principals (`arn:aws:organizations::…`) may cover the account, but membership is not visible to pl-doctor, so \
-they make the check unknown unless something else covers the account. Warns at 45 or more entries, near the default \
-quota of 50 allowed principals per service.",
+they make the check unknown unless something else covers the account. Reports how many entries the list holds \
+(AWS documents no quota on allowed principals per service, so no limit is applied).",
         why_it_matters: "Without an allow-list entry the consumer cannot see or target the service at all, and \
 new endpoints are refused. Removing an entry does not break connections that were already accepted, so a working \
 endpoint can hide a missing entry until the consumer recreates it. `*` means anyone in any account can request a \
@@ -39,15 +39,14 @@ connection, and with acceptance_required = false, connect.",
 --add-allowed-principals arn:aws:iam::<account>:root` (tighter: `arn:aws:iam::<account>:role/<role>`). Terraform: \
 `aws_vpc_endpoint_service_allowed_principal` with `principal_arn`. To close an open list: \
 `--remove-allowed-principals '*'` after adding the real consumers, or require acceptance \
-(`aws ec2 modify-vpc-endpoint-service-configuration --service-id <vpce-svc-…> --acceptance-required`). \
-Near the quota: request an increase of \"Allowed principals per VPC endpoint service\" in Service Quotas.",
+(`aws ec2 modify-vpc-endpoint-service-configuration --service-id <vpce-svc-…> --acceptance-required`).",
     },
 };
 
-/// Default quota of allowed principals per endpoint service (seed: Scaling).
-pub(crate) const QUOTA: usize = 50;
-/// Warn this close to the quota: onboarding the next few consumers would hit it.
-pub(crate) const QUOTA_WARN_AT: usize = 45;
+// The seed's "allowed principals per endpoint service (default 50)" is not an AWS quota:
+// the PrivateLink quotas page (docs.aws.amazon.com/vpc/latest/privatelink/vpc-limits-endpoints.html)
+// lists no limit on allowed principals, and Service Quotas has none for it. The count of
+// entries is reported; no limit is invented.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Principal<'a> {
@@ -126,8 +125,9 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         .collect();
 
     let mut details = vec![format!(
-        "{} of {QUOTA} allowed principals (default quota) in use on {service_id}",
-        principals.len()
+        "{} allowed principal entr{} on {service_id}",
+        principals.len(),
+        if principals.len() == 1 { "y" } else { "ies" }
     )];
     let ignored: Vec<&str> = classified
         .iter()
@@ -146,7 +146,7 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         .collect();
     let root_arn = format!("arn:aws:iam::{account}:root");
 
-    let mut out = if everyone {
+    let out = if everyone {
         Outcome::warn(format!(
             "{service_id} allows every principal in every account (`*`){}",
             match acceptance_required {
@@ -206,18 +206,6 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         };
         o.remediation(fix)
     };
-    if principals.len() >= QUOTA_WARN_AT && out.status == crate::check::Status::Pass {
-        out = Outcome::warn(format!(
-            "{} ({} of the default {QUOTA} allowed principals in use: request an increase before onboarding more consumers)",
-            out.summary,
-            principals.len()
-        ))
-        .details(out.details)
-        .remediation(format!(
-            "aws service-quotas request-service-quota-increase --service-code vpc --quota-code <code of \"Allowed principals per VPC endpoint service\"> --desired-value {} (find the code with aws service-quotas list-service-quotas --service-code vpc), or replace account roots with fewer, broader entries.",
-            QUOTA * 2
-        ));
-    }
     out.details(details)
         .evidence("consumer_account", &account)
         .evidence("service_id", &service_id)
@@ -350,9 +338,9 @@ mod tests {
     }
 
     #[test]
-    fn near_quota_warns() {
+    fn a_long_list_is_counted_not_judged_against_an_invented_quota() {
         let mut s = base::healthy();
-        let mut list: Vec<(String, String)> = (0..44)
+        let mut list: Vec<(String, String)> = (0..59)
             .map(|i| {
                 (
                     format!("arn:aws:iam::{:012}:root", 300000000000u64 + i),
@@ -367,10 +355,15 @@ mod tests {
         let refs: Vec<(&str, &str)> = list.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         set(&mut s, &refs);
         let o = run(&s);
-        assert_eq!(o.status, Status::Warn);
-        assert!(o.summary.contains("45 of the default 50"), "{}", o.summary);
-        set(&mut s, &refs[1..]);
-        assert_eq!(run(&s).status, Status::Pass);
+        assert_eq!(o.status, Status::Pass, "{}", o.summary);
+        assert!(
+            o.details
+                .iter()
+                .any(|d| d.starts_with("60 allowed principal entries")),
+            "{:?}",
+            o.details
+        );
+        assert!(!format!("{o:?}").contains("quota"), "{o:?}");
     }
 
     #[test]

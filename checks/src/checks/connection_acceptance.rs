@@ -1,8 +1,9 @@
 //! Step 3 / Verify 2: the provider has accepted this endpoint's connection.
 
-use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity};
+use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity, Status};
 use crate::fact::Fact;
 use crate::model::{eq_wire, EndpointConnection};
+use crate::net::topic_policy::{vpce_may_publish, PublishVerdict};
 use serde_json::json;
 
 pub static META: CheckMeta = CheckMeta {
@@ -15,11 +16,14 @@ pub static META: CheckMeta = CheckMeta {
         "provider.service_configuration.acceptance_required",
         "consumer.service.acceptance_required",
         "consumer.endpoint.state",
+        "provider.connection_notifications",
     ],
     consumer_actions: &["ec2:DescribeVpcEndpoints", "ec2:DescribeVpcEndpointServices"],
     provider_actions: &[
         "ec2:DescribeVpcEndpointConnections",
         "ec2:DescribeVpcEndpointServiceConfigurations",
+        "ec2:DescribeVpcEndpointConnectionNotifications",
+        "sns:GetTopicAttributes",
     ],
     docs_url: "https://docs.aws.amazon.com/vpc/latest/privatelink/configure-endpoint-service.html",
     doc: CheckDoc {
@@ -27,9 +31,15 @@ pub static META: CheckMeta = CheckMeta {
 the service, matched by VpcEndpointId): `available` means accepted. `pendingAcceptance` and `rejected` fail. \
 Explains acceptance_required (from the provider's configuration, or the consumer's view of the service). Without \
 provider access, or where DescribeVpcEndpointConnections is not served, the consumer's endpoint state stands in: \
-AWS moves the endpoint to `available` only once its connection is accepted.",
+AWS moves the endpoint to `available` only once its connection is accepted. Connection notifications \
+(DescribeVpcEndpointConnectionNotifications on the service): with acceptance_required = true and no `Enabled` \
+notification for the `Connect` event, warns; a notification whose SNS topic policy (sns:GetTopicAttributes) does \
+not let `vpce.amazonaws.com` publish warns too (an Allow for everyone narrowed by conditions, such as the default \
+owner-only policy, does not count).",
         why_it_matters: "With acceptance_required = true every new connection waits in pendingAcceptance for the \
-provider. Until then the endpoint has ENIs and DNS names, but traffic to them goes nowhere: clients hang.",
+provider. Until then the endpoint has ENIs and DNS names, but traffic to them goes nowhere: clients hang. Without \
+a Connect notification nobody learns of a pending connection until a consumer complains; a notification whose \
+topic refuses the endpoint service's publish delivers nothing, and AWS disables it.",
         how_to_fix: "Provider: `aws ec2 accept-vpc-endpoint-connections --service-id <vpce-svc-…> \
 --vpc-endpoint-ids <vpce-…>` (Terraform: `aws_vpc_endpoint_connection_accepter`). To stop polling, wire \
 connection notifications to SNS: `aws ec2 create-vpc-endpoint-connection-notification --service-id <vpce-svc-…> \
@@ -109,7 +119,140 @@ fn verdict_for_state(
     }
 }
 
+/// What the service's connection notifications leave unseen: with acceptance required and
+/// no Enabled notification for `Connect`, a pending connection waits until someone polls;
+/// a notification whose topic policy does not let vpce.amazonaws.com publish delivers nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NotificationFindings {
+    pub warnings: Vec<String>,
+    pub fixes: Vec<String>,
+    /// Said, but not a finding (the notifications could not be read).
+    pub notes: Vec<String>,
+    pub evidence: serde_json::Value,
+}
+
+pub fn notification_findings(s: &crate::model::Snapshot) -> NotificationFindings {
+    let service_id = s.service_id();
+    let mut out = NotificationFindings::default();
+    let list = match &s.provider.connection_notifications {
+        Fact::Known(l) => l,
+        Fact::Absent(m) => {
+            if s.acceptance_required() == Some(true) {
+                out.notes.push(format!(
+                    "whether pending connections to {service_id} notify anyone is not known: connection notifications: {m}"
+                ));
+            }
+            return out;
+        }
+    };
+    let create = |events: &str| {
+        format!(
+            "aws ec2 create-vpc-endpoint-connection-notification --service-id {service_id} --connection-notification-arn <SNS topic ARN> --connection-events {events} (Terraform: aws_vpc_endpoint_connection_notification)"
+        )
+    };
+    let enabled_connect = list
+        .iter()
+        .any(|n| eq_wire(&n.state, "Enabled") && n.events.iter().any(|e| eq_wire(e, "Connect")));
+    if s.acceptance_required() == Some(true) && !enabled_connect {
+        let disabled: Vec<&str> = list
+            .iter()
+            .filter(|n| !eq_wire(&n.state, "Enabled"))
+            .map(|n| n.id.as_str())
+            .collect();
+        out.warnings.push(format!(
+            "{service_id} requires acceptance but has no Enabled connection notification for Connect{}: new connections wait in pendingAcceptance until someone looks",
+            if disabled.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} disabled: AWS disables a notification it cannot deliver)", disabled.join(", "))
+            }
+        ));
+        out.fixes.push(format!(
+            "Notify on new connections: {} with a topic policy that lets vpce.amazonaws.com publish; a Lambda on the topic can accept principals from your consumer registry (seed: Step 3).",
+            create("Connect Accept Reject Delete")
+        ));
+    }
+    let mut per = Vec::new();
+    for n in list {
+        let verdict = match &n.topic_policy {
+            Fact::Known(p) => Some(vpce_may_publish(p)),
+            Fact::Absent(m) => {
+                out.notes.push(format!(
+                    "the policy of {} (notification {}) is not known: {m}",
+                    n.topic_arn, n.id
+                ));
+                None
+            }
+        };
+        let judged = match &verdict {
+            Some(PublishVerdict::Allowed { .. }) => "allows vpce.amazonaws.com to publish",
+            Some(PublishVerdict::Denied { .. }) => "denies vpce.amazonaws.com sns:Publish",
+            Some(PublishVerdict::NotAllowed) => "does not allow vpce.amazonaws.com to publish",
+            Some(PublishVerdict::Undecided(_)) => "could not be judged",
+            None => "not known",
+        };
+        if matches!(
+            verdict,
+            Some(PublishVerdict::Denied { .. } | PublishVerdict::NotAllowed)
+        ) {
+            out.warnings.push(format!(
+                "notification {} ({}) cannot be delivered: the policy of {} {judged}",
+                n.id,
+                n.events.join(", "),
+                n.topic_arn
+            ));
+            out.fixes.push(format!(
+                "Let the endpoint service publish to {}: add to its policy {{\"Effect\":\"Allow\",\"Principal\":{{\"Service\":\"vpce.amazonaws.com\"}},\"Action\":\"SNS:Publish\",\"Resource\":\"{}\",\"Condition\":{{\"ArnLike\":{{\"aws:SourceArn\":\"arn:aws:ec2:{}:{}:vpc-endpoint-service/{service_id}\"}}}}}} (aws sns set-topic-attributes --topic-arn {} --attribute-name Policy --attribute-value file://policy.json; Terraform: aws_sns_topic_policy).",
+                n.topic_arn,
+                n.topic_arn,
+                s.region,
+                s.provider.identity.known().map(|i| i.account.as_str()).unwrap_or("<provider account>"),
+                n.topic_arn
+            ));
+        }
+        if let Some(PublishVerdict::Undecided(why)) = &verdict {
+            out.notes
+                .push(format!("the policy of {}: {why}", n.topic_arn));
+        }
+        per.push(json!({
+            "id": n.id,
+            "topic_arn": n.topic_arn,
+            "events": n.events,
+            "state": n.state,
+            "topic_policy": judged,
+        }));
+    }
+    out.evidence = json!(per);
+    out
+}
+
 pub fn evaluate(ctx: &Context) -> Outcome {
+    let o = judge(ctx);
+    let f = notification_findings(ctx.snapshot);
+    let mut o = o.details(f.warnings.iter().cloned()).details(f.notes);
+    if !f.warnings.is_empty() {
+        if o.status == Status::Pass {
+            o.status = Status::Warn;
+            o.summary = format!("{}; but {}", o.summary, f.warnings[0]);
+        }
+        o.remediation = Some(match o.remediation.take() {
+            Some(r) => format!("{r}\n{}", f.fixes.join("\n")),
+            None => f.fixes.join("\n"),
+        });
+    }
+    if ctx
+        .snapshot
+        .provider
+        .connection_notifications
+        .known()
+        .is_some()
+    {
+        o = o.evidence("connection_notifications", f.evidence);
+    }
+    o
+}
+
+fn judge(ctx: &Context) -> Outcome {
     let s = ctx.snapshot;
     let ep = &s.consumer.endpoint;
     let service_id = s.service_id();

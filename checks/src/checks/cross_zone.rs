@@ -4,7 +4,7 @@
 
 use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity};
 use crate::known_or_unknown;
-use crate::model::{LoadBalancer, TargetGroup, View};
+use crate::model::{eq_wire, AlbTargetGroup, LoadBalancer, Snapshot, TargetGroup, View};
 use crate::net::az::{health_by_zone, zone_serves, AzMap, TargetZone};
 use crate::net::nlb::{path_behind_ports, PathBehindPorts};
 use serde_json::json;
@@ -18,6 +18,7 @@ pub static META: CheckMeta = CheckMeta {
         "provider.load_balancers[].attributes.cross_zone_enabled",
         "provider.target_groups[].cross_zone",
         "provider.target_groups[].targets",
+        "provider.alb_target_groups",
         "provider.az_map",
         "provider.subnets",
         "consumer.endpoint_enis",
@@ -51,18 +52,24 @@ AZ is covered: a deliberate zonal-isolation design is legitimate. Skipped when t
 nlb-listener failed and no listener on the ports forwards to a target group. In the provider view (`--service`), \
 where the endpoint's ENIs are not visible: passes when every AZ of the service has a healthy target (an endpoint \
 can only have ENIs in the service's AZs), fails when the connection's zonal DNS names show as many AZs as the \
-service has, and is unknown otherwise.",
+service has, and is unknown otherwise. For `alb`-type target groups with cross-zone on: warns when a target \
+group of the ALB itself has `load_balancing.cross_zone.enabled` = `false` (DescribeTargetGroups by the ALB's \
+ARN, DescribeTargetGroupAttributes).",
         why_it_matters: "An NLB is zonal by default: the endpoint ENI in one AZ only sends to targets in the same \
 physical AZ. With cross-zone off and no healthy target in an ENI's AZ, clients resolving to that ENI fail while \
 the others work: the seed's \"works in one AZ, fails in another\". AZ names cannot be compared across accounts; \
-only AZ IDs can.",
+only AZ IDs can. Behind an ALB target, the NLB sends to the ALB's nodes in every AZ; an ALB target group with \
+cross-zone off only serves from its own AZ, so the node in an AZ without a healthy target answers 503: intermittent \
+503s that no NLB metric explains.",
         how_to_fix: "Turn cross-zone on for the NLB: `aws elbv2 modify-load-balancer-attributes --load-balancer-arn \
 <nlb-arn> --attributes Key=load_balancing.cross_zone.enabled,Value=true` (Terraform: \
 `enable_cross_zone_load_balancing = true` on `aws_lb`), and on a target group that overrides it: \
 `aws elbv2 modify-target-group-attributes --target-group-arn <tg-arn> --attributes \
 Key=load_balancing.cross_zone.enabled,Value=true` (Terraform: `load_balancing_cross_zone_enabled` on \
 `aws_lb_target_group`). Cross-zone traffic incurs inter-AZ data charges, paid by the load balancer owner. \
-Or, for zonal isolation, register healthy targets in every AZ ID the consumers' ENIs use.",
+Or, for zonal isolation, register healthy targets in every AZ ID the consumers' ENIs use. ALB target groups: \
+`aws elbv2 modify-target-group-attributes --target-group-arn <alb-tg-arn> --attributes \
+Key=load_balancing.cross_zone.enabled,Value=true`.",
     },
 };
 
@@ -279,21 +286,32 @@ pub fn evaluate(ctx: &Context) -> Outcome {
 
     let mut settings = Vec::new();
     let mut off: Vec<&TargetGroup> = Vec::new();
+    let mut on: Vec<&TargetGroup> = Vec::new();
     for tg in &tgs {
         match effective_cross_zone(tg, &nlbs.found) {
-            Ok((on, why)) => {
-                settings
-                    .push(json!({ "target_group": tg.name, "cross_zone": on, "decided_by": why }));
-                if !on {
+            Ok((is_on, why)) => {
+                settings.push(
+                    json!({ "target_group": tg.name, "cross_zone": is_on, "decided_by": why }),
+                );
+                if is_on {
+                    on.push(tg);
+                } else {
                     off.push(tg);
                 }
             }
             Err(o) => return o,
         }
     }
+    let alb = match alb_mismatches(s, &on) {
+        Ok(m) => m,
+        Err(o) => return o,
+    };
     if off.is_empty() {
-        return Outcome::pass(
-            "cross-zone load balancing is on: every endpoint ENI reaches healthy targets in any AZ",
+        return with_alb_mismatches(
+            Outcome::pass(
+                "cross-zone load balancing is on: every endpoint ENI reaches healthy targets in any AZ",
+            ),
+            &alb,
         )
         .evidence("cross_zone", settings);
     }
@@ -396,8 +414,129 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             zones_dedup.join(", ")
         ))
     };
-    out.evidence("cross_zone", settings)
+    with_alb_mismatches(out, &alb)
+        .evidence("cross_zone", settings)
         .evidence("endpoint_az_coverage", coverage)
+}
+
+/// An ALB registered behind the NLB (an `alb`-type target) with a target group of its own
+/// whose cross-zone load balancing is off.
+struct AlbMismatch<'a> {
+    nlb_target_group: &'a TargetGroup,
+    alb_target_group: &'a AlbTargetGroup,
+}
+
+/// ALB targets of the cross-zone target groups whose own target groups turn cross-zone
+/// off: the NLB spreads connections over every ALB node, and a node in an AZ without a
+/// healthy target of its (zonal) target group answers 503. `unknown` when the ALB's
+/// target groups were not collected.
+fn alb_mismatches<'a>(
+    s: &'a Snapshot,
+    cross_zone_on: &[&'a TargetGroup],
+) -> Result<Vec<AlbMismatch<'a>>, Outcome> {
+    let alb_tgs: Vec<&&TargetGroup> = cross_zone_on
+        .iter()
+        .filter(|t| eq_wire(&t.target_type, "alb"))
+        .collect();
+    if alb_tgs.is_empty() {
+        return Ok(vec![]);
+    }
+    let behind = known_or_unknown_result(&s.provider.alb_target_groups)?;
+    let mut out = Vec::new();
+    for tg in alb_tgs {
+        let Some(targets) = tg.targets.known() else {
+            continue;
+        };
+        for t in targets {
+            for atg in behind.iter().filter(|a| a.load_balancer_arn == t.id) {
+                if let (None, Some(m)) = (&atg.cross_zone, &atg.attributes_missing) {
+                    return Err(Outcome::missing(
+                        &format!("the attributes of the ALB's target group {}", atg.name),
+                        m,
+                    ));
+                }
+                if atg
+                    .cross_zone
+                    .as_deref()
+                    .is_some_and(|v| eq_wire(v, "false"))
+                {
+                    out.push(AlbMismatch {
+                        nlb_target_group: tg,
+                        alb_target_group: atg,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn known_or_unknown_result(
+    f: &crate::fact::Fact<Vec<AlbTargetGroup>>,
+) -> Result<&Vec<AlbTargetGroup>, Outcome> {
+    f.as_result().map_err(|m| {
+        Outcome::missing(
+            "the target groups of the ALB targets (provider.alb_target_groups)",
+            m,
+        )
+    })
+}
+
+/// A pass becomes a warn when an ALB target's own target group is zonal.
+fn with_alb_mismatches(o: Outcome, mismatches: &[AlbMismatch]) -> Outcome {
+    if mismatches.is_empty() {
+        return o;
+    }
+    let what = mismatches
+        .iter()
+        .map(|m| {
+            format!(
+                "{} (behind {}) has cross-zone off",
+                m.alb_target_group.name, m.nlb_target_group.name
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let fix = mismatches
+        .iter()
+        .map(|m| {
+            format!(
+                "aws elbv2 modify-target-group-attributes --target-group-arn {} --attributes Key=load_balancing.cross_zone.enabled,Value=true",
+                m.alb_target_group.arn
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let detail = format!("the NLB balances across every AZ, but the ALB's target group {what}: the ALB node in an AZ without a healthy target of that group answers 503, so clients see intermittent 503s");
+    let evidence: Vec<serde_json::Value> = mismatches
+        .iter()
+        .map(|m| {
+            json!({
+                "nlb_target_group": m.nlb_target_group.name,
+                "alb": m.alb_target_group.load_balancer_arn,
+                "alb_target_group": m.alb_target_group.name,
+                "alb_target_group_arn": m.alb_target_group.arn,
+                "cross_zone": m.alb_target_group.cross_zone,
+            })
+        })
+        .collect();
+    let alb_fix = format!("Turn cross-zone on for the ALB's target groups too (Terraform: load_balancing_cross_zone_enabled = \"true\" on their aws_lb_target_group): {fix}.");
+    let o = if o.status == crate::check::Status::Pass {
+        let mut w = Outcome::warn(format!(
+            "intermittent 503s likely: the NLB has cross-zone on, but {what}"
+        ));
+        w.details = o.details;
+        w.evidence = o.evidence;
+        w.remediation(alb_fix)
+    } else {
+        let r = match &o.remediation {
+            Some(r) => format!("{r}\n{alb_fix}"),
+            None => alb_fix,
+        };
+        o.remediation(r)
+    };
+    o.detail(detail)
+        .evidence("alb_target_cross_zone_mismatch", evidence)
 }
 
 #[cfg(all(test, feature = "scenarios"))]

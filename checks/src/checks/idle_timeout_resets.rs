@@ -1,7 +1,8 @@
 //! Runbook 5: intermittent resets on long-lived connections (the NLB idle timeout).
 
 use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity};
-use crate::model::{eq_wire, Listener, MetricSeries, ProbeOutcome};
+use crate::model::{eq_wire, Listener, ProbeOutcome};
+use crate::net::series::per_period;
 use std::collections::BTreeMap;
 
 pub static META: CheckMeta = CheckMeta {
@@ -56,31 +57,6 @@ const FAIL_RATIO: f64 = 0.10;
 const WARN_RATIO: f64 = 0.02;
 const BURST_FACTOR: f64 = 5.0;
 const DEFAULT_IDLE_TIMEOUT: u32 = crate::net::nlb::DEFAULT_TCP_IDLE_TIMEOUT_SECONDS;
-
-/// One metric summed across its series (per-AZ series are dropped when the
-/// whole-load-balancer series exists, so nothing is counted twice), by timestamp.
-fn per_period(metrics: &[MetricSeries], namespace: &str, names: &[&str]) -> BTreeMap<String, f64> {
-    let matching: Vec<&MetricSeries> = metrics
-        .iter()
-        .filter(|m| m.namespace == namespace && names.contains(&m.metric_name.as_str()))
-        .collect();
-    let whole: Vec<&&MetricSeries> = matching
-        .iter()
-        .filter(|m| !m.dimensions.contains_key("AvailabilityZone"))
-        .collect();
-    let chosen: Vec<&MetricSeries> = if whole.is_empty() {
-        matching
-    } else {
-        whole.into_iter().copied().collect()
-    };
-    let mut out = BTreeMap::new();
-    for m in chosen {
-        for (t, v) in &m.points {
-            *out.entry(t.clone()).or_insert(0.0) += v;
-        }
-    }
-    out
-}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 struct Figures {
@@ -391,7 +367,7 @@ mod tests {
     use super::*;
     use crate::check::{EvalOptions, Status};
     use crate::fact::Fact;
-    use crate::model::Snapshot;
+    use crate::model::{MetricSeries, Snapshot};
     use crate::scenarios::base::{healthy, nlb_series};
 
     fn run(s: &Snapshot) -> Outcome {

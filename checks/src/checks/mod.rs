@@ -13,6 +13,7 @@ pub mod endpoint_state;
 pub mod flow_log_rejects;
 pub mod idle_timeout_resets;
 pub mod ip_address_type;
+pub mod nlb_capacity;
 pub mod nlb_listener;
 pub mod nlb_security_group;
 pub mod private_dns_enabled;

@@ -3,6 +3,7 @@
 use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity};
 use crate::known_or_unknown;
 use crate::model::{eq_wire, LoadBalancer};
+use crate::net::series;
 use crate::net::sg::{self, Direction, Grant, Peer};
 
 pub static META: CheckMeta = CheckMeta {
@@ -18,9 +19,11 @@ pub static META: CheckMeta = CheckMeta {
         "provider.prefix_lists",
         "consumer.client",
         "consumer.vpc.cidr_blocks",
+        "observability.metrics",
     ],
     consumer_actions: &["ec2:DescribeVpcs", "ec2:DescribeInstances"],
     provider_actions: &[
+        "cloudwatch:GetMetricData",
         "elasticloadbalancing:DescribeLoadBalancers",
         "elasticloadbalancing:DescribeListeners",
         "ec2:DescribeSecurityGroups",
@@ -35,7 +38,8 @@ traffic bypasses the inbound rules (pass, noted). With it `on` (the AWS default 
 the union of the NLB's inbound rules must admit TCP on every service port from the source the NLB sees for \
 PrivateLink traffic, which per AWS is the consumer client's private IP address, not the endpoint ENI: the \
 --client addresses, or with no client somewhere in the consumer VPC's CIDRs. A rule referencing a security group \
-cannot match PrivateLink traffic (the consumer's groups are in another VPC and account).",
+cannot match PrivateLink traffic (the consumer's groups are in another VPC and account). Evidence: the NLB's \
+SecurityGroupBlockedFlowCount_Inbound_TCP over the window, the flows its groups actually dropped.",
         why_it_matters: "NLBs gained security groups after the seed was written, which says \"the NLB has no SG\"; \
 for NLBs that have one, its inbound rules are a second L4 filter between the consumer and the targets, on by \
 default. Traffic it drops does not appear in the NLB's CloudWatch metrics (AWS/NetworkELB), so the provider sees \
@@ -52,7 +56,41 @@ CIDR ranges) on the listener port: `aws ec2 authorize-security-group-ingress --g
     },
 };
 
+/// The rule-based verdict, plus the flows the NLB's security groups actually dropped in
+/// the window (SecurityGroupBlockedFlowCount_Inbound_TCP): the only trace of those drops
+/// on the provider side, since they appear in no other NLB metric.
 pub fn evaluate(ctx: &Context) -> Outcome {
+    let o = judge(ctx);
+    let Some(metrics) = ctx.snapshot.observability.metrics.known() else {
+        return o;
+    };
+    const NLB: &str = "AWS/NetworkELB";
+    const BLOCKED: &str = "SecurityGroupBlockedFlowCount_Inbound_TCP";
+    if !series::collected(metrics, NLB, BLOCKED) {
+        return o;
+    }
+    let per_period = series::per_period(metrics, NLB, &[BLOCKED]);
+    let blocked = series::total(&per_period);
+    let o = o.evidence(
+        "security_group_blocked_flows",
+        serde_json::json!({
+            "metric": format!("{NLB} {BLOCKED} (Sum)"),
+            "total": blocked,
+            "per_period": per_period,
+        }),
+    );
+    if blocked > 0.0 {
+        o.detail(format!(
+            "the NLB's security groups dropped {blocked} inbound TCP flows in the window ({BLOCKED}); these drops appear in no other NLB metric"
+        ))
+    } else {
+        o.detail(format!(
+            "{BLOCKED}: no inbound TCP flow dropped by the NLB's security groups in the window"
+        ))
+    }
+}
+
+fn judge(ctx: &Context) -> Outcome {
     let provider = &ctx.snapshot.provider;
     let lbs = known_or_unknown!(
         &provider.load_balancers,

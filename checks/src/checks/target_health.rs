@@ -19,6 +19,8 @@ pub static META: CheckMeta = CheckMeta {
         "provider.load_balancers[].listeners",
         "provider.target_groups[].targets",
         "provider.target_groups[].health_check",
+        "provider.target_groups[].proxy_protocol_v2",
+        "provider.target_groups[].target_type",
         "provider.az_map",
         "provider.subnets",
         "consumer.az_map",
@@ -31,6 +33,7 @@ pub static META: CheckMeta = CheckMeta {
         "elasticloadbalancing:DescribeListeners",
         "elasticloadbalancing:DescribeTargetGroups",
         "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
         "ec2:DescribeAvailabilityZones",
         "ec2:DescribeSubnets",
     ],
@@ -42,7 +45,10 @@ reason code AWS gives for each target that is not healthy (Elb.RegistrationInPro
 Target.FailedHealthChecks, Target.Timeout, Target.ResponseCodeMismatch, Target.NotRegistered, Target.NotInUse, \
 Target.DeregistrationInProgress, Target.InvalidState, Target.IpUnusable, Target.HealthCheckDisabled, \
 Elb.InternalError). Fails when a target group has no targets or no healthy target; warns when some targets are \
-not healthy. Skipped when nlb-listener failed and no listener on the ports forwards to a target group.",
+not healthy. Names the likely cause: a target group with proxy_protocol_v2.enabled whose targets fail health \
+checks (the PPv2 header goes to health checks too); `alb`-type targets, whose health is the HTTP(S) check through \
+the ALB and which the NLB's HealthyHostCount does not count. Skipped when nlb-listener failed and no listener on \
+the ports forwards to a target group.",
         why_it_matters: "The endpoint ENI, the NLB and every security group can be right and the client still \
 gets resets or hangs because nothing healthy stands behind the listener. When every target is unhealthy the NLB \
 fails open and sends traffic to all of them, so clients see the dead service's refusals, not a clean error.",
@@ -172,6 +178,20 @@ fn reason_fix(
     }
 }
 
+/// A target failing its health checks (as opposed to registering, draining or unused).
+fn fails_checks(t: &TargetHealthFact) -> bool {
+    eq_wire(&t.state, "unhealthy")
+        || t.reason.as_deref().is_some_and(|r| {
+            [
+                "Target.FailedHealthChecks",
+                "Target.Timeout",
+                "Target.ResponseCodeMismatch",
+            ]
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(r))
+        })
+}
+
 fn zone_label(provider: &AzMap, consumer: &AzMap, zone: &TargetZone) -> String {
     match zone {
         TargetZone::Id(id) => {
@@ -289,6 +309,31 @@ pub fn evaluate(ctx: &Context) -> Outcome {
                 reasons.push(r);
             }
         }
+        // The likely cause behind the reason codes, where the target group says it.
+        // A TCP health check only connects, so the header cannot fail it; an HTTP(S) one
+        // sends the header before its request, which a target not expecting it rejects.
+        let http_check = ["HTTP", "HTTPS"]
+            .iter()
+            .any(|p| eq_wire(p, &tg.health_check.protocol));
+        if tg.proxy_protocol_v2 == Some(true)
+            && http_check
+            && not_healthy.iter().any(|t| fails_checks(t))
+        {
+            details.push(format!(
+                "likely cause: proxy protocol v2 is enabled on {} (proxy_protocol_v2.enabled = true), and the NLB sends the PPv2 header on its {} health checks too: a target that does not parse it answers them with an error or closes the connection",
+                tg.name, tg.health_check.protocol
+            ));
+            fixes.push(format!(
+                "{}: make the service accept the proxy protocol v2 header on port {} and on the health-check port (nginx: listen {} proxy_protocol; HAProxy: accept-proxy on the bind; Envoy: the proxy_protocol listener filter), or turn it off if nothing needs the client address: aws elbv2 modify-target-group-attributes --target-group-arn {} --attributes Key=proxy_protocol_v2.enabled,Value=false (Terraform: proxy_protocol_v2 = false on aws_lb_target_group).",
+                tg.name, tg.port, tg.port, tg.arn
+            ));
+        }
+        if eq_wire(&tg.target_type, "alb") {
+            details.push(format!(
+                "{}'s targets are Application Load Balancers: their health is the NLB's HTTP(S) health check through the ALB (answered by the ALB's own targets), and the NLB's HealthyHostCount metric does not count ALB targets, so this check reads DescribeTargetHealth",
+                tg.name
+            ));
+        }
         for r in reasons {
             let with: Vec<&TargetHealthFact> = not_healthy
                 .iter()
@@ -301,6 +346,8 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             "arn": tg.arn,
             "name": tg.name,
             "port": tg.port,
+            "target_type": tg.target_type,
+            "proxy_protocol_v2": tg.proxy_protocol_v2,
             "health_check": { "protocol": tg.health_check.protocol, "port": tg.health_check.port },
             "zones": by_zone.iter().map(|(z, c)| json!({
                 "zone": z.to_string(),

@@ -8,4 +8,6 @@ pub mod nacl;
 pub mod nlb;
 pub mod ports;
 pub mod resolver;
+pub mod series;
 pub mod sg;
+pub mod topic_policy;

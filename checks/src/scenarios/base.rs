@@ -36,6 +36,15 @@ pub const TG_ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:ta
 pub const NLB_SG: &str = "sg-0b1b2b3b4b5b6b7b8";
 pub const TARGET_SG: &str = "sg-0d1d2d3d4d5d6d7d8";
 pub const FLOW_LOG_GROUP: &str = "/vpc/flow-logs/consumer";
+pub const NOTIFICATION_TOPIC: &str = "arn:aws:sns:us-east-1:111111111111:privatelink-connections";
+
+/// The topic policy AWS documents for connection notifications: the endpoint service
+/// principal may publish, for this account's endpoint service.
+pub fn vpce_topic_policy() -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"__default_statement_ID","Effect":"Allow","Principal":{{"AWS":"*"}},"Action":["SNS:Publish","SNS:Subscribe","SNS:GetTopicAttributes"],"Resource":"{NOTIFICATION_TOPIC}","Condition":{{"StringEquals":{{"AWS:SourceOwner":"{PROVIDER_ACCOUNT}"}}}}}},{{"Sid":"vpce-publish","Effect":"Allow","Principal":{{"Service":"vpce.amazonaws.com"}},"Action":"SNS:Publish","Resource":"{NOTIFICATION_TOPIC}","Condition":{{"ArnLike":{{"aws:SourceArn":"arn:aws:ec2:{REGION}:{PROVIDER_ACCOUNT}:vpc-endpoint-service/*"}}}}}}]}}"#
+    )
+}
 
 pub fn ip(s: &str) -> IpAddr {
     s.parse().expect("scenario IP")
@@ -153,6 +162,31 @@ pub fn nlb_series(metric: &str, statistic: &str, values: &[f64]) -> MetricSeries
         metric,
         &[("LoadBalancer", "net/payments-svc-nlb/50dc6c495c0c9188")],
         statistic,
+        values,
+    )
+}
+
+/// An NLB metric in one AZ (dimensions AvailabilityZone, LoadBalancer), 5-minute Sums.
+pub fn nlb_zone_series(metric: &str, zone: &str, values: &[f64]) -> MetricSeries {
+    series(
+        "AWS/NetworkELB",
+        metric,
+        &[
+            ("AvailabilityZone", zone),
+            ("LoadBalancer", "net/payments-svc-nlb/50dc6c495c0c9188"),
+        ],
+        "Sum",
+        values,
+    )
+}
+
+/// The provider's view of this endpoint (AWS/PrivateLinkServices, Service Id + VPC Endpoint Id).
+pub fn service_endpoint_series(metric: &str, values: &[f64]) -> MetricSeries {
+    series(
+        "AWS/PrivateLinkServices",
+        metric,
+        &[("Service Id", SERVICE_ID), ("VPC Endpoint Id", ENDPOINT_ID)],
+        "Sum",
         values,
     )
 }
@@ -425,6 +459,7 @@ pub fn healthy() -> Snapshot {
                 },
                 cross_zone: Some("use_load_balancer_configuration".into()),
                 attributes_missing: None,
+                proxy_protocol_v2: Some(false),
                 targets: Fact::Known(vec![
                     target("10.1.1.100", "us-east-1a", "healthy", None),
                     target("10.1.2.100", "us-east-1b", "healthy", None),
@@ -453,6 +488,15 @@ pub fn healthy() -> Snapshot {
                 ),
             ]),
             prefix_lists: Fact::Known(vec![]),
+            connection_notifications: Fact::Known(vec![ConnectionNotification {
+                id: "vpce-nfn-0a1b2c3d4e5f60718".into(),
+                notification_type: "Topic".into(),
+                topic_arn: NOTIFICATION_TOPIC.into(),
+                events: vec!["Connect".into(), "Accept".into(), "Reject".into(), "Delete".into()],
+                state: "Enabled".into(),
+                topic_policy: Fact::Known(vpce_topic_policy()),
+            }]),
+            alb_target_groups: Fact::Known(vec![]),
         },
         dns: Fact::Known(DnsFacts {
             resolver: "10.0.0.2:53".into(),
@@ -507,6 +551,12 @@ pub fn healthy() -> Snapshot {
                 nlb_series("NewFlowCount", "Sum", &[40.0, 38.0, 45.0, 50.0, 42.0, 39.0, 41.0, 44.0, 46.0, 43.0, 40.0, 38.0]),
                 nlb_series("HealthyHostCount", "Minimum", &[2.0; 12]),
                 nlb_series("UnHealthyHostCount", "Maximum", &[0.0; 12]),
+                // NLB metrics are published only when non-zero: no points is the healthy reply.
+                nlb_series("PortAllocationErrorCount", "Sum", &[]),
+                nlb_series("SecurityGroupBlockedFlowCount_Inbound_TCP", "Sum", &[]),
+                nlb_zone_series("PortAllocationErrorCount", "us-east-1a", &[]),
+                nlb_zone_series("PortAllocationErrorCount", "us-east-1b", &[]),
+                service_endpoint_series("RstPacketsSent", &[1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]),
                 endpoint_series("RstPacketsReceived", "Sum", &[1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]),
                 endpoint_series("PacketsDropped", "Sum", &[0.0; 12]),
                 endpoint_series("ActiveConnections", "Average", &[60.0, 59.0, 62.0, 65.0, 61.0, 60.0, 60.0, 62.0, 63.0, 61.0, 60.0, 59.0]),

@@ -9,6 +9,7 @@ use crate::registry;
 
 pub mod access;
 pub mod base;
+pub mod capacity;
 pub mod dns;
 pub mod network;
 pub mod nlb;
@@ -74,5 +75,6 @@ pub fn all() -> Vec<Scenario> {
     v.extend(dns::all());
     v.extend(observability::all());
     v.extend(region::all());
+    v.extend(capacity::all());
     v
 }

@@ -267,6 +267,8 @@ pub fn without_provider_access(s: &mut Snapshot) {
     p.subnets = Fact::needs_provider(acct);
     p.security_groups = Fact::needs_provider(acct);
     p.prefix_lists = Fact::needs_provider(acct);
+    p.connection_notifications = Fact::needs_provider(acct);
+    p.alb_target_groups = Fact::needs_provider(acct);
 }
 
 pub fn all() -> Vec<Scenario> {
@@ -346,6 +348,8 @@ pub fn all() -> Vec<Scenario> {
                 // private-dns-verification reads the consumer's view of the service (verified) and passes;
                 // idle-timeout-resets judges the consumer's AWS/PrivateLinkEndpoints resets alone.
                 ("cross-zone", Unknown),
+                // PortAllocationErrorCount is an NLB metric: provider side.
+                ("nlb-capacity", Unknown),
             ],
         ),
     ]

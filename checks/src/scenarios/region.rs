@@ -269,6 +269,7 @@ pub fn all() -> Vec<Scenario> {
             ("nlb-security-group", Unknown),
             ("target-health", Unknown),
             ("target-sg-ingress", Unknown),
+            ("nlb-capacity", Unknown),
             ("az-alignment", Skip),
             ("cross-zone", Unknown),
             ("idle-timeout-resets", Unknown),

@@ -5,6 +5,7 @@
 
 use super::{ip, net, opt_string, port_range, req, Unreadable};
 use aws_sdk_ec2::types as ec2;
+use pl_checks::fact::Fact;
 use pl_checks::model::*;
 
 pub fn endpoint(e: &ec2::VpcEndpoint) -> Result<Endpoint, Unreadable> {
@@ -371,6 +372,31 @@ pub fn endpoint_connection(
         network_load_balancer_arns: c.network_load_balancer_arns().to_vec(),
         availability_zones: zonal_dns_zones(c.dns_entries().iter().filter_map(|d| d.dns_name())),
         vpc_endpoint_region: opt_string(c.vpc_endpoint_region()),
+    })
+}
+
+/// A connection notification; `policy_of` gives its topic's policy as collected.
+pub fn connection_notification(
+    n: &ec2::ConnectionNotification,
+    policy_of: impl Fn(&str) -> Fact<String>,
+) -> Result<ConnectionNotification, Unreadable> {
+    let topic_arn = n
+        .connection_notification_arn()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(ConnectionNotification {
+        id: req(n.connection_notification_id(), "ConnectionNotificationId")?.to_owned(),
+        notification_type: n
+            .connection_notification_type()
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default(),
+        topic_policy: policy_of(&topic_arn),
+        topic_arn,
+        events: n.connection_events().to_vec(),
+        state: n
+            .connection_notification_state()
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default(),
     })
 }
 

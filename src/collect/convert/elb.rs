@@ -116,6 +116,25 @@ pub fn target_group_cross_zone(attrs: &[elb::TargetGroupAttribute]) -> Option<St
         .map(str::to_owned)
 }
 
+/// `proxy_protocol_v2.enabled`: whether the NLB prepends the PPv2 header (to health checks too).
+pub fn target_group_proxy_protocol_v2(attrs: &[elb::TargetGroupAttribute]) -> Option<bool> {
+    attrs
+        .iter()
+        .find(|a| a.key() == Some("proxy_protocol_v2.enabled"))
+        .and_then(|a| a.value())
+        .map(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// The target-group attributes the checks read: cross-zone and proxy protocol v2.
+pub type TargetGroupAttrs = (Option<String>, Option<bool>);
+
+pub fn target_group_attrs(attrs: &[elb::TargetGroupAttribute]) -> TargetGroupAttrs {
+    (
+        target_group_cross_zone(attrs),
+        target_group_proxy_protocol_v2(attrs),
+    )
+}
+
 /// `idle_timeout`: the listener's attribute as read, or why it could not be.
 pub fn listener(
     l: &elb::Listener,
@@ -168,13 +187,16 @@ fn split<T>(r: Result<Option<T>, Missing>) -> (Option<T>, Option<Missing>) {
     }
 }
 
-/// `cross_zone`: the target group's attribute as read, or why it could not be.
+/// `attributes`: the target group's attributes as read, or why they could not be.
 pub fn target_group(
     tg: &elb::TargetGroup,
-    cross_zone: Result<Option<String>, Missing>,
+    attributes: Result<TargetGroupAttrs, Missing>,
     targets: Fact<Vec<TargetHealthFact>>,
 ) -> Result<TargetGroup, Unreadable> {
-    let (cross_zone, attributes_missing) = split(cross_zone);
+    let (cross_zone, proxy_protocol_v2, attributes_missing) = match attributes {
+        Ok((c, p)) => (c, p, None),
+        Err(m) => (None, None, Some(m)),
+    };
     let port = tg.port().unwrap_or_default();
     Ok(TargetGroup {
         arn: req(tg.target_group_arn(), "TargetGroupArn")?.to_owned(),
@@ -200,6 +222,7 @@ pub fn target_group(
         cross_zone,
         attributes_missing,
         targets,
+        proxy_protocol_v2,
     })
 }
 
@@ -461,10 +484,11 @@ mod tests {
             .build();
         let m = target_group(
             &tg,
-            Ok(Some("use_load_balancer_configuration".into())),
+            Ok((Some("use_load_balancer_configuration".into()), Some(true))),
             Fact::Known(vec![]),
         )
         .unwrap();
+        assert_eq!(m.proxy_protocol_v2, Some(true));
         assert_eq!(m.health_check.port, "traffic-port");
         assert_eq!(m.target_type, "ip");
         assert_eq!(m.load_balancer_arns, [NLB]);
