@@ -453,6 +453,7 @@ mod tests {
                 details: vec![],
                 evidence: Default::default(),
                 remediation: None,
+            fingerprint: None,
             })
             .collect()
     }
