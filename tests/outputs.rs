@@ -91,7 +91,7 @@ fn the_table_draws_the_path_above_the_checks_in_ascii_when_not_colouring() {
     let path_at = out.find("Path").expect("a path picture");
     let table_at = out.find("endpoint-state").unwrap();
     assert!(path_at < table_at, "the path comes before the checks:\n{out}");
-    let picture: Vec<&str> = out[path_at..].lines().take(9).collect();
+    let picture: Vec<&str> = out[path_at..].lines().take_while(|l| !l.is_empty()).collect();
     for l in &picture {
         assert!(l.is_ascii(), "plain ASCII without colour: {l:?}");
         assert!(l.chars().count() <= 100, "fits 100 columns: {l:?}");
@@ -99,6 +99,7 @@ fn the_table_draws_the_path_above_the_checks_in_ascii_when_not_colouring() {
     }
     let text = picture.join("\n");
     assert!(text.contains("[target groups X]"), "root-cause hop marked:\n{text}");
+    assert!(text.contains("ENIs X -> connection + -> NLB +"), "the chain:\n{text}");
     assert!(text.contains("us-east-1a/use1-az1 10.0.1.25 DEAD"), "dead AZ:\n{text}");
     assert!(text.contains("<== root cause"), "{text}");
 }
@@ -107,7 +108,11 @@ fn the_table_draws_the_path_above_the_checks_in_ascii_when_not_colouring() {
 fn with_colour_the_path_uses_box_drawing_and_escape_codes() {
     let (_, out, _) = replay("endpoint-sg-missing-port", &["--color", "always"]);
     let path_at = out.find("Path").unwrap();
-    let picture: String = out[path_at..].lines().take(9).collect::<Vec<_>>().join("\n");
+    let picture: String = out[path_at..]
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(picture.contains("─▶"), "{picture}");
     assert!(picture.contains('\u{1b}'), "coloured");
     assert!(picture.contains("◀ root cause"));
@@ -412,7 +417,8 @@ fn completions_for_every_shell_name_the_flags_and_subcommands() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let (code, out, err) = run(&["completions", shell]);
         assert_eq!(code, 0, "{shell}: {err}");
-        for word in ["--endpoint", "--fail-on", "explain", "completions"] {
+        // fish writes long options as `-l endpoint`, the others as `--endpoint`.
+        for word in ["endpoint", "fail-on", "from-snapshot", "explain", "completions"] {
             assert!(out.contains(word), "{shell} completion lacks {word}");
         }
     }

@@ -171,7 +171,7 @@ pub fn build(snapshot: &Snapshot, checks: &[CheckResult], root_cause: Option<&st
                 HopKind::EndpointSecurity => (endpoint_security_facts(snapshot), Vec::new()),
                 HopKind::EndpointEnis => (
                     Vec::new(),
-                    eni_zones(snapshot, status, cross_zone_failed, serving.as_ref()),
+                    eni_zones(snapshot, cross_zone_failed, serving.as_ref()),
                 ),
                 HopKind::Connection => (connection_facts(snapshot), Vec::new()),
                 HopKind::LoadBalancer => (nlb_facts(snapshot), Vec::new()),
@@ -294,9 +294,10 @@ fn serving_zones(s: &Snapshot) -> Option<std::collections::BTreeMap<TargetZone, 
     Some(health_by_zone(&map, all))
 }
 
+/// An ENI's zone: `fail` when dead, `pass` when a healthy target serves it (in its AZ
+/// or, with cross-zone on, anywhere), `unknown` without the provider's target health.
 fn eni_zones(
     s: &Snapshot,
-    hop_status: Status,
     cross_zone_failed: bool,
     serving: Option<&std::collections::BTreeMap<TargetZone, crate::net::az::ZoneCount>>,
 ) -> Vec<ZoneBox> {
@@ -315,9 +316,21 @@ fn eni_zones(
                 };
             ZoneBox {
                 availability_zone: eni.availability_zone.clone(),
-                availability_zone_id: id,
+                availability_zone_id: id.clone(),
                 text: eni.private_ip.to_string(),
-                status: if dead { Status::Fail } else { hop_status },
+                status: match (dead, serving) {
+                    (true, _) => Status::Fail,
+                    (false, None) => Status::Unknown,
+                    (false, Some(counts)) => {
+                        let any_healthy = counts.values().any(|c| c.healthy > 0);
+                        let here = id.as_deref().is_some_and(|id| zone_serves(counts, id));
+                        if here || (any_healthy && !cross_zone_failed) {
+                            Status::Pass
+                        } else {
+                            Status::Warn
+                        }
+                    }
+                },
                 dead,
             }
         })

@@ -39,6 +39,15 @@ fn paint(text: &str, s: Status, color: bool) -> String {
     }
 }
 
+/// The chain line's shorter names (the hop lines below spell them out).
+fn chain_name(k: HopKind) -> &'static str {
+    match k {
+        HopKind::EndpointSecurity => "SG+NACL",
+        HopKind::EndpointEnis => "ENIs",
+        other => other.title(),
+    }
+}
+
 fn zone_text(z: &ZoneBox, unicode: bool) -> String {
     let id = z
         .availability_zone_id
@@ -72,16 +81,29 @@ pub fn text(path: &PathPicture, style: Style) -> String {
     };
     let heading = "Path".bold().to_string();
     out.push_str(&format!("{heading}  ({legend}; [..] root cause)\n"));
-    let chain: Vec<String> = path
-        .hops
-        .iter()
-        .map(|h| {
-            let t = format!("{} {}", h.kind.title(), mark(h.status, unicode));
-            let t = if h.root_cause { format!("[{t}]") } else { t };
-            paint(&t, h.status, color)
-        })
-        .collect();
-    out.push_str(&format!("  {}\n", chain.join(arrow)));
+    // The chain wraps at an arrow if it ever outgrows the width (lengths are counted
+    // before colouring, so escape codes never count).
+    let mut line = String::from("  ");
+    let mut visible = 2;
+    for (i, h) in path.hops.iter().enumerate() {
+        let t = format!("{} {}", chain_name(h.kind), mark(h.status, unicode));
+        let t = if h.root_cause { format!("[{t}]") } else { t };
+        let sep = if i == 0 { "" } else { arrow };
+        let len = sep.chars().count() + t.chars().count();
+        if visible + len > width && i > 0 {
+            out.push_str(&line);
+            out.push('\n');
+            line = format!("   {}", arrow.trim_start());
+            visible = line.chars().count();
+        } else {
+            line.push_str(sep);
+            visible += sep.chars().count();
+        }
+        line.push_str(&paint(&t, h.status, color));
+        visible += t.chars().count();
+    }
+    out.push_str(&line);
+    out.push('\n');
     let bar = if unicode { "│" } else { "|" };
     for h in &path.hops {
         out.push_str(&hop_line(h, unicode, color, width, bar));
@@ -98,27 +120,31 @@ fn hop_line(h: &Hop, unicode: bool, color: bool, width: usize, bar: &str) -> Str
                 .iter()
                 .map(|z| zone_text(z, unicode))
                 .collect::<Vec<_>>()
-                .join(", "),
+                .join(if unicode { ", " } else { "; " }),
         );
     }
-    let checks: Vec<String> = h
-        .checks
+    // A hop that does not pass names the checks that made it so, and counts the rest;
+    // a passing hop names them all.
+    let ran: Vec<_> = h.checks.iter().filter(|c| c.status != Status::Skip).collect();
+    let bad: Vec<String> = ran
         .iter()
-        .filter(|c| c.status != Status::Skip)
-        .map(|c| {
-            if c.status == Status::Pass {
-                c.id.clone()
-            } else {
-                format!("{} {}", c.id, mark(c.status, unicode))
-            }
-        })
+        .filter(|c| c.status != Status::Pass)
+        .map(|c| format!("{} {}", c.id, mark(c.status, unicode)))
         .collect();
-    let checks = if checks.is_empty() {
+    let passed = ran.len() - bad.len();
+    let checks = if ran.is_empty() {
         "no check ran".to_owned()
+    } else if bad.is_empty() {
+        ran.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(" ")
+    } else if passed > 0 {
+        format!("{} (+{passed} pass)", bad.join(" "))
     } else {
-        checks.join(" ")
+        bad.join(" ")
     };
-    let body = format!("{} {bar} {checks}", parts.join(" · "));
+    let body = format!(
+        "{} {bar} {checks}",
+        parts.join(if unicode { " · " } else { ", " })
+    );
     let lead = format!("  {} {:<16} ", mark(h.status, unicode), h.kind.title());
     let opts = textwrap::Options::new(width)
         .break_words(false)
@@ -142,7 +168,9 @@ fn hop_line(h: &Hop, unicode: bool, color: bool, width: usize, bar: &str) -> Str
     };
     s.push_str(&paint(head, h.status, color));
     s.push_str(rest);
-    s.push_str(&paint(root, Status::Fail, color));
+    if !root.is_empty() {
+        s.push_str(&paint(root, Status::Fail, color));
+    }
     s.push('\n');
     for l in lines {
         s.push_str(l);
