@@ -176,7 +176,15 @@ pub fn build(snapshot: &Snapshot, checks: &[CheckResult], root_cause: Option<&st
                 HopKind::Connection => (connection_facts(snapshot), Vec::new()),
                 HopKind::LoadBalancer => (nlb_facts(snapshot), Vec::new()),
                 HopKind::TargetGroups => (target_group_facts(snapshot), Vec::new()),
-                HopKind::Targets => (Vec::new(), target_zones(snapshot, cross_zone_failed)),
+                HopKind::Targets => {
+                    let zones = target_zones(snapshot, cross_zone_failed);
+                    let facts = match (&snapshot.provider.target_groups, zones.is_empty()) {
+                        (Fact::Absent(_), _) => vec!["not visible (no provider access)".into()],
+                        (Fact::Known(_), true) => vec!["no target health known".into()],
+                        (Fact::Known(_), false) => Vec::new(),
+                    };
+                    (facts, zones)
+                }
             };
             Hop {
                 kind,
