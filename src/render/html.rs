@@ -199,14 +199,14 @@ fn hop_lines(h: &Hop) -> Vec<Line> {
             None => z.availability_zone.clone(),
         };
         lines.push(Line {
-            text: clip(&format!("{} {name}", mark(z.status)), 25),
+            text: clip(&format!("{} {name}", mark(z.status)), 22),
             full: name.clone(),
             color: stroke,
             bold: z.dead,
         });
         let text = format!("{}{}", z.text, if z.dead { " · DEAD AZ" } else { "" });
         lines.push(Line {
-            text: clip(&format!("   {text}"), 25),
+            text: clip(&format!("   {text}"), 22),
             full: text,
             color: stroke,
             bold: z.dead,
