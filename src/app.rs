@@ -2,9 +2,9 @@
 //! live from AWS), evaluate it with the core, render, and pick the exit code.
 
 use crate::cli::{Cli, Command, DiagnoseArgs, OutputFormat};
-pub use crate::evaluated::Evaluated;
 use crate::collect::config::{AwsOptions, ProviderAccess};
 use crate::collect::LiveRequest;
+pub use crate::evaluated::Evaluated;
 use crate::exit::{self, Failure};
 use crate::render;
 use pl_checks::check::EvalOptions;

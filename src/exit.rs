@@ -2,8 +2,8 @@
 //! 0 no check failed, 1 at least one check failed, 2 bad usage or bad input,
 //! 3 could not diagnose at all.
 
-use pl_checks::fleet::FleetReport;
 use crate::cli::FailOn;
+use pl_checks::fleet::FleetReport;
 use pl_checks::report::{Report, Verdict};
 use std::process::ExitCode;
 

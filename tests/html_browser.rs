@@ -79,11 +79,15 @@ fn serve(mut stream: TcpStream, pages: &[(String, Vec<u8>)], log: &Mutex<Vec<Req
             break;
         }
         let lower = h.to_ascii_lowercase();
-        if lower.starts_with("referer:") || lower.starts_with("sec-fetch-site:") && !lower.contains("none") {
+        if lower.starts_with("referer:")
+            || lower.starts_with("sec-fetch-site:") && !lower.contains("none")
+        {
             from_page = true;
         }
     }
-    let connect_host = line.strip_prefix("CONNECT ").and_then(|r| r.split(' ').next());
+    let connect_host = line
+        .strip_prefix("CONNECT ")
+        .and_then(|r| r.split(' ').next());
     let from_page = from_page || connect_host.is_none_or(|h| !BROWSER_OWN.contains(&h));
     log.lock().unwrap().push(Request {
         line: line.clone(),
@@ -104,7 +108,9 @@ fn serve(mut stream: TcpStream, pages: &[(String, Vec<u8>)], log: &Mutex<Vec<Req
             r.extend(b);
             r
         }
-        None => b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+        None => {
+            b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+        }
     };
     let _ = stream.write_all(&response);
 }
@@ -186,35 +192,73 @@ fn visit(page: &str, html: Vec<u8>, shot: &Path) -> Visit {
 }
 
 fn report_html(args: &[&str]) -> Vec<u8> {
-    let out = Command::cargo_bin("pl-doctor").unwrap().args(args).output().unwrap();
-    assert!(!out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::cargo_bin("pl-doctor")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        !out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(format!("{name}.json"))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(format!("{name}.json"))
 }
 
 fn assert_clean(name: &str, v: &Visit) {
     let page: Vec<&Request> = v.requests.iter().filter(|r| r.from_page).collect();
-    assert_eq!(page.len(), 1, "{name}: the page made requests besides itself: {page:?}");
+    assert_eq!(
+        page.len(),
+        1,
+        "{name}: the page made requests besides itself: {page:?}"
+    );
     assert!(page[0].line.contains(".html"), "{name}: {page:?}");
-    assert!(v.console.is_empty(), "{name}: console messages: {:?}", v.console);
-    assert!(v.screenshot.starts_with(b"\x89PNG"), "{name}: no screenshot");
+    assert!(
+        v.console.is_empty(),
+        "{name}: console messages: {:?}",
+        v.console
+    );
+    assert!(
+        v.screenshot.starts_with(b"\x89PNG"),
+        "{name}: no screenshot"
+    );
     // A blank page compresses to a few kB; the rendered report does not.
-    assert!(v.screenshot.len() > 20_000, "{name}: the screenshot looks blank ({} bytes)", v.screenshot.len());
+    assert!(
+        v.screenshot.len() > 20_000,
+        "{name}: the screenshot looks blank ({} bytes)",
+        v.screenshot.len()
+    );
 }
 
 #[test]
 fn fixture_reports_load_with_no_network_request_and_no_console_message() {
     let dir = tempfile::tempdir().unwrap();
     let keep = std::env::var_os("PL_DOCTOR_SCREENSHOTS").map(PathBuf::from);
-    for name in ["cross-zone-off-healthy-one-az", "healthy", "provider-not-visible", "endpoint-sg-missing-port"] {
+    for name in [
+        "cross-zone-off-healthy-one-az",
+        "healthy",
+        "provider-not-visible",
+        "endpoint-sg-missing-port",
+    ] {
         let path = fixture(name);
         let html = report_html(&["--from-snapshot", path.to_str().unwrap(), "-o", "html"]);
-        let shot = keep.as_deref().unwrap_or(dir.path()).join(format!("{name}.png"));
+        let shot = keep
+            .as_deref()
+            .unwrap_or(dir.path())
+            .join(format!("{name}.png"));
         let v = visit("report.html", html, &shot);
-        println!("{name}: {} requests through the proxy ({} by the page), screenshot {} bytes", v.requests.len(), v.requests.iter().filter(|r| r.from_page).count(), v.screenshot.len());
+        println!(
+            "{name}: {} requests through the proxy ({} by the page), screenshot {} bytes",
+            v.requests.len(),
+            v.requests.iter().filter(|r| r.from_page).count(),
+            v.screenshot.len()
+        );
         assert_clean(name, &v);
     }
 }
@@ -225,12 +269,30 @@ fn the_recorder_and_the_console_watch_catch_what_they_must() {
     // No CSP here: these pages show the test would see a leak if the report had one.
     let leaky = b"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"https://fonts.example.invalid/x.css\"><title>t</title></head><body><h1>control</h1><img src=\"http://example.invalid/x.png\"></body></html>".to_vec();
     let v = visit("leaky.html", leaky, &dir.path().join("leaky.png"));
-    let page: Vec<String> = v.requests.iter().filter(|r| r.from_page).map(|r| r.line.clone()).collect();
-    assert!(page.iter().any(|l| l.contains("example.invalid/x.png")), "http request not seen: {page:?}");
-    assert!(page.iter().any(|l| l.starts_with("CONNECT fonts.example.invalid:443")), "https request not seen: {page:?}");
+    let page: Vec<String> = v
+        .requests
+        .iter()
+        .filter(|r| r.from_page)
+        .map(|r| r.line.clone())
+        .collect();
+    assert!(
+        page.iter().any(|l| l.contains("example.invalid/x.png")),
+        "http request not seen: {page:?}"
+    );
+    assert!(
+        page.iter()
+            .any(|l| l.starts_with("CONNECT fonts.example.invalid:443")),
+        "https request not seen: {page:?}"
+    );
     let noisy = b"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>t</title></head><body><script>console.error('pl-doctor control error')</script></body></html>".to_vec();
     let v = visit("noisy.html", noisy, &dir.path().join("noisy.png"));
-    assert!(v.console.iter().any(|l| l.contains("pl-doctor control error")), "console error not seen: {:?}", v.console);
+    assert!(
+        v.console
+            .iter()
+            .any(|l| l.contains("pl-doctor control error")),
+        "console error not seen: {:?}",
+        v.console
+    );
 }
 
 #[test]

@@ -64,7 +64,10 @@ fn walk(key: &str, v: &Value, out: &mut Vec<String>) {
                 out.push(s.clone());
             } else if CATEGORY_KEYS.contains(&key) && !s.is_empty() {
                 out.push(format!("{key}={s}"));
-            } else if key.ends_with("account") && s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+            } else if key.ends_with("account")
+                && s.len() == 12
+                && s.bytes().all(|b| b.is_ascii_digit())
+            {
                 out.push(format!("account={s}"));
             }
         }
@@ -90,7 +93,9 @@ fn is_resource_id(s: &str) -> bool {
     !prefix.is_empty()
         && prefix.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
         && (hex.len() == 8 || hex.len() == 17)
-        && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
@@ -114,12 +119,19 @@ mod tests {
         }));
         let mut b = a.clone();
         b.insert("records_scanned".into(), json!(99));
-        b.insert("summary_figures".into(), json!({"rejects": 40, "peak": 9.0}));
+        b.insert(
+            "summary_figures".into(),
+            json!({"rejects": 40, "peak": 9.0}),
+        );
         b.insert("top_sources".into(), json!(["10.0.9.9"]));
         assert_eq!(default_cause(&a), default_cause(&b));
         assert_eq!(
             default_cause(&a),
-            vec!["port=8443", "sg-0e1d2c3b4a5f60718", "state=pendingAcceptance"]
+            vec![
+                "port=8443",
+                "sg-0e1d2c3b4a5f60718",
+                "state=pendingAcceptance"
+            ]
         );
 
         let mut other_port = a.clone();
@@ -135,10 +147,22 @@ mod tests {
         let cause = vec!["sg-0e1d2c3b4a5f60718".to_owned(), "port=8443".to_owned()];
         let k = fingerprint("vpce-0a1b2c3d4e5f6a7b8", "endpoint-sg-ingress", &cause);
         assert!(k.starts_with("sha256:") && k.len() == 7 + 32, "{k}");
-        assert_eq!(k, fingerprint("vpce-0a1b2c3d4e5f6a7b8", "endpoint-sg-ingress", &cause));
-        assert_ne!(k, fingerprint("vpce-0a1b2c3d4e5f6a7b9", "endpoint-sg-ingress", &cause));
-        assert_ne!(k, fingerprint("vpce-0a1b2c3d4e5f6a7b8", "subnet-nacl", &cause));
-        assert_ne!(k, fingerprint("vpce-0a1b2c3d4e5f6a7b8", "endpoint-sg-ingress", &cause[..1]));
+        assert_eq!(
+            k,
+            fingerprint("vpce-0a1b2c3d4e5f6a7b8", "endpoint-sg-ingress", &cause)
+        );
+        assert_ne!(
+            k,
+            fingerprint("vpce-0a1b2c3d4e5f6a7b9", "endpoint-sg-ingress", &cause)
+        );
+        assert_ne!(
+            k,
+            fingerprint("vpce-0a1b2c3d4e5f6a7b8", "subnet-nacl", &cause)
+        );
+        assert_ne!(
+            k,
+            fingerprint("vpce-0a1b2c3d4e5f6a7b8", "endpoint-sg-ingress", &cause[..1])
+        );
         // Parts are delimited: ["ab", "c"] is not ["a", "bc"].
         assert_ne!(
             fingerprint("s", "c", &["ab".into(), "c".into()]),
@@ -151,7 +175,9 @@ mod tests {
         assert!(is_resource_id("sg-0e1d2c3b4a5f60718"));
         assert!(is_resource_id("vpce-svc-0123456789abcdef0"));
         assert!(is_resource_id("i-0123abcd"));
-        assert!(is_resource_id("arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/tg/73e2d6bc24d8a067"));
+        assert!(is_resource_id(
+            "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/tg/73e2d6bc24d8a067"
+        ));
         assert!(!is_resource_id("10.0.3.10"));
         assert!(!is_resource_id("us-east-1a"));
         assert!(!is_resource_id("payments.internal.example.com"));

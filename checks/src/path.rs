@@ -214,7 +214,10 @@ fn client_facts(s: &Snapshot) -> Vec<String> {
         (_, None) => vec![if s.consumer.endpoint.vpc_id.is_empty() {
             "any client (no --client given)".to_owned()
         } else {
-            format!("any client in {} (no --client given)", s.consumer.endpoint.vpc_id)
+            format!(
+                "any client in {} (no --client given)",
+                s.consumer.endpoint.vpc_id
+            )
         }],
     }
 }
@@ -292,7 +295,9 @@ fn target_group_facts(s: &Snapshot) -> Vec<String> {
 }
 
 /// Healthy targets per zone over every target group, or None without provider facts.
-fn serving_zones(s: &Snapshot) -> Option<std::collections::BTreeMap<TargetZone, crate::net::az::ZoneCount>> {
+fn serving_zones(
+    s: &Snapshot,
+) -> Option<std::collections::BTreeMap<TargetZone, crate::net::az::ZoneCount>> {
     let tgs = s.provider.target_groups.known()?;
     let map = AzMap::provider(s);
     let mut all = Vec::new();
@@ -402,7 +407,12 @@ mod tests {
     fn the_root_cause_hop_is_the_one_holding_the_root_cause_check() {
         let (r, p) = picture("endpoint-sg-missing-port");
         assert_eq!(r.root_cause.as_deref(), Some("endpoint-sg-ingress"));
-        let roots: Vec<HopKind> = p.hops.iter().filter(|h| h.root_cause).map(|h| h.kind).collect();
+        let roots: Vec<HopKind> = p
+            .hops
+            .iter()
+            .filter(|h| h.root_cause)
+            .map(|h| h.kind)
+            .collect();
         assert_eq!(roots, vec![HopKind::EndpointSecurity]);
         assert_eq!(hop(&p, HopKind::EndpointSecurity).status, Status::Fail);
         assert!(hop(&p, HopKind::EndpointSecurity)
@@ -414,7 +424,12 @@ mod tests {
     #[test]
     fn a_healthy_endpoint_passes_every_hop_and_every_check_appears_once() {
         let (r, p) = picture("healthy");
-        assert!(p.hops.iter().all(|h| h.status == Status::Pass && !h.root_cause), "{p:?}");
+        assert!(
+            p.hops
+                .iter()
+                .all(|h| h.status == Status::Pass && !h.root_cause),
+            "{p:?}"
+        );
         let mut on_picture: Vec<&str> = p
             .hops
             .iter()
@@ -439,7 +454,13 @@ mod tests {
         assert_eq!(dead, vec!["us-east-1a"], "{enis:?}");
         assert!(enis.zones.iter().all(|z| z.availability_zone_id.is_some()));
         let targets = hop(&p, HopKind::Targets);
-        assert!(targets.zones.iter().any(|z| z.dead && z.text == "0/1 healthy"), "{targets:?}");
+        assert!(
+            targets
+                .zones
+                .iter()
+                .any(|z| z.dead && z.text == "0/1 healthy"),
+            "{targets:?}"
+        );
         assert!(hop(&p, HopKind::TargetGroups).root_cause);
     }
 
@@ -447,7 +468,10 @@ mod tests {
     fn without_provider_access_the_provider_hops_say_so() {
         let (_, p) = picture("provider-not-visible");
         let nlb = hop(&p, HopKind::LoadBalancer);
-        assert!(nlb.facts.iter().any(|f| f.contains("no provider access")), "{nlb:?}");
+        assert!(
+            nlb.facts.iter().any(|f| f.contains("no provider access")),
+            "{nlb:?}"
+        );
         assert_ne!(nlb.status, Status::Pass);
     }
 }

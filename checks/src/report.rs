@@ -143,7 +143,13 @@ fn fingerprint_subject(snapshot: &Snapshot) -> String {
         .service_configuration
         .known()
         .map(|c| c.service_id.clone())
-        .or_else(|| snapshot.consumer.service.known().map(|s| s.service_id.clone()))
+        .or_else(|| {
+            snapshot
+                .consumer
+                .service
+                .known()
+                .map(|s| s.service_id.clone())
+        })
         .unwrap_or_default()
 }
 
@@ -256,7 +262,11 @@ pub fn build(
         verdict: verdict(&counts),
         root_cause: root_cause(&checks).map(|r| r.id.clone()),
         counts,
-        path: crate::path::build(snapshot, &checks, root_cause(&checks).map(|r| r.id.as_str())),
+        path: crate::path::build(
+            snapshot,
+            &checks,
+            root_cause(&checks).map(|r| r.id.as_str()),
+        ),
         checks,
     }
 }

@@ -7,11 +7,11 @@
 //! on the page that came from AWS (names, ids, tags, messages) goes through that
 //! escaping; the only unescaped text is the stylesheet constant below.
 
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use pl_checks::check::{CheckResult, Status};
 use pl_checks::fleet::{FleetKind, FleetReport};
 use pl_checks::path::{Hop, PathPicture};
 use pl_checks::report::{Report, Verdict};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// No network, no script: inline styles and `data:` images only.
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";

@@ -166,9 +166,21 @@ mod tests {
         assert!(use_color(ColorChoice::Auto, true, None, None));
         assert!(!use_color(ColorChoice::Auto, false, None, None));
         assert!(!use_color(ColorChoice::Auto, true, on, None), "NO_COLOR");
-        assert!(use_color(ColorChoice::Auto, true, empty, None), "empty NO_COLOR is unset");
-        assert!(use_color(ColorChoice::Auto, false, None, on), "CLICOLOR_FORCE");
-        assert!(!use_color(ColorChoice::Auto, false, None, zero), "CLICOLOR_FORCE=0");
-        assert!(!use_color(ColorChoice::Auto, false, on, on), "NO_COLOR beats CLICOLOR_FORCE");
+        assert!(
+            use_color(ColorChoice::Auto, true, empty, None),
+            "empty NO_COLOR is unset"
+        );
+        assert!(
+            use_color(ColorChoice::Auto, false, None, on),
+            "CLICOLOR_FORCE"
+        );
+        assert!(
+            !use_color(ColorChoice::Auto, false, None, zero),
+            "CLICOLOR_FORCE=0"
+        );
+        assert!(
+            !use_color(ColorChoice::Auto, false, on, on),
+            "NO_COLOR beats CLICOLOR_FORCE"
+        );
     }
 }

@@ -125,7 +125,11 @@ fn hop_line(h: &Hop, unicode: bool, color: bool, width: usize, bar: &str) -> Str
     }
     // A hop that does not pass names the checks that made it so, and counts the rest;
     // a passing hop names them all.
-    let ran: Vec<_> = h.checks.iter().filter(|c| c.status != Status::Skip).collect();
+    let ran: Vec<_> = h
+        .checks
+        .iter()
+        .filter(|c| c.status != Status::Skip)
+        .collect();
     let bad: Vec<String> = ran
         .iter()
         .filter(|c| c.status != Status::Pass)
@@ -135,7 +139,10 @@ fn hop_line(h: &Hop, unicode: bool, color: bool, width: usize, bar: &str) -> Str
     let checks = if ran.is_empty() {
         "no check ran".to_owned()
     } else if bad.is_empty() {
-        ran.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(" ")
+        ran.iter()
+            .map(|c| c.id.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     } else if passed > 0 {
         format!("{} (+{passed} pass)", bad.join(" "))
     } else {

@@ -5,8 +5,8 @@
 
 /// Elements HTML defines as void (no closing tag).
 const VOID: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-    "track", "wbr",
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr",
 ];
 
 pub struct Tag {
@@ -112,7 +112,12 @@ pub fn check(doc: &str) -> (Vec<String>, Vec<Tag>) {
     }
     let mut ids: Vec<&str> = tags
         .iter()
-        .flat_map(|t| t.attrs.iter().filter(|(k, _)| k == "id").map(|(_, v)| v.as_str()))
+        .flat_map(|t| {
+            t.attrs
+                .iter()
+                .filter(|(k, _)| k == "id")
+                .map(|(_, v)| v.as_str())
+        })
         .collect();
     ids.sort();
     let before = ids.len();

@@ -453,7 +453,7 @@ mod tests {
                 details: vec![],
                 evidence: Default::default(),
                 remediation: None,
-            fingerprint: None,
+                fingerprint: None,
             })
             .collect()
     }
