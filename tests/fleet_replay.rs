@@ -115,7 +115,10 @@ fn a_fleet_file_replays_every_endpoint_worst_first() {
     );
     // Each row is the one-endpoint report, whole.
     assert_eq!(v["reports"][0]["root_cause"], "endpoint-sg-ingress");
-    assert_eq!(v["reports"][0]["checks"].as_array().unwrap().len(), 19);
+    assert_eq!(
+        v["reports"][0]["checks"].as_array().unwrap().len(),
+        pl_checks::registry::RUNBOOK.len()
+    );
 }
 
 #[test]

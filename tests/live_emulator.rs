@@ -28,14 +28,14 @@
 //!   PrivateDnsNameVerificationState): pendingVerification/failed have fixtures.
 //! * AZ names map to the same AZ IDs in every account (us-east-1a = use1-az6 everywhere),
 //!   so the name-vs-ID mismatch across accounts is a fixture (healthy, enterprise).
-//! * Endpoint DnsEntries hold one made-up name (`vpce-…-xxxx.<service name>`, not a
-//!   `vpce.amazonaws.com` regional/zonal name, so it is asked as a private name), and
-//!   the ENI addresses are not routable. DNS is asked of a real DNS server on loopback
-//!   serving the endpoint's names with what the test chooses (the dns_* test below:
-//!   the ENI addresses pass, a public or non-ENI answer for the private name fails as
-//!   the root cause; elsewhere dns-resolution is skipped). The regional/zonal and
-//!   outside-the-VPC readings are fixtures and tests/dns_probe.rs. The TCP probe is
-//!   skipped here and runs against real listeners on loopback in tests/dns_probe.rs.
+//! * Endpoint DnsEntries hold one made-up name (`vpce-…-xxxx.<service name>`): the
+//!   launcher names them as AWS does (regional, one zonal name per AZ, then the private
+//!   DNS name), and tests/dns_emulator.rs asserts it. The ENI addresses are not routable.
+//!   DNS is asked of a real DNS server on loopback serving the endpoint's names with what
+//!   the test chooses (each zonal name its AZ's ENI; elsewhere dns-resolution is
+//!   skipped); the Route 53 side (Resolver rules, private hosted zones, DHCP options)
+//!   and the vantage from a loopback metadata service are tests/dns_emulator.rs. The TCP
+//!   probe is skipped here and runs against real listeners on loopback in tests/dns_probe.rs.
 //! * NLBs report no private IPv4 addresses (LoadBalancerAddresses), no security groups'
 //!   EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic, and an `…:loadbalancer/app/…`
 //!   ARN even for network load balancers; NLB security groups have fixtures.
@@ -63,7 +63,7 @@
 mod support;
 
 use serde_json::Value;
-use support::dns_server::{TestDns, Zone};
+use support::dns_server::LoopbackDns;
 use support::emulator::Emulator;
 use support::run::Invocation;
 use support::world::{
@@ -83,40 +83,6 @@ fn world(spec: &Spec) -> (Emulator, World) {
     let emulator = Emulator::start();
     let world = runtime().block_on(World::build(&emulator.url(), spec));
     (emulator, world)
-}
-
-/// A DNS server on loopback answering from `zone`, served by a runtime of its own so it
-/// keeps answering while the test thread waits for the binary.
-struct LoopbackDns {
-    server: Option<TestDns>,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl LoopbackDns {
-    fn start(zone: Zone) -> LoopbackDns {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("tokio runtime for the DNS server");
-        let server = runtime.block_on(TestDns::start(zone));
-        LoopbackDns {
-            server: Some(server),
-            runtime,
-        }
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        self.server.as_ref().expect("running").addr()
-    }
-}
-
-impl Drop for LoopbackDns {
-    fn drop(&mut self) {
-        // The server's sockets belong to its runtime: release them inside it.
-        let _inside = self.runtime.enter();
-        self.server.take();
-    }
 }
 
 fn diagnose(emulator: &Emulator, world: &World) -> Invocation {
@@ -151,11 +117,12 @@ const HEALTHY: &[(&str, &str)] = &[
     ("private-dns-verification", "pass"),
     ("private-dns-enabled", "pass"),
     ("vpc-dns-attributes", "pass"),
+    ("dns-overrides", "pass"),
     ("az-alignment", "pass"),
     ("cross-zone", "pass"),
 ];
 
-/// The status of all 19 checks: the healthy world's, with `changes` applied.
+/// The status of every check of the runbook: the healthy world's, with `changes` applied.
 fn healthy_except(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
     let mut all: Vec<(&str, &str)> = HEALTHY.iter().chain(NOT_EMULATED).copied().collect();
     for (id, status) in changes {
@@ -165,7 +132,11 @@ fn healthy_except(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str
             .unwrap_or_else(|| panic!("no check {id}"));
         slot.1 = status;
     }
-    assert_eq!(all.len(), 19, "every check of the runbook");
+    assert_eq!(
+        all.len(),
+        pl_checks::registry::RUNBOOK.len(),
+        "every check of the runbook"
+    );
     all
 }
 
@@ -712,14 +683,8 @@ fn dns_answering_with_the_endpoint_enis_passes_and_a_wrong_answer_is_the_root_ca
         world.endpoint_enis
     );
     // What the VPC resolver answers when private DNS works: the service's private name
-    // and the endpoint's own names, each with exactly the ENI addresses.
-    let right = |private_name_answer: &[&str]| {
-        let mut zone = Zone::new().addresses(PRIVATE_DNS_NAME, private_name_answer);
-        for name in &world.endpoint_dns_names {
-            zone = zone.addresses(name, &ips);
-        }
-        zone
-    };
+    // and the regional name with exactly the ENI addresses, each zonal name with its AZ's.
+    let right = |private_name_answer: &[&str]| world.aws_zone(private_name_answer);
 
     let dns = LoopbackDns::start(right(&ips));
     let dir = tempfile::tempdir().unwrap();
@@ -743,6 +708,7 @@ fn dns_answering_with_the_endpoint_enis_passes_and_a_wrong_answer_is_the_root_ca
         .chain(world.endpoint_dns_names.iter().map(String::as_str))
         .collect();
     expected.sort_unstable();
+    expected.dedup();
     assert_eq!(asked, expected, "every name of the endpoint is asked once");
     assert!(lookups.iter().all(|l| l["status"] == "pass"), "{lookups:?}");
 
@@ -769,29 +735,39 @@ fn dns_answering_with_the_endpoint_enis_passes_and_a_wrong_answer_is_the_root_ca
     assert_eq!(answered, eni_ips);
     drop(dns);
 
-    // Something else answers for the private name while the configuration checks pass:
-    // a public address (a public zone or resolver), or a private one that is no ENI of
-    // this endpoint (an overriding private hosted zone).
-    for wrong in ["203.0.113.10", "10.20.9.9"] {
-        let dns = LoopbackDns::start(right(&[wrong]));
-        let report = diagnose(&emulator, &world).resolver(dns.addr()).report();
-        report.expect(&healthy_except(&[("dns-resolution", "fail")]));
-        report.expect_root_cause(Some("dns-resolution"), 1);
-        let check = report.check("dns-resolution");
-        let summary = check["summary"].as_str().unwrap_or_default();
-        assert!(
-            summary.contains(PRIVATE_DNS_NAME)
-                && summary.contains(wrong)
-                && summary.contains("private DNS is not effective"),
-            "{summary}"
-        );
-        let remediation = check["remediation"].as_str().unwrap_or_default();
-        assert!(
-            remediation.contains("list-hosted-zones-by-vpc")
-                && remediation.contains(&world.consumer_vpc),
-            "where to look for what answers instead: {remediation}"
-        );
-    }
+    // A public answer for the private name while the configuration checks pass and the
+    // regional name resolves to the ENIs, asked of a resolver that is not the VPC's, off
+    // EC2 (no instance metadata): what answers is not the VPC's DNS, so nothing is blamed
+    // on the configuration. The same answers judged from inside the VPC fail:
+    // tests/dns_emulator.rs (vantage from a loopback metadata service).
+    let dns = LoopbackDns::start(right(&["203.0.113.10"]));
+    let report = diagnose(&emulator, &world).resolver(dns.addr()).report();
+    report.expect(&healthy_except(&[("dns-resolution", "unknown")]));
+    report.expect_root_cause(None, 0);
+    let check = report.check("dns-resolution");
+    assert_eq!(check["evidence"]["vantage"]["where"], "outside_vpc");
+    let summary = check["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("not on EC2"), "{summary}");
+
+    // A private address that is no ENI of this endpoint fails from anywhere (the regional
+    // and zonal readings do not make it an outside view).
+    let dns = LoopbackDns::start(right(&["10.20.9.9"]));
+    let report = diagnose(&emulator, &world).resolver(dns.addr()).report();
+    report.expect(&healthy_except(&[("dns-resolution", "fail")]));
+    report.expect_root_cause(Some("dns-resolution"), 1);
+    let check = report.check("dns-resolution");
+    let summary = check["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains(PRIVATE_DNS_NAME)
+            && summary.contains("10.20.9.9")
+            && summary.contains("private DNS is not effective"),
+        "{summary}"
+    );
+    let remediation = check["remediation"].as_str().unwrap_or_default();
+    assert!(
+        remediation.contains(&format!("dig +short {PRIVATE_DNS_NAME}")),
+        "how to compare with the VPC resolver: {remediation}"
+    );
 }
 
 #[test]

@@ -27,12 +27,13 @@ const SERVICE_WIDE: [&str; 6] = [
     "idle-timeout-resets",
 ];
 
-const CONSUMER_SIDE: [&str; 9] = [
+const CONSUMER_SIDE: [&str; 10] = [
     "endpoint-sg-ingress",
     "client-sg-egress",
     "subnet-nacl",
     "private-dns-enabled",
     "vpc-dns-attributes",
+    "dns-overrides",
     "dns-resolution",
     "az-alignment",
     "flow-log-rejects",

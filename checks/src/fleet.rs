@@ -337,6 +337,7 @@ fn provider_view(
             az_map: Fact::Absent(hidden()),
             service: Fact::Absent(hidden()),
             client: None,
+            dns_config: Fact::Absent(hidden()),
         },
         provider,
         dns: Fact::Absent(hidden()),
@@ -348,6 +349,7 @@ fn provider_view(
             flow_logs: Fact::Absent(hidden()),
             flow_log_rejects: Fact::Absent(hidden()),
         },
+        vantage: None,
     }
 }
 

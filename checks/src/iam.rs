@@ -84,7 +84,16 @@ mod tests {
                     .split_once(':')
                     .unwrap_or_else(|| panic!("{}: {a} has no service prefix", c.meta.id));
                 assert!(
-                    ["ec2", "elasticloadbalancing", "sts", "cloudwatch", "logs"].contains(&svc),
+                    [
+                        "ec2",
+                        "elasticloadbalancing",
+                        "sts",
+                        "cloudwatch",
+                        "logs",
+                        "route53",
+                        "route53resolver",
+                    ]
+                    .contains(&svc),
                     "{}: unexpected service in {a}",
                     c.meta.id
                 );

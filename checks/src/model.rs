@@ -41,6 +41,10 @@ pub struct Snapshot {
     pub probe: Fact<ProbeFacts>,
     /// Metrics and flow-log window and results.
     pub observability: Observability,
+    /// Where pl-doctor ran (instance metadata on EC2), so a replay judges DNS answers
+    /// from the same place. Absent in snapshots from before it was collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vantage: Option<Vantage>,
 }
 
 impl Snapshot {
@@ -146,6 +150,16 @@ pub struct ConsumerSide {
     /// The client named by `--client`, resolved (instance → IPs, groups, subnet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<Fact<ClientFacts>>,
+    /// What decides DNS answers in the endpoint's VPC: DHCP option set, Resolver rules,
+    /// private hosted zones (dns-overrides).
+    #[serde(default = "dns_config_not_collected")]
+    pub dns_config: Fact<DnsConfig>,
+}
+
+fn dns_config_not_collected() -> Fact<DnsConfig> {
+    Fact::not_requested(
+        "the VPC's DNS configuration was not collected by the version that saved this snapshot",
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -327,6 +341,109 @@ pub struct ClientFacts {
     /// The client's own subnet when known (an instance), for its NACL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subnet_id: Option<String>,
+}
+
+/// The consumer VPC's DNS configuration, read through the APIs: what answers for a name
+/// inside the VPC, whatever host pl-doctor runs on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DnsConfig {
+    /// DescribeDhcpOptions for the VPC's option set (`dhcp_options_id` of the VPC).
+    pub dhcp_options: Fact<DhcpOptions>,
+    /// ListResolverRuleAssociations (VPCId filter) + GetResolverRule for each: the rules
+    /// associated with the VPC, whoever owns them (rules shared through RAM included).
+    pub resolver_rules: Fact<Vec<ResolverRule>>,
+    /// ListHostedZonesByVPC: the private hosted zones associated with the VPC, each with
+    /// its records for the private DNS name (ListResourceRecordSets) when the zone covers it.
+    pub hosted_zones: Fact<Vec<PrivateZone>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DhcpOptions {
+    pub id: String,
+    /// `domain-name-servers` values as AWS lists them (`AmazonProvidedDNS` or addresses).
+    pub domain_name_servers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolverRule {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The domain the rule applies to, without the trailing dot (`.` for every name).
+    pub domain_name: String,
+    /// FORWARD, SYSTEM, RECURSIVE or DELEGATE (wire form).
+    pub rule_type: String,
+    /// Where FORWARD/DELEGATE rules send the question, `ip:port`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_ips: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
+    /// NOT_SHARED, SHARED_WITH_ME, SHARED_BY_ME.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub association_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrivateZone {
+    /// `Z…`, without the `/hostedzone/` prefix.
+    pub id: String,
+    /// The zone's domain, without the trailing dot.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owning_account: Option<String>,
+    /// Set for zones an AWS service manages (PrivateLink's private DNS zone:
+    /// `vpce.amazonaws.com`); those are AWS's, not the customer's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owning_service: Option<String>,
+    /// The zone's records for the private DNS name (A, AAAA, CNAME, alias), read only for
+    /// zones that cover the name; `not_requested` for the others.
+    pub records: Fact<Vec<ZoneRecord>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneRecord {
+    /// Without the trailing dot.
+    pub name: String,
+    /// A, AAAA, CNAME, …
+    pub record_type: String,
+    /// ResourceRecords values (addresses, a CNAME target).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// An alias record's target DNS name, without the trailing dot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_target: Option<String>,
+}
+
+/// Where pl-doctor ran, and how that was found out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vantage {
+    /// `ec2` when the instance metadata service answered, `not_ec2` otherwise.
+    pub location: VantageLocation,
+    /// How it was determined, e.g. `instance metadata (IMDSv2)`, or why it could not be.
+    pub how: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// systemd-resolved's upstream servers (/run/systemd/resolve/resolv.conf) when the host
+    /// resolver is its 127.0.0.53 stub.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stub_upstreams: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VantageLocation {
+    Ec2,
+    NotEc2,
 }
 
 // ---------------------------------------------------------------- provider side
@@ -683,6 +800,16 @@ pub struct FlowLogRejects {
     pub records_scanned: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_scanned: Option<f64>,
+    /// Result rows that lacked a field or held an unreadable value: skipped, not guessed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rows_skipped: u64,
+    /// Why they were skipped (distinct reasons, first few).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_reasons: Vec<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -29,6 +29,7 @@ pub static RUNBOOK: &[Check] = &[
     check!(private_dns_verification),
     check!(private_dns_enabled),
     check!(vpc_dns_attributes),
+    check!(dns_overrides),
     check!(dns_resolution),
     check!(az_alignment),
     check!(cross_zone),

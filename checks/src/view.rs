@@ -12,6 +12,7 @@ pub const CONSUMER_SIDE: &[&str] = &[
     "subnet-nacl",
     "private-dns-enabled",
     "vpc-dns-attributes",
+    "dns-overrides",
     "dns-resolution",
     "az-alignment",
     "flow-log-rejects",

@@ -38,7 +38,7 @@ proptest! {
         if let Ok(snap) = snapshot_io::from_slice(&bytes) {
             // Whatever still parses must still evaluate.
             let results = report::evaluate(&snap, &EvalOptions::default());
-            prop_assert_eq!(results.len(), 19);
+            prop_assert_eq!(results.len(), pl_checks::registry::RUNBOOK.len());
         }
     }
 
@@ -84,7 +84,7 @@ proptest! {
         if bit(15) { s.provider.az_map = Fact::Absent(denied("ec2:DescribeAvailabilityZones")); }
 
         let r = report::build(&s, &EvalOptions::default(), "2026-11-24T10:00:00Z".into(), 0);
-        prop_assert_eq!(r.checks.len(), 19);
+        prop_assert_eq!(r.checks.len(), pl_checks::registry::RUNBOOK.len());
         for c in &r.checks {
             prop_assert!(!c.summary.is_empty(), "{} has an empty summary", c.id);
             if c.status == Status::Fail || c.status == Status::Warn {

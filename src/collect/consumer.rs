@@ -6,6 +6,7 @@
 //! shared replies, exactly as a run for that endpoint alone would have seen them.
 
 use super::convert::{self, Unreadable};
+use super::dnsconfig;
 use super::errors::{CallFailure, FailureKind};
 use super::progress::{Stage, Tracker};
 use super::{chunked, convert_all, fact, sorted_unique, unreadable, EndpointLookupError};
@@ -22,6 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Clients {
     ec2: aws_sdk_ec2::Client,
     sts: aws_sdk_sts::Client,
+    dns: dnsconfig::Clients,
+    region: String,
 }
 
 impl Clients {
@@ -29,6 +32,8 @@ impl Clients {
         Clients {
             ec2: aws_sdk_ec2::Client::new(conf),
             sts: aws_sdk_sts::Client::new(conf),
+            dns: dnsconfig::Clients::new(conf),
+            region: conf.region().map(|r| r.to_string()).unwrap_or_default(),
         }
     }
 }
@@ -211,6 +216,8 @@ pub struct Details {
     /// The client instance's subnet and groups, described beside every endpoint's own.
     client_subnet: Option<String>,
     client_groups: Vec<String>,
+    /// Each endpoint's VPC DNS configuration (dns-overrides), by endpoint id.
+    dns_configs: BTreeMap<String, Fact<DnsConfig>>,
 }
 
 pub async fn details(
@@ -321,8 +328,11 @@ pub async fn details(
         (groups, lists)
     };
     let services = services(stage, c, &service_names);
-    let (enis, vpcs, subnets, nacls, (groups, prefix_lists), services) =
-        tokio::join!(enis, vpcs, subnets, nacls, groups, services);
+    let dns_stage = tracker.stage("consumer: DNS configuration");
+    let vpc_dns = dnsconfig::per_vpc(dns_stage, &c.dns, &c.region, &vpc_ids);
+    let (enis, vpcs, subnets, nacls, (groups, prefix_lists), services, vpc_dns) =
+        tokio::join!(enis, vpcs, subnets, nacls, groups, services, vpc_dns);
+    let dns_configs = dns_configs(dns_stage, c, endpoints, &vpcs, &services, vpc_dns).await;
 
     let client = match (client, client_instance) {
         (Some(ClientSpec::Instance(id)), Some(r)) => Some(match r {
@@ -350,7 +360,95 @@ pub async fn details(
         client,
         client_subnet,
         client_groups,
+        dns_configs,
     }
+}
+
+/// The DHCP option sets (their ids come with DescribeVpcs) ∥ the records of each customer
+/// zone covering an endpoint's private DNS name, then one DNS configuration per endpoint.
+async fn dns_configs(
+    stage: Stage<'_>,
+    c: &Clients,
+    endpoints: &[Endpoint],
+    vpcs: &BTreeMap<String, Fact<Vpc>>,
+    services: &BTreeMap<String, Fact<ServiceView>>,
+    vpc_dns: BTreeMap<String, dnsconfig::VpcDns>,
+) -> BTreeMap<String, Fact<DnsConfig>> {
+    let dhcp_ids: Vec<String> = vpcs
+        .values()
+        .filter_map(|v| v.known().and_then(|v| v.dhcp_options_id.clone()))
+        .collect();
+    let name_of = |e: &Endpoint| {
+        let service = services
+            .get(&e.service_name)
+            .cloned()
+            .unwrap_or_else(|| not_listed(&e.service_name));
+        dnsconfig::private_name(e, &service)
+    };
+    let wanted: BTreeSet<(String, String)> = endpoints
+        .iter()
+        .filter_map(|e| {
+            let name = name_of(e)?;
+            let zones = vpc_dns.get(&e.vpc_id)?.hosted_zones.as_ref().ok()?;
+            Some(
+                dnsconfig::zones_covering(zones, &name)
+                    .into_iter()
+                    .map(|z| (z.id.clone(), name.clone()))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .flatten()
+        .collect();
+    let dhcp = dnsconfig::dhcp_options(stage, &c.dns, &dhcp_ids);
+    let records = futures_util::stream::iter(wanted)
+        .map(|(zone, name)| async move {
+            let r = dnsconfig::records_for(stage, &c.dns, &zone, &name).await;
+            ((zone, name), r)
+        })
+        .buffer_unordered(PER_ITEM_CONCURRENCY)
+        .collect::<BTreeMap<_, _>>();
+    let (dhcp, records) = tokio::join!(dhcp, records);
+    endpoints
+        .iter()
+        .map(|e| {
+            let vpc = vpcs.get(&e.vpc_id).cloned().unwrap_or_else(|| {
+                Fact::Absent(Missing::ApiError {
+                    operation: "ec2:DescribeVpcs".into(),
+                    message: format!("VPC {} not in the reply", e.vpc_id),
+                })
+            });
+            let config = match vpc_dns.get(&e.vpc_id) {
+                Some(v) => {
+                    let name = name_of(e);
+                    let hosted_zones = match &v.hosted_zones {
+                        Ok(zones) => Fact::Known(
+                            zones
+                                .iter()
+                                .map(|z| {
+                                    let mut z = z.clone();
+                                    if let Some(r) = name
+                                        .as_ref()
+                                        .and_then(|n| records.get(&(z.id.clone(), n.clone())))
+                                    {
+                                        z.records = r.clone();
+                                    }
+                                    z
+                                })
+                                .collect(),
+                        ),
+                        Err(m) => Fact::Absent(m.clone()),
+                    };
+                    Fact::Known(DnsConfig {
+                        dhcp_options: dnsconfig::dhcp_for(&vpc, &dhcp),
+                        resolver_rules: v.resolver_rules.clone(),
+                        hosted_zones,
+                    })
+                }
+                None => Fact::not_requested("the endpoint's VPC was not asked about"),
+            };
+            (e.id.clone(), config)
+        })
+        .collect()
 }
 
 impl Details {
@@ -358,6 +456,7 @@ impl Details {
     /// VPC, its (and the client's) subnets and their NACLs, its (and the client's)
     /// groups and the prefix lists they reference, its service.
     pub fn consumer_side(&self, endpoint: Endpoint, az_map: &Fact<Vec<AzMapping>>) -> ConsumerSide {
+        let endpoint_id = endpoint.id.clone();
         let endpoint_enis = match &self.enis {
             Ok(all) => convert_all(
                 "ec2:DescribeNetworkInterfaces",
@@ -462,6 +561,11 @@ impl Details {
             az_map: az_map.clone(),
             service,
             client: self.client.clone(),
+            dns_config: self
+                .dns_configs
+                .get(&endpoint_id)
+                .cloned()
+                .unwrap_or_else(|| Fact::not_requested("the endpoint's VPC was not asked about")),
         }
     }
 }

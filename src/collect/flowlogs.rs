@@ -299,36 +299,53 @@ pub fn plan_queries(
 
 // ------------------------------------------------------------------ results
 
-/// The aggregated rows of a finished query.
-pub fn reject_rows(results: &[Vec<ResultField>]) -> Result<Vec<RejectRow>, Unreadable> {
-    results
-        .iter()
-        .map(|row| {
-            let get = |name: &str| {
-                row.iter()
-                    .find(|f| f.field() == Some(name))
-                    .and_then(ResultField::value)
-            };
-            let src_addr = get("srcAddr")
-                .ok_or_else(|| Unreadable("a result row lacks srcAddr".into()))?
-                .to_owned();
-            let port = get("dstPort").unwrap_or_default();
-            let dst_port = port
-                .parse::<u16>()
-                .map_err(|_| Unreadable(format!("dstPort {port:?} is not a port")))?;
-            let count = get("rejects").unwrap_or_default();
-            let rejects = count
-                .parse::<u64>()
-                .or_else(|_| count.parse::<f64>().map(|f| f as u64))
-                .map_err(|_| Unreadable(format!("rejects {count:?} is not a count")))?;
-            Ok(RejectRow {
-                src_addr,
-                dst_port,
-                interface_id: get("interfaceId").map(str::to_owned),
-                rejects,
-            })
-        })
-        .collect()
+/// Distinct skip reasons kept for the evidence.
+const SKIP_REASONS_KEPT: usize = 5;
+
+/// The aggregated rows of a finished query, and the rows skipped (with why) because they
+/// lack a field or hold an unreadable value: one odd row does not discard the reply.
+pub fn reject_rows(results: &[Vec<ResultField>]) -> (Vec<RejectRow>, u64, Vec<String>) {
+    let mut rows = Vec::new();
+    let mut skipped = 0;
+    let mut reasons: Vec<String> = Vec::new();
+    for r in results.iter().map(|row| reject_row(row)) {
+        match r {
+            Ok(row) => rows.push(row),
+            Err(Unreadable(why)) => {
+                skipped += 1;
+                if !reasons.contains(&why) && reasons.len() < SKIP_REASONS_KEPT {
+                    reasons.push(why);
+                }
+            }
+        }
+    }
+    (rows, skipped, reasons)
+}
+
+fn reject_row(row: &[ResultField]) -> Result<RejectRow, Unreadable> {
+    let get = |name: &str| {
+        row.iter()
+            .find(|f| f.field() == Some(name))
+            .and_then(ResultField::value)
+    };
+    let src_addr = get("srcAddr")
+        .ok_or_else(|| Unreadable("a result row lacks srcAddr".into()))?
+        .to_owned();
+    let port = get("dstPort").unwrap_or_default();
+    let dst_port = port
+        .parse::<u16>()
+        .map_err(|_| Unreadable(format!("dstPort {port:?} is not a port")))?;
+    let count = get("rejects").unwrap_or_default();
+    let rejects = count
+        .parse::<u64>()
+        .or_else(|_| count.parse::<f64>().map(|f| f as u64))
+        .map_err(|_| Unreadable(format!("rejects {count:?} is not a count")))?;
+    Ok(RejectRow {
+        src_addr,
+        dst_port,
+        interface_id: get("interfaceId").map(str::to_owned),
+        rejects,
+    })
 }
 
 /// Several queries (one per LogFormat) as one fact: rows merged, most rejects first.
@@ -338,6 +355,8 @@ pub fn merge(parts: Vec<FlowLogRejects>) -> FlowLogRejects {
     let mut rows = Vec::new();
     let mut records = None;
     let mut bytes = None;
+    let mut rows_skipped = 0;
+    let mut skipped_reasons: Vec<String> = Vec::new();
     let add = |acc: &mut Option<f64>, v: Option<f64>| {
         if let Some(v) = v {
             *acc = Some(acc.unwrap_or(0.0) + v);
@@ -349,6 +368,12 @@ pub fn merge(parts: Vec<FlowLogRejects>) -> FlowLogRejects {
         rows.extend(p.rows);
         add(&mut records, p.records_scanned);
         add(&mut bytes, p.bytes_scanned);
+        rows_skipped += p.rows_skipped;
+        for r in p.skipped_reasons {
+            if !skipped_reasons.contains(&r) && skipped_reasons.len() < SKIP_REASONS_KEPT {
+                skipped_reasons.push(r);
+            }
+        }
     }
     rows.sort_by_key(|r| std::cmp::Reverse(r.rejects));
     rows.truncate(ROW_LIMIT);
@@ -358,6 +383,8 @@ pub fn merge(parts: Vec<FlowLogRejects>) -> FlowLogRejects {
         rows,
         records_scanned: records,
         bytes_scanned: bytes,
+        rows_skipped,
+        skipped_reasons,
     }
 }
 
@@ -488,8 +515,7 @@ async fn run(
         };
         match out.status() {
             Some(QueryStatus::Complete) => {
-                let rows =
-                    reject_rows(out.results()).map_err(|u| unreadable(GET_QUERY_RESULTS, u))?;
+                let (rows, rows_skipped, skipped_reasons) = reject_rows(out.results());
                 let stats = out.statistics();
                 return Ok(FlowLogRejects {
                     log_groups: q.log_groups.clone(),
@@ -497,6 +523,8 @@ async fn run(
                     rows,
                     records_scanned: stats.map(|s| s.records_scanned()),
                     bytes_scanned: stats.map(|s| s.bytes_scanned()),
+                    rows_skipped,
+                    skipped_reasons,
                 });
             }
             Some(QueryStatus::Running | QueryStatus::Scheduled) => {
@@ -1061,12 +1089,16 @@ mod tests {
                 .collect(),
             records_scanned: Some(10.0),
             bytes_scanned: None,
+            rows_skipped: 1,
+            skipped_reasons: vec![format!("odd row in {group}")],
         };
         let m = merge(vec![
             part("/a", vec![("10.0.0.1", 3)]),
             part("/b", (0..25).map(|i| ("10.0.0.9", i)).collect()),
         ]);
         assert_eq!(m.log_groups, ["/a", "/b"]);
+        assert_eq!(m.rows_skipped, 2);
+        assert_eq!(m.skipped_reasons, ["odd row in /a", "odd row in /b"]);
         assert_eq!(m.query, "q /a\n\nq /b");
         assert_eq!(m.rows.len(), ROW_LIMIT);
         assert_eq!(m.rows[0].rejects, 24);
@@ -1075,9 +1107,27 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_result_rows_are_not_guessed() {
-        assert!(reject_rows(&[result_row("10.0.3.10", "-", ENI_A, "1")]).is_err());
-        assert!(reject_rows(&[result_row("10.0.3.10", "8443", ENI_A, "many")]).is_err());
-        assert!(reject_rows(&[vec![field("dstPort", "8443")]]).is_err());
+    fn unreadable_result_rows_are_skipped_and_counted_not_guessed() {
+        let (rows, skipped, reasons) = reject_rows(&[
+            result_row("10.0.3.10", "-", ENI_A, "1"),
+            result_row("10.0.3.10", "8443", ENI_A, "many"),
+            vec![field("dstPort", "8443")],
+            vec![field("dstPort", "443")],
+            result_row("10.0.3.11", "8443", ENI_A, "7"),
+        ]);
+        assert_eq!(skipped, 4);
+        assert_eq!(
+            reasons,
+            [
+                "dstPort \"-\" is not a port",
+                "rejects \"many\" is not a count",
+                "a result row lacks srcAddr"
+            ]
+        );
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].src_addr.as_str(), rows[0].rejects),
+            ("10.0.3.11", 7)
+        );
     }
 }

@@ -24,6 +24,7 @@
 pub mod config;
 mod consumer;
 mod convert;
+mod dnsconfig;
 pub mod errors;
 pub mod fleet;
 pub mod flowlogs;
@@ -34,6 +35,7 @@ mod provider;
 pub mod service;
 #[cfg(test)]
 mod testing;
+pub mod vantage;
 
 use crate::exit::Failure;
 use crate::netprobe::{dns, tcp};
@@ -178,6 +180,9 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
         .as_ref()
         .map(aws_sdk_cloudwatch::Client::new);
     let many = matches!(lookup, Lookup::Fleet { .. });
+    // Where pl-doctor runs, beside the first stage (bounded well under a second).
+    let vantage = futures_util::FutureExt::shared(Box::pin(vantage::find()));
+    let vantage_driver = tokio::spawn(vantage.clone());
 
     // The provider account's own facts need no endpoint: asked from the start, they also
     // resolve the assumed role's credentials while the consumer side is read. Shared, so
@@ -317,6 +322,7 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
         );
 
         let identity = fact(discovery.identity);
+        let vantage = vantage.clone().await;
         let mut snapshots = Vec::with_capacity(endpoints.len());
         for (i, ((endpoint, flow_logs), flow_log_rejects)) in endpoints
             .into_iter()
@@ -370,6 +376,7 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
                     flow_logs,
                     flow_log_rejects,
                 },
+                vantage: Some(vantage.clone()),
             });
         }
 
@@ -401,11 +408,12 @@ pub async fn collect_many(req: &LiveRequest, lookup: &Lookup) -> Result<Collecti
     // endpoint not found, no provider access) does not wait for them.
     tokio::pin!(diagnosis);
     let mut account_driver = provider_account.clone();
-    tokio::select! {
-        result = &mut diagnosis => return result,
-        _ = &mut account_driver => {}
-    }
-    diagnosis.await
+    let result = tokio::select! {
+        result = &mut diagnosis => result,
+        _ = &mut account_driver => diagnosis.await,
+    };
+    vantage_driver.abort();
+    result
 }
 
 /// DNS resolution and the connect probe for one endpoint, from this host, unless

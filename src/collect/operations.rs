@@ -21,6 +21,12 @@ pub const CONSUMER: &[&str] = &[
     "ec2:GetManagedPrefixListEntries",
     "ec2:DescribeVpcEndpointServices",
     "ec2:DescribeFlowLogs",
+    // dns-overrides: the VPC's DHCP option set, Resolver rules and private hosted zones.
+    "ec2:DescribeDhcpOptions",
+    "route53resolver:ListResolverRuleAssociations",
+    "route53resolver:GetResolverRule",
+    "route53:ListHostedZonesByVPC",
+    "route53:ListResourceRecordSets",
     "cloudwatch:GetMetricData",
     "logs:StartQuery",
     "logs:GetQueryResults",
@@ -96,7 +102,15 @@ mod tests {
 
     /// Every `"service:Operation"` literal of the product code.
     fn action_literals(text: &str) -> Vec<String> {
-        const SERVICES: [&str; 5] = ["ec2", "elasticloadbalancing", "sts", "cloudwatch", "logs"];
+        const SERVICES: [&str; 7] = [
+            "ec2",
+            "elasticloadbalancing",
+            "sts",
+            "cloudwatch",
+            "logs",
+            "route53",
+            "route53resolver",
+        ];
         let mut found = Vec::new();
         for service in SERVICES {
             let needle = format!("\"{service}:");
@@ -114,7 +128,7 @@ mod tests {
     /// Every SDK fluent call on a client (`ec2.describe_vpcs()`, across line breaks),
     /// as `(client, Operation)`.
     fn sdk_calls(text: &str) -> Vec<(String, String)> {
-        const CLIENTS: [&str; 5] = ["ec2", "elb", "sts", "logs", "cw"];
+        const CLIENTS: [&str; 7] = ["ec2", "elb", "sts", "logs", "cw", "route53", "resolver"];
         let flat: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         let mut found = Vec::new();
         for client in CLIENTS {
@@ -149,9 +163,10 @@ mod tests {
     #[test]
     fn every_action_and_sdk_call_in_the_collector_is_in_the_table() {
         let listed: BTreeSet<&str> = CONSUMER.iter().chain(PROVIDER).copied().collect();
-        let operations: BTreeSet<&str> = listed
+        // Compared case-insensitively: the SDK spells ListHostedZonesByVPC `..._by_vpc`.
+        let operations: BTreeSet<String> = listed
             .iter()
-            .filter_map(|a| a.split_once(':').map(|(_, op)| op))
+            .filter_map(|a| a.split_once(':').map(|(_, op)| op.to_ascii_lowercase()))
             .collect();
         let mut unlisted = Vec::new();
         let mut calls = 0;
@@ -163,7 +178,7 @@ mod tests {
             }
             for (client, op) in sdk_calls(&text) {
                 calls += 1;
-                if !operations.contains(op.as_str()) {
+                if !operations.contains(&op.to_ascii_lowercase()) {
                     unlisted.push(format!("{}: {client}.{op}", path.display()));
                 }
             }

@@ -13,6 +13,12 @@ production:
 * CreateVpcEndpoint (Interface) in moto gives each endpoint ENI a random 10.x address
   outside its subnet and the VPC's default security group; AWS gives it an address in
   the subnet and the endpoint's security groups.
+* CreateVpcEndpoint (Interface) in moto gives the endpoint one DnsEntry named
+  `vpce-<id>-<8 chars>.<service name>`; AWS lists the regional name
+  `vpce-<id>-<8 chars>.vpce-svc-<id>.<region>.vpce.amazonaws.com`, then one zonal name per
+  AZ (`vpce-<id>-<8 chars>-<az>.vpce-svc-<id>.<region>.vpce.amazonaws.com`), all in the
+  region's vpce.amazonaws.com hosted zone, then the service's private DNS name (in the
+  private hosted zone AWS manages for it) when private DNS is enabled.
 
 Usage: python moto_launcher.py
 Binds 127.0.0.1 on a free port, prints `PORT <n>` on stdout once it accepts
@@ -97,9 +103,11 @@ def describe_vpc_endpoint_connections(self):
                 "VpcEndpointOwner": owner,
                 "VpcEndpointState": endpoint.state,
                 "CreationTimestamp": endpoint.creation_timestamp,
+                # The provider sees the endpoint's own vpce-… names, not the private DNS name.
                 "DnsEntries": [
                     {"DnsName": e["dns_name"], "HostedZoneId": e["hosted_zone_id"]}
                     for e in (endpoint.dns_entries or [])
+                    if e["dns_name"].endswith(".vpce.amazonaws.com")
                 ],
                 "NetworkLoadBalancerArns": list(config.network_load_balancer_arns),
                 "GatewayLoadBalancerArns": list(config.gateway_load_balancer_arns),
@@ -148,7 +156,40 @@ def create_vpc_endpoint(self, *args, **kwargs):
         eni.description = f"VPC Endpoint Interface {endpoint.id}"
         eni.interface_type = "vpc_endpoint"
         eni.requester_managed = True
+    endpoint.dns_entries = aws_dns_entries(self, endpoint)
     return endpoint
+
+
+# The Route 53 hosted zone AWS serves each region's vpce.amazonaws.com names from
+# (the HostedZoneId of an endpoint's regional and zonal DnsEntries).
+VPCE_ZONE_IDS = {"us-east-1": "Z7HUB22UULQXV", "us-west-2": "Z1YSA3EXCYUU9Z", "eu-west-1": "Z38GZ743OKFT7T"}
+
+
+def private_dns_name_of(region, service_name):
+    for _, backend in region_backends(region):
+        for config in list(backend.configurations.values()):
+            if config.service_name == service_name:
+                return getattr(config, "private_dns_name", None)
+    return None
+
+
+def aws_dns_entries(backend, endpoint):
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    suffix = "".join(random.choice(alphabet) for _ in range(8))
+    service_id = endpoint.service_name.rsplit(".", 1)[-1]
+    region = backend.region_name
+    zone = VPCE_ZONE_IDS.get(region, "Z" + "".join(random.choice(alphabet.upper()) for _ in range(12)))
+    base = f"{endpoint.id}-{suffix}"
+    tail = f"{service_id}.{region}.vpce.amazonaws.com"
+    entries = [{"dns_name": f"{base}.{tail}", "hosted_zone_id": zone}]
+    for subnet_id in endpoint.subnet_ids or []:
+        az = backend.get_subnet(subnet_id).availability_zone
+        entries.append({"dns_name": f"{base}-{az}.{tail}", "hosted_zone_id": zone})
+    private_name = private_dns_name_of(region, endpoint.service_name)
+    if endpoint.private_dns_enabled and private_name:
+        managed_zone = "Z" + "".join(random.choice(alphabet.upper()) for _ in range(20))
+        entries.append({"dns_name": private_name, "hosted_zone_id": managed_zone})
+    return entries
 
 
 def install_extensions():

@@ -233,3 +233,37 @@ impl Drop for SilentDns {
         }
     }
 }
+
+/// A DNS server on loopback answering from `zone`, served by a runtime of its own so it
+/// keeps answering while the test thread waits for the binary.
+pub struct LoopbackDns {
+    server: Option<TestDns>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl LoopbackDns {
+    pub fn start(zone: Zone) -> LoopbackDns {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime for the DNS server");
+        let server = runtime.block_on(TestDns::start(zone));
+        LoopbackDns {
+            server: Some(server),
+            runtime,
+        }
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.server.as_ref().expect("running").addr()
+    }
+}
+
+impl Drop for LoopbackDns {
+    fn drop(&mut self) {
+        // The server's sockets belong to its runtime: release them inside it.
+        let _inside = self.runtime.enter();
+        self.server.take();
+    }
+}

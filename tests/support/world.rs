@@ -81,6 +81,8 @@ pub struct Spec {
     /// A CloudWatch Logs group (created in the consumer account) that a flow log on each
     /// endpoint ENI, traffic type ALL, default format, delivers to; None: no flow logs.
     pub flow_log_group: Option<&'static str>,
+    /// PrivateDnsEnabled on the interface endpoint.
+    pub private_dns_enabled: bool,
 }
 
 impl Default for Spec {
@@ -98,6 +100,7 @@ impl Default for Spec {
             stop_targets: false,
             endpoint_azs: vec!["us-east-1a", "us-east-1b"],
             flow_log_group: None,
+            private_dns_enabled: true,
         }
     }
 }
@@ -119,7 +122,8 @@ pub struct World {
     pub targets: Vec<String>,
     /// The endpoint's ENIs as the emulator finally reports them: (id, AZ, private IPv4).
     pub endpoint_enis: Vec<EndpointEni>,
-    /// The endpoint's DnsEntries names (moto makes up one, not a `vpce.amazonaws.com` name).
+    /// The endpoint's DnsEntries names, as the launcher makes them answer like AWS: the
+    /// regional name, one zonal name per AZ, then the private DNS name when enabled.
     pub endpoint_dns_names: Vec<String>,
     /// The flow logs created for `Spec::flow_log_group`.
     pub flow_log_ids: Vec<String>,
@@ -142,6 +146,35 @@ impl World {
             .iter()
             .map(|e| e.private_ip.as_str())
             .collect()
+    }
+
+    /// What the VPC resolver answers for the endpoint's own names, as AWS does: the
+    /// regional name with every ENI, each zonal name (`…-<az>.vpce-svc-…`) with its AZ's
+    /// ENI only; plus `private_answer` for the private DNS name (none: NXDOMAIN).
+    pub fn aws_zone(&self, private_answer: &[&str]) -> super::dns_server::Zone {
+        let mut zone = super::dns_server::Zone::new();
+        if !private_answer.is_empty() {
+            zone = zone.addresses(PRIVATE_DNS_NAME, private_answer);
+        }
+        for name in self
+            .endpoint_dns_names
+            .iter()
+            .filter(|n| n.ends_with(".vpce.amazonaws.com"))
+        {
+            let first = name.split('.').next().unwrap_or_default();
+            let zonal: Vec<&str> = self
+                .endpoint_enis
+                .iter()
+                .filter(|e| first.ends_with(&format!("-{}", e.availability_zone)))
+                .map(|e| e.private_ip.as_str())
+                .collect();
+            zone = if zonal.is_empty() {
+                zone.addresses(name, &self.eni_ips())
+            } else {
+                zone.addresses(name, &zonal)
+            };
+        }
+        zone
     }
 }
 
@@ -663,7 +696,7 @@ async fn build_consumer(ec2: &aws_sdk_ec2::Client, spec: &Spec, service_name: &s
             .service_name(service_name)
             .set_subnet_ids(Some(subnets.clone()))
             .security_group_ids(&sg)
-            .private_dns_enabled(true)
+            .private_dns_enabled(spec.private_dns_enabled)
             .send()
             .await,
         "CreateVpcEndpoint (Interface)",

@@ -1,7 +1,9 @@
 //! Verify 4 / runbook 3: the endpoint's names resolve to exactly its ENI addresses.
 
 use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity, Status};
-use crate::model::{DnsLookup, DnsNameRole, DnsOutcome, NetworkInterface};
+use crate::model::{
+    DnsLookup, DnsNameRole, DnsOutcome, NetworkInterface, Snapshot, VantageLocation,
+};
 use crate::net::dns::{amazon_resolvers, is_public, offered_name, resolver_ip};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -18,6 +20,7 @@ pub static META: CheckMeta = CheckMeta {
         "consumer.endpoint.id",
         "consumer.vpc.cidr_blocks",
         "consumer.vpc.dhcp_options_id",
+        "vantage",
     ],
     consumer_actions: &[
         "ec2:DescribeVpcEndpoints",
@@ -30,12 +33,16 @@ pub static META: CheckMeta = CheckMeta {
         what_it_checks: "The resolver's answers for the service's private DNS name and the endpoint's regional and \
 zonal vpce-… names, against the endpoint ENIs' addresses. Exactly the ENI addresses: pass. A subset: warn, naming \
 the AZ whose ENI is missing. Public addresses, addresses that are not the endpoint's, NXDOMAIN, no A records, or a \
-CNAME to another endpoint's vpce-… name: fail, naming the likely cause from private-dns-verification, \
-private-dns-enabled and vpc-dns-attributes (and, when those pass, a custom DHCP option set or a private hosted \
-zone/Resolver rule that overrides the name). A zonal name answering with another AZ's ENI fails. Timeouts and \
-SERVFAIL are unknown (the resolver is named). When the regional name resolves to the ENIs (public DNS serves \
-those) but the private name does not, checks 11-13 pass and the resolver asked is not the VPC's, pl-doctor most \
-likely ran outside the consumer VPC: the result is unknown and says how to ask the VPC's resolver.",
+CNAME to another endpoint's vpce-… name: fail, naming the cause from private-dns-verification, \
+private-dns-enabled, vpc-dns-attributes and dns-overrides (the DHCP option set, Resolver rule or private hosted \
+zone that answers instead), and saying when the configuration and the answers agree. A zonal name answering with \
+another AZ's ENI fails. Timeouts and SERVFAIL are unknown (the resolver is named). Answers are judged from where \
+pl-doctor ran (`vantage` in the evidence and the snapshot, from the instance metadata service on EC2): on an \
+instance in the endpoint's VPC, a private name that does not resolve to the ENIs fails whatever the resolver \
+(systemd-resolved's 127.0.0.53 stub included; its upstream servers are reported); on an instance in another VPC, \
+or off EC2, a private name that fails while the configuration checks pass and the regional name resolves to the \
+ENIs is unknown, naming where pl-doctor ran and what follows (that VPC's DNS decides; off EC2, ask the VPC's \
+resolver). Snapshots without a recorded vantage are judged from the resolver address as before.",
         why_it_matters: "Clients connect to whatever the name resolves to. If the private name is not answered by \
 the endpoint's private hosted zone, private DNS is not effective (seed runbook 3): clients get NXDOMAIN, the \
 provider's public address (traffic leaves PrivateLink), or a stale endpoint. A missing AZ silently removes \
@@ -295,12 +302,23 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             .evidence("lookups", &lookup_evidence)
             .details(lines.clone())
     };
+    let (_, vantage_evidence) = vantage(s);
+    let base = |o: Outcome| base(o).evidence("vantage", &vantage_evidence);
     match status {
-        Status::Pass => base(Outcome::pass(format!(
-            "every name resolves to exactly the {} endpoint ENI address(es) (resolver {})",
-            enis.len(),
-            dns.resolver
-        ))),
+        Status::Pass => {
+            let mut o = base(Outcome::pass(format!(
+                "every name resolves to exactly the {} endpoint ENI address(es) (resolver {})",
+                enis.len(),
+                dns.resolver
+            )));
+            if let Some(r) = ctx
+                .prior("dns-overrides")
+                .filter(|r| r.status == Status::Pass)
+            {
+                o = o.detail(format!("Configuration and answers agree: {}", r.summary));
+            }
+            o
+        }
         Status::Warn => {
             let bad: Vec<String> = readings
                 .iter()
@@ -327,6 +345,54 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             .detail("Re-run with --resolver <VPC CIDR base + 2> from inside the VPC, or check that the resolver is reachable on UDP/TCP 53.")
         }
         _ => fail_or_vantage(ctx, &readings, base),
+    }
+}
+
+/// Where pl-doctor ran, relative to the endpoint's VPC.
+#[derive(Debug, Clone, PartialEq)]
+enum Where {
+    EndpointVpc,
+    OtherVpc(String),
+    /// Not on EC2 (no instance metadata answered).
+    Outside,
+    /// Not recorded (a snapshot from before vantage was collected) or no VPC in the metadata.
+    Unrecorded,
+}
+
+/// Where pl-doctor ran, and the evidence saying so and how it was found out.
+fn vantage(s: &Snapshot) -> (Where, serde_json::Value) {
+    let ep_vpc = &s.consumer.endpoint.vpc_id;
+    match &s.vantage {
+        Some(v) => {
+            let place = match (v.location, &v.vpc_id) {
+                (VantageLocation::Ec2, Some(vpc)) if vpc == ep_vpc => Where::EndpointVpc,
+                (VantageLocation::Ec2, Some(vpc)) => Where::OtherVpc(vpc.clone()),
+                (VantageLocation::Ec2, None) => Where::Unrecorded,
+                (VantageLocation::NotEc2, _) => Where::Outside,
+            };
+            let name = match &place {
+                Where::EndpointVpc => "endpoint_vpc",
+                Where::OtherVpc(_) => "other_vpc",
+                Where::Outside => "outside_vpc",
+                Where::Unrecorded => "unknown",
+            };
+            let evidence = serde_json::json!({
+                "where": name,
+                "how": v.how,
+                "instance_id": v.instance_id,
+                "vpc_id": v.vpc_id,
+                "subnet_id": v.subnet_id,
+                "stub_upstreams": v.stub_upstreams,
+            });
+            (place, evidence)
+        }
+        None => (
+            Where::Unrecorded,
+            serde_json::json!({
+                "where": "unknown",
+                "how": "not recorded in this snapshot: judged from the resolver address",
+            }),
+        ),
     }
 }
 
@@ -364,7 +430,10 @@ fn fail_or_vantage(
         "vpc-dns-attributes",
     ]
     .iter()
-    .all(|id| ctx.prior(id).is_some_and(|r| r.status == Status::Pass));
+    .all(|id| ctx.prior(id).is_some_and(|r| r.status == Status::Pass))
+        && !ctx
+            .prior("dns-overrides")
+            .is_some_and(|r| matches!(r.status, Status::Fail | Status::Warn));
     let resolver = resolver_ip(&dns.resolver);
     let asked_the_vpc = resolver.is_some_and(|ip| {
         vpc.is_some_and(|v| {
@@ -376,12 +445,57 @@ fn fail_or_vantage(
         .and_then(|v| amazon_resolvers(&v.cidr_blocks).first().copied())
         .map(|ip| ip.to_string())
         .unwrap_or_else(|| "169.254.169.253".into());
-    if private_failed_only && regional_ok && config_ok && !asked_the_vpc {
+    let (place, vantage_evidence) = vantage(s);
+    let base = |o: Outcome| base(o).evidence("vantage", &vantage_evidence);
+    let elsewhere = match &place {
+        Where::EndpointVpc => false,
+        Where::OtherVpc(_) => true,
+        Where::Outside | Where::Unrecorded => !asked_the_vpc,
+    };
+    let name = offered_name(s).ok().flatten().map(|o| o.name.to_owned());
+    let name = name.as_deref().unwrap_or("the private DNS name");
+    let regional = ep
+        .dns_entries
+        .first()
+        .map(|d| d.dns_name.as_str())
+        .unwrap_or(ep.id.as_str());
+    if private_failed_only && regional_ok && config_ok && elsewhere {
+        let v = s.vantage.as_ref();
+        if let Where::OtherVpc(other) = &place {
+            let instance = v
+                .and_then(|v| v.instance_id.as_deref())
+                .unwrap_or("this instance");
+            return base(Outcome::unknown(format!(
+                "pl-doctor runs in {other} ({instance}, from the instance metadata), not in the endpoint's {}: {other}'s DNS decides what this host gets for {name}, and AWS's private DNS zone for the endpoint is associated only with {}",
+                ep.vpc_id, ep.vpc_id
+            )))
+            .detail(format!(
+                "To use the endpoint from {other}, associate a private hosted zone for {name} (an alias to {regional}) with {other}, or resolve through {}'s resolver ({vpc_resolver}) via a Resolver inbound endpoint; to judge the endpoint's own VPC, run pl-doctor on an instance in {}.",
+                ep.vpc_id, ep.vpc_id
+            ));
+        }
+        if place == Where::Outside {
+            let how = v.map(|v| v.how.as_str()).unwrap_or_default();
+            return base(Outcome::unknown(format!(
+                "pl-doctor is not on EC2 ({how}): the private DNS name does not resolve privately from here, but the configuration is right and the regional name resolves to the ENIs (resolver {})",
+                dns.resolver
+            )))
+            .detail(format!(
+                "Run pl-doctor from an instance inside {}, or give --resolver {vpc_resolver} (the VPC's Amazon-provided DNS) from a host that can reach it.",
+                ep.vpc_id
+            ));
+        }
         return base(Outcome::unknown(format!(
             "the private DNS name does not resolve privately from here, but the configuration is right and the regional name resolves to the ENIs: pl-doctor most likely ran outside {} (resolver {})",
             ep.vpc_id, dns.resolver
         )))
-        .evidence("vantage", "outside_vpc")
+        .evidence(
+            "vantage",
+            serde_json::json!({
+                "where": "outside_vpc",
+                "how": "inferred: no vantage recorded, and the resolver asked is not the VPC's",
+            }),
+        )
         .detail(format!(
             "Run pl-doctor from an instance inside {}, or give --resolver {vpc_resolver} (the VPC's Amazon-provided DNS) from a host that can reach it.",
             ep.vpc_id
@@ -394,13 +508,29 @@ fn fail_or_vantage(
         "private-dns-verification",
         "private-dns-enabled",
         "vpc-dns-attributes",
+        "dns-overrides",
     ]
     .into_iter()
-    .filter(|id| ctx.prior(id).is_some_and(|r| r.status == Status::Fail))
+    .filter(|id| {
+        ctx.prior(id).is_some_and(|r| {
+            r.status == Status::Fail || (*id == "dns-overrides" && r.status == Status::Warn)
+        })
+    })
     .collect();
-    let name = offered_name(s).ok().flatten().map(|o| o.name.to_owned());
-    let name = name.as_deref().unwrap_or("the private DNS name");
-    let (cause, remediation) = if let Some(c) = causes.first() {
+    let overrides = ctx.prior("dns-overrides");
+    let (cause, remediation) = if let Some(c) = causes.first().filter(|c| **c == "dns-overrides") {
+        let prior = overrides.expect("filtered above");
+        (
+            format!(
+                "configuration and answers agree: dns-overrides found {}",
+                prior.summary
+            ),
+            prior
+                .remediation
+                .clone()
+                .unwrap_or_else(|| format!("see pl-doctor explain {c}")),
+        )
+    } else if let Some(c) = causes.first() {
         let prior = ctx.prior(c).expect("filtered above");
         (
             format!("likely cause: {c} failed ({})", prior.summary),
@@ -410,6 +540,17 @@ fn fail_or_vantage(
                     .remediation
                     .clone()
                     .unwrap_or_else(|| format!("see pl-doctor explain {c}"))
+            ),
+        )
+    } else if overrides.is_some_and(|r| r.status == Status::Pass) {
+        let vpc_id = &ep.vpc_id;
+        (
+            format!(
+                "the VPC's DNS configuration is right ({}), so what answers sits between this host and the VPC resolver: the host's resolver configuration or a DNS forwarder it uses",
+                overrides.map(|r| r.summary.as_str()).unwrap_or_default()
+            ),
+            format!(
+                "Compare with the VPC resolver from an instance in {vpc_id}: dig +short {name} @{vpc_resolver}; if that answers with the ENIs, fix the host's resolver (/etc/resolv.conf, systemd-resolved's DNS= servers) or the forwarder so it asks {vpc_resolver} for {name}."
             ),
         )
     } else {
@@ -427,11 +568,34 @@ fn fail_or_vantage(
             ),
         )
     };
-    base(Outcome::fail(format!(
+    let mut out = base(Outcome::fail(format!(
         "{}: private DNS is not effective; {cause}",
         first.unwrap_or_default()
     )))
-    .remediation(remediation)
+    .remediation(remediation);
+    if place == Where::EndpointVpc {
+        let v = s
+            .vantage
+            .as_ref()
+            .expect("EndpointVpc comes from a vantage");
+        out = out.detail(format!(
+            "pl-doctor ran inside {} ({}{}; {}): this is what clients there get",
+            ep.vpc_id,
+            v.instance_id.as_deref().unwrap_or("an instance"),
+            v.subnet_id
+                .as_deref()
+                .map(|sn| format!(", {sn}"))
+                .unwrap_or_default(),
+            v.how
+        ));
+        if dns.resolver.starts_with("system") && !v.stub_upstreams.is_empty() {
+            out = out.detail(format!(
+                "The host resolver is systemd-resolved's stub (127.0.0.53), forwarding to {}",
+                v.stub_upstreams.join(", ")
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(all(test, feature = "scenarios"))]
@@ -526,7 +690,7 @@ mod tests {
         }
         let o = run(&s, &passed(&CONFIG));
         assert_eq!(o.status, Status::Unknown);
-        assert_eq!(o.evidence["vantage"], "outside_vpc");
+        assert_eq!(o.evidence["vantage"]["where"], "outside_vpc");
         assert!(o.details.iter().any(|d| d.contains("--resolver 10.0.0.2")));
     }
 
@@ -578,5 +742,89 @@ mod tests {
             zonal_az(&s.consumer.endpoint.dns_entries[0].dns_name, enis),
             None
         );
+    }
+
+    fn on_ec2_in(s: &mut Snapshot, vpc: &str) {
+        s.vantage = Some(crate::model::Vantage {
+            location: VantageLocation::Ec2,
+            how: "instance metadata (IMDSv2)".into(),
+            instance_id: Some("i-0123456789abcdef0".into()),
+            vpc_id: Some(vpc.into()),
+            subnet_id: Some("subnet-0a1b2c3d4e5f60003".into()),
+            region: Some("us-east-1".into()),
+            stub_upstreams: vec!["10.0.0.2".into()],
+        });
+        if let Fact::Known(d) = &mut s.dns {
+            d.resolver = "system".into();
+        }
+    }
+
+    #[test]
+    fn inside_the_endpoints_vpc_a_failing_private_name_fails_whatever_the_resolver() {
+        let mut s = healthy();
+        set(&mut s, 0, DnsOutcome::NxDomain);
+        on_ec2_in(&mut s, "vpc-0c0a5e1b2d3f4a5b6");
+        let o = run(&s, &passed(&CONFIG));
+        assert_eq!(o.status, Status::Fail, "{}", o.summary);
+        assert_eq!(o.evidence["vantage"]["where"], "endpoint_vpc");
+        assert_eq!(o.evidence["vantage"]["how"], "instance metadata (IMDSv2)");
+        assert!(
+            o.details
+                .iter()
+                .any(|d| d.contains("systemd-resolved") && d.contains("10.0.0.2")),
+            "{:?}",
+            o.details
+        );
+    }
+
+    #[test]
+    fn in_another_vpc_the_reading_names_that_vpc() {
+        let mut s = healthy();
+        set(&mut s, 0, DnsOutcome::NxDomain);
+        on_ec2_in(&mut s, "vpc-0ffeeffeeffeeffee");
+        let o = run(&s, &passed(&CONFIG));
+        assert_eq!(o.status, Status::Unknown);
+        assert!(
+            o.summary
+                .contains("pl-doctor runs in vpc-0ffeeffeeffeeffee"),
+            "{}",
+            o.summary
+        );
+        assert_eq!(o.evidence["vantage"]["where"], "other_vpc");
+    }
+
+    #[test]
+    fn the_cause_dns_overrides_found_is_named_and_agreement_is_said() {
+        let mut s = healthy();
+        set(&mut s, 0, DnsOutcome::NxDomain);
+        let mut prior = passed(&CONFIG);
+        prior.push(CheckResult {
+            id: "dns-overrides".into(),
+            step: 0,
+            title: String::new(),
+            status: Status::Fail,
+            summary: "Resolver rule rslvr-rr-1 forwards it".into(),
+            details: vec![],
+            evidence: Default::default(),
+            remediation: Some("disassociate rslvr-rr-1".into()),
+            fingerprint: None,
+        });
+        let o = run(&s, &prior);
+        assert_eq!(o.status, Status::Fail);
+        assert!(
+            o.summary.contains(
+                "configuration and answers agree: dns-overrides found Resolver rule rslvr-rr-1"
+            ),
+            "{}",
+            o.summary
+        );
+        assert_eq!(o.remediation.as_deref(), Some("disassociate rslvr-rr-1"));
+        let mut prior = passed(&CONFIG);
+        prior.extend(passed(&["dns-overrides"]));
+        let o = run(&healthy(), &prior);
+        assert!(o
+            .details
+            .iter()
+            .any(|d| d.starts_with("Configuration and answers agree")));
     }
 }

@@ -102,6 +102,12 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             })
         })
         .collect();
+    let mut planned: Vec<String> = queryable
+        .iter()
+        .filter_map(|f| f.log_group_name.clone())
+        .collect();
+    planned.sort();
+    planned.dedup();
     if covering.is_empty() {
         return Outcome::warn(format!(
             "no active flow log capturing rejects covers the endpoint ENIs ({}): rejected connections leave no trace",
@@ -109,6 +115,8 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         ))
         .evidence("flow_logs", &listed)
         .evidence("endpoint_enis", &ep.network_interface_ids)
+        .evidence("log_groups", Vec::<String>::new())
+        .detail("Log groups queried: none (no flow log to query).")
         .remediation(create);
     }
     if queryable.is_empty() {
@@ -121,17 +129,61 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             dests.join(", ")
         ))
         .evidence("flow_logs", &listed)
+        .evidence("log_groups", Vec::<String>::new())
+        .detail("Log groups queried: none (Logs Insights reads only CloudWatch Logs).")
         .detail("Query them with Athena over the S3 bucket (filter interface_id on the endpoint ENIs and action = 'REJECT'), or add a CloudWatch Logs flow log as below.")
         .remediation(create);
     }
-    let rejects = crate::known_or_unknown!(&o.flow_log_rejects, "the Logs Insights REJECT query");
+    let groups_text = |g: &[String]| {
+        if g.is_empty() {
+            "no log group".to_owned()
+        } else {
+            g.join(", ")
+        }
+    };
+    let rejects = match &o.flow_log_rejects {
+        crate::fact::Fact::Known(r) => r,
+        crate::fact::Fact::Absent(m) => {
+            return Outcome::unknown(format!(
+                "cannot read the Logs Insights REJECT query over {}: {m}",
+                groups_text(&planned)
+            ))
+            .evidence("window", &window)
+            .evidence("flow_logs", &listed)
+            .evidence("log_groups", &planned)
+        }
+    };
+    let skipped = (rejects.rows_skipped > 0).then(|| {
+        format!(
+            "{} result row(s) skipped, not guessed: {}",
+            rejects.rows_skipped,
+            rejects.skipped_reasons.join("; ")
+        )
+    });
     let base = |out: Outcome| {
-        out.evidence("window", &window)
+        let out = out
+            .evidence("window", &window)
             .evidence("flow_logs", &listed)
             .evidence("log_groups", &rejects.log_groups)
             .evidence("query", &rejects.query)
             .evidence("records_scanned", rejects.records_scanned)
+            .evidence("rows_skipped", rejects.rows_skipped)
+            .detail(format!(
+                "Log groups queried: {}.",
+                groups_text(&rejects.log_groups)
+            ));
+        match &skipped {
+            Some(s) => out.detail(s.clone()),
+            None => out,
+        }
     };
+    if rejects.rows.is_empty() && rejects.rows_skipped > 0 {
+        return base(Outcome::unknown(format!(
+            "the REJECT query over {} answered, but none of its {} result row(s) could be read: whether anything was rejected in {window} is not known",
+            groups_text(&rejects.log_groups),
+            rejects.rows_skipped
+        )));
+    }
     if rejects.rows.is_empty() {
         return base(Outcome::pass(format!(
             "no REJECT records for the endpoint ENIs in {window} ({} scanned in {})",
@@ -280,5 +332,63 @@ mod tests {
         assert!(o
             .summary
             .contains("2026-11-24T09:00:00Z to 2026-11-24T10:00:00Z"));
+    }
+
+    #[test]
+    fn every_status_names_the_log_groups_queried() {
+        use crate::fact::Missing;
+        let mut s = healthy();
+        s.observability.flow_log_rejects = Fact::Absent(Missing::AccessDenied {
+            action: "logs:StartQuery".into(),
+            message: None,
+        });
+        let o = run(&s);
+        assert_eq!(o.status, Status::Unknown);
+        assert!(
+            o.summary.contains("/vpc/flow-logs/consumer") && o.summary.contains("logs:StartQuery"),
+            "{}",
+            o.summary
+        );
+        assert_eq!(o.evidence["log_groups"][0], "/vpc/flow-logs/consumer");
+        for o in [
+            run(&healthy()),
+            run(&with_rows(vec![row("10.0.3.10", 8443, 3)])),
+        ] {
+            assert!(
+                o.details
+                    .iter()
+                    .any(|d| d == "Log groups queried: /vpc/flow-logs/consumer."),
+                "{:?}",
+                o.details
+            );
+        }
+    }
+
+    #[test]
+    fn skipped_rows_are_counted_and_a_reply_of_only_skipped_rows_is_unknown() {
+        let mut s = with_rows(vec![row("10.0.3.10", 8443, 3)]);
+        if let Fact::Known(r) = &mut s.observability.flow_log_rejects {
+            r.rows_skipped = 2;
+            r.skipped_reasons = vec!["a result row lacks srcAddr".into()];
+        }
+        let o = run(&s);
+        assert_eq!(o.status, Status::Fail);
+        assert!(
+            o.details
+                .iter()
+                .any(|d| d.starts_with("2 result row(s) skipped")),
+            "{:?}",
+            o.details
+        );
+        if let Fact::Known(r) = &mut s.observability.flow_log_rejects {
+            r.rows.clear();
+        }
+        let o = run(&s);
+        assert_eq!(o.status, Status::Unknown);
+        assert!(
+            o.summary.contains("none of its 2 result row(s)"),
+            "{}",
+            o.summary
+        );
     }
 }

@@ -6,6 +6,7 @@ pub mod client_sg_egress;
 pub mod connect_probe;
 pub mod connection_acceptance;
 pub mod cross_zone;
+pub mod dns_overrides;
 pub mod dns_resolution;
 pub mod endpoint_sg_ingress;
 pub mod endpoint_state;

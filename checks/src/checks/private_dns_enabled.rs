@@ -1,8 +1,9 @@
 //! Step 5: the consumer turned private DNS on for the endpoint.
 
 use crate::check::{CheckDoc, CheckMeta, Context, Outcome, Severity};
-use crate::model::{DnsNameRole, DnsOutcome};
+use crate::model::{DnsNameRole, DnsOutcome, PrivateZone};
 use crate::net::dns::offered_name;
+use crate::net::resolver::{decide, Answerer};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
@@ -20,12 +21,17 @@ pub static META: CheckMeta = CheckMeta {
         "consumer.vpc.enable_dns_hostnames",
         "dns.lookups",
         "consumer.endpoint_enis",
+        "consumer.dns_config.resolver_rules",
+        "consumer.dns_config.hosted_zones",
     ],
     consumer_actions: &[
         "ec2:DescribeVpcEndpoints",
         "ec2:DescribeVpcEndpointServices",
         "ec2:DescribeVpcAttribute",
         "ec2:DescribeNetworkInterfaces",
+        "route53resolver:ListResolverRuleAssociations",
+        "route53resolver:GetResolverRule",
+        "route53:ListHostedZonesByVPC",
     ],
     provider_actions: &["ec2:DescribeVpcEndpointServiceConfigurations"],
     docs_url: "https://docs.aws.amazon.com/vpc/latest/privatelink/manage-dns-names.html",
@@ -39,8 +45,10 @@ with the vpce-… names keep working, but the provider hands its consumers the f
 are issued for it, so in practice every client using the name breaks (NXDOMAIN, or worse, a public answer). \
 That is why this is a fail rather than a warn: it is the seed's runbook 3 cause of \"DNS returns the long vpce \
 name\". The one exception is a consumer that deliberately disabled it and serves the name from its own private \
-hosted zone (a shared-services DNS design): when the name already resolves to exactly the endpoint ENIs, this \
-check passes and says so.",
+hosted zone (a shared-services or hub-and-spoke DNS design): when a private hosted zone of the consumer's \
+associated with the VPC covers the name and wins by Route 53 Resolver's precedence (read through \
+ListHostedZonesByVPC), or the name already resolves to exactly the endpoint ENIs, this check passes and names \
+the zone; whether that zone answers with this endpoint is dns-overrides' judgement.",
         how_to_fix: "`aws ec2 modify-vpc-endpoint --vpc-endpoint-id <vpce-…> --private-dns-enabled` (Terraform: \
 `private_dns_enabled = true` on `aws_vpc_endpoint`, or `aws_vpc_endpoint_private_dns`). AWS refuses while the \
 name is not verified (private-dns-verification) or while the VPC lacks enableDnsSupport/enableDnsHostnames \
@@ -65,6 +73,18 @@ fn resolves_to_endpoint(ctx: &Context, name: &str) -> bool {
             && matches!(&l.outcome, DnsOutcome::Answer { addresses, .. }
                 if !want.is_empty() && addresses.iter().copied().collect::<BTreeSet<_>>() == want)
     })
+}
+
+/// The consumer's own private hosted zone that answers `name` in the VPC by Resolver's
+/// precedence, with private DNS off (the zone a hub-and-spoke design brings instead).
+fn own_zone_serving<'a>(ctx: &Context<'a>, name: &str) -> Option<&'a PrivateZone> {
+    let cfg = ctx.snapshot.consumer.dns_config.known()?;
+    let rules = cfg.resolver_rules.known()?;
+    let zones = cfg.hosted_zones.known()?;
+    match decide(name, false, None, rules, zones).winner {
+        Answerer::Zone(z) if z.owning_service.is_none() => Some(z),
+        _ => None,
+    }
 }
 
 pub fn evaluate(ctx: &Context) -> Outcome {
@@ -93,6 +113,14 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             ep.id, offered.name
         ))
         .evidence("endpoint", evidence);
+    }
+    if let Some(z) = own_zone_serving(ctx, offered.name) {
+        return Outcome::pass(format!(
+            "private DNS is off on {} by choice: private hosted zone {} ({}) of this VPC serves {} instead (dns-overrides judges its record)",
+            ep.id, z.id, z.name, offered.name
+        ))
+        .evidence("endpoint", evidence)
+        .evidence("serving_zone", serde_json::json!({"id": z.id, "name": z.name}));
     }
     if let Some(p) = ctx.failed_prerequisite(&["private-dns-verification"]) {
         return Outcome::skip(format!(

@@ -6,4 +6,5 @@ pub mod dns;
 pub mod nacl;
 pub mod nlb;
 pub mod ports;
+pub mod resolver;
 pub mod sg;

@@ -316,6 +316,7 @@ pub fn healthy() -> Snapshot {
                 security_group_ids: vec![CLIENT_SG.into()],
                 subnet_id: Some("subnet-0a1b2c3d4e5f60003".into()),
             })),
+            dns_config: Fact::Known(aws_dns_config("dopt-0a1b2c3d", PRIVATE_DNS_NAME, "Z0123456789PRIVATEZONE")),
         },
         provider: ProviderSide {
             identity: Fact::Known(CallerIdentity {
@@ -516,8 +517,32 @@ pub fn healthy() -> Snapshot {
                 rows: vec![],
                 records_scanned: Some(48210.0),
                 bytes_scanned: Some(9_650_112.0),
+                rows_skipped: 0,
+                skipped_reasons: vec![],
             }),
         },
+        vantage: None,
+    }
+}
+
+/// The VPC's DNS configuration when nothing of the customer's is in the way: the DHCP
+/// option set hands out AmazonProvidedDNS, no Resolver rules, and the only private hosted
+/// zone is the one PrivateLink manages for the private DNS name.
+pub fn aws_dns_config(dhcp_options_id: &str, private_dns_name: &str, zone_id: &str) -> DnsConfig {
+    DnsConfig {
+        dhcp_options: Fact::Known(DhcpOptions {
+            id: dhcp_options_id.into(),
+            domain_name_servers: vec!["AmazonProvidedDNS".into()],
+            domain_name: Some("ec2.internal".into()),
+        }),
+        resolver_rules: Fact::Known(vec![]),
+        hosted_zones: Fact::Known(vec![PrivateZone {
+            id: zone_id.into(),
+            name: private_dns_name.into(),
+            owning_account: None,
+            owning_service: Some("vpce.amazonaws.com".into()),
+            records: Fact::not_requested("a zone AWS manages for the endpoint's private DNS name"),
+        }]),
     }
 }
 
@@ -594,6 +619,11 @@ pub fn enterprise() -> Snapshot {
         ],
         ip_address_type: Some("ipv4".into()),
     };
+    c.dns_config = Fact::Known(aws_dns_config(
+        "dopt-0e1e2e3e",
+        dns_name,
+        "Z0987654321PRIVATEZONE",
+    ));
     c.endpoint_enis = Fact::Known(
         enis.iter()
             .zip(&subnet_ids)
