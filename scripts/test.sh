@@ -17,6 +17,17 @@ cargo fmt --all -- --check
 echo "== AWS API emulator (moto[server], pinned; installed once under the target dir)"
 bash scripts/emulator.sh >/dev/null
 
+echo "== chromium (the HTML report's browser test, tests/html_browser.rs)"
+if [ ! -x /usr/bin/chromium ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends chromium fonts-dejavu-core; } >/tmp/pl-doctor-chromium.log 2>&1; then
+    tail -20 /tmp/pl-doctor-chromium.log >&2
+    echo "cannot install Debian's chromium package: the HTML browser test needs it (log: /tmp/pl-doctor-chromium.log)" >&2
+    exit 1
+  fi
+fi
+
 echo "== cargo test (workspace, all features)"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

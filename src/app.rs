@@ -4,11 +4,12 @@
 use crate::cli::{Cli, Command, DiagnoseArgs, OutputFormat};
 use crate::collect::config::{AwsOptions, ProviderAccess};
 use crate::collect::LiveRequest;
+pub use crate::evaluated::Evaluated;
 use crate::exit::{self, Failure};
 use crate::render;
 use pl_checks::check::EvalOptions;
 use pl_checks::client::ClientSpec;
-use pl_checks::fleet::{self, FleetReport, FleetSnapshot};
+use pl_checks::fleet::{self, FleetSnapshot};
 use pl_checks::iam;
 use pl_checks::model::Snapshot;
 use pl_checks::registry;
@@ -19,8 +20,24 @@ use std::path::Path;
 use std::time::Instant;
 
 pub fn run(cli: Cli) -> Result<u8, Failure> {
-    let style = render::Style::detect();
+    let style = render::Style::detect(cli.diagnose.color);
     match cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "pl-doctor", &mut out);
+            print_out(&String::from_utf8_lossy(&out))?;
+            Ok(exit::NO_FAILURE)
+        }
+        Some(Command::Man) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .map_err(|e| Failure::Output(format!("cannot render the manual page: {e}")))?;
+            print_out(&String::from_utf8_lossy(&out))?;
+            Ok(exit::NO_FAILURE)
+        }
         Some(Command::Checks) => {
             print_out(&render::checks_list(style))?;
             Ok(exit::NO_FAILURE)
@@ -126,37 +143,24 @@ pub enum Scope {
     },
 }
 
+impl Scope {
+    /// What a run looks at, in words (`--watch` announces it).
+    pub fn describe(&self) -> String {
+        match self {
+            Scope::Endpoint(id) => id.clone(),
+            Scope::Service(id) => format!("service {id}"),
+            Scope::Fleet { vpc_id: Some(vpc) } => format!("every endpoint in {vpc}"),
+            Scope::Fleet { vpc_id: None } => "every endpoint in the region".into(),
+            Scope::Accounts { .. } => "every endpoint of the accounts".into(),
+            Scope::Replay { path, .. } => path.display().to_string(),
+        }
+    }
+}
+
 /// A snapshot as collected or loaded: one endpoint's, or a fleet's / a service's.
 pub enum Collected {
     One(Box<Snapshot>),
     Many(Box<FleetSnapshot>),
-}
-
-/// One finished diagnosis, evaluated.
-#[derive(Debug, Clone)]
-pub enum Evaluated {
-    One(Box<report::Report>),
-    Many(Box<FleetReport>),
-}
-
-impl Evaluated {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Evaluated::One(r) => exit::for_report(r),
-            Evaluated::Many(f) => exit::for_fleet(f),
-        }
-    }
-
-    pub fn render(&self, format: OutputFormat, style: render::Style) -> String {
-        match (self, format) {
-            (Evaluated::One(r), OutputFormat::Table) => render::table(r, style),
-            (Evaluated::One(r), OutputFormat::Json) => render::json(r),
-            (Evaluated::One(r), OutputFormat::Markdown) => render::markdown(r),
-            (Evaluated::Many(f), OutputFormat::Table) => render::fleet_table(f, style),
-            (Evaluated::Many(f), OutputFormat::Json) => render::fleet_json(f),
-            (Evaluated::Many(f), OutputFormat::Markdown) => render::fleet_markdown(f),
-        }
-    }
 }
 
 fn scope(args: &DiagnoseArgs) -> Result<Scope, Failure> {
@@ -275,11 +279,21 @@ fn diagnose(args: DiagnoseArgs, style: render::Style) -> Result<u8, Failure> {
     let options = eval_options(&args)?;
     let scope = scope(&args)?;
     if let Some(interval) = args.watch {
-        return crate::watch::run(scope, args, options, interval, style);
+        if matches!(args.output, OutputFormat::Html | OutputFormat::Openmetrics) {
+            return Err(Failure::BadInput(format!(
+                "-o {} writes one document per run: drop --watch and schedule the runs (e.g. a CronJob writing the file)",
+                if args.output == OutputFormat::Html { "html" } else { "openmetrics" }
+            )));
+        }
+        let what = scope.describe();
+        let output = args.output;
+        let inputs = std::sync::Arc::new((scope, args, options));
+        let diagnose = move || diagnose_once(&inputs.0, &inputs.1, &inputs.2);
+        return crate::watch::run(&what, output, diagnose, interval, style);
     }
     let evaluated = diagnose_once(&scope, &args, &options)?;
     print_out(&evaluated.render(args.output, style))?;
-    Ok(evaluated.exit_code())
+    Ok(evaluated.exit_code_gated(args.fail_on))
 }
 
 /// Collect (or load), save if asked, and evaluate: one pass of the runbook over the scope.

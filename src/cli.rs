@@ -29,6 +29,13 @@ pub enum Command {
         /// A check id, as listed by `pl-doctor checks`.
         id: String,
     },
+    /// Print a shell completion script: pl-doctor completions bash > /etc/bash_completion.d/pl-doctor
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): pl-doctor man | man -l -
+    Man,
     /// Print the minimal read-only IAM policy (JSON) pl-doctor needs, generated from the checks.
     IamPolicy {
         /// The policy for the provider account's role instead of the consumer's.
@@ -101,9 +108,17 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     pub skip: Vec<String>,
 
-    /// Output format.
+    /// Output format: table for people, json for ticket bots, markdown for a ticket, html (one self-contained file), openmetrics (a node_exporter textfile).
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+
+    /// Colour and box drawing in the table: auto (a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces it), always, never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Exit 1 when the verdict is this bad or worse (fail < inconclusive < warn in strictness): fail (default), inconclusive (also when a check could not be evaluated), warn (anything but pass).
+    #[arg(long, value_enum, value_name = "VERDICT", default_value_t = FailOn::Fail)]
+    pub fail_on: FailOn,
 
     /// AWS region of the endpoint (default: from the profile or AWS_REGION).
     #[arg(long, env = "AWS_REGION", value_parser = parse_region)]
@@ -190,6 +205,23 @@ pub enum OutputFormat {
     Table,
     Json,
     Markdown,
+    Html,
+    Openmetrics,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The verdict from which a finished diagnosis exits 1 (CI gating); see `exit::gated`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Fail,
+    Inconclusive,
+    Warn,
 }
 
 fn parse_port(s: &str) -> Result<u16, String> {

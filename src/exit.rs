@@ -2,8 +2,9 @@
 //! 0 no check failed, 1 at least one check failed, 2 bad usage or bad input,
 //! 3 could not diagnose at all.
 
+use crate::cli::FailOn;
 use pl_checks::fleet::FleetReport;
-use pl_checks::report::Report;
+use pl_checks::report::{Report, Verdict};
 use std::process::ExitCode;
 
 /// Why a run ended without a report.
@@ -53,6 +54,44 @@ pub fn for_fleet(report: &FleetReport) -> u8 {
     }
 }
 
+/// `--fail-on`: exit 1 when the verdict is at least as bad as `fail_on` (verdicts by
+/// badness: pass < warn < inconclusive < fail), else 0. `--fail-on fail` is exactly
+/// [`for_report`]/[`for_fleet`]: today's exit codes stay the default.
+pub fn gated(verdict: Verdict, fail_on: FailOn) -> u8 {
+    let bad = match fail_on {
+        FailOn::Fail => matches!(verdict, Verdict::Fail),
+        FailOn::Inconclusive => matches!(verdict, Verdict::Fail | Verdict::Inconclusive),
+        FailOn::Warn => !matches!(verdict, Verdict::Pass),
+    };
+    if bad {
+        CHECK_FAILED
+    } else {
+        NO_FAILURE
+    }
+}
+
 pub fn code(c: u8) -> ExitCode {
     ExitCode::from(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_on_gates_by_verdict_and_fail_is_the_default_policy() {
+        use Verdict::*;
+        let table = [
+            (FailOn::Fail, [0, 0, 0, 1]),
+            (FailOn::Inconclusive, [0, 0, 1, 1]),
+            (FailOn::Warn, [0, 1, 1, 1]),
+        ];
+        for (gate, want) in table {
+            let got: Vec<u8> = [Pass, Warn, Inconclusive, Fail]
+                .into_iter()
+                .map(|v| gated(v, gate))
+                .collect();
+            assert_eq!(got, want, "--fail-on {gate:?}");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 mod app;
 mod cli;
 mod collect;
+mod evaluated;
 mod exit;
 #[allow(dead_code)] // called by the live collector once it is wired in
 mod netprobe;

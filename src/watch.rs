@@ -1,7 +1,8 @@
 //! `--watch [INTERVAL]`: the loop an on-call engineer runs while a fix rolls out.
 //!
-//! Each run is one `app::diagnose_once` over the scope (one endpoint, a service, a
-//! fleet), rendered as usual and followed by what changed since the previous finished
+//! Each run is one call of the diagnosis `app` hands in (`app::diagnose_once` over the
+//! scope: one endpoint, a service, a fleet; passing it in keeps the imports one-way,
+//! app → watch), rendered as usual and followed by what changed since the previous finished
 //! run; then the loop sleeps INTERVAL (from the end of one run to the start of the next)
 //! and runs again, until no check fails (exit 0) or Ctrl-C (the last finished run's
 //! exit code; 130 when none had finished).
@@ -21,11 +22,11 @@
 //! or Ctrl-C, so an interrupt during a slow run is answered at once: the run in flight
 //! is abandoned (only this thread writes to stdout, so nothing half-written is left).
 
-use crate::app::{self, Evaluated, Scope};
-use crate::cli::{DiagnoseArgs, OutputFormat};
+use crate::cli::OutputFormat;
+use crate::evaluated::Evaluated;
 use crate::exit::{self, Failure};
 use crate::render::Style;
-use pl_checks::check::{CheckResult, EvalOptions, Status};
+use pl_checks::check::{CheckResult, Status};
 use pl_checks::report::Verdict;
 use std::fmt;
 use std::io::{IsTerminal, Write};
@@ -418,17 +419,6 @@ pub fn interrupted(in_flight: Option<u32>, last: Option<Finished>) -> (String, u
     }
 }
 
-fn scope_text(scope: &Scope) -> String {
-    match scope {
-        Scope::Endpoint(id) => id.clone(),
-        Scope::Service(id) => format!("service {id}"),
-        Scope::Fleet { vpc_id: Some(vpc) } => format!("every endpoint in {vpc}"),
-        Scope::Fleet { vpc_id: None } => "every endpoint in the region".into(),
-        Scope::Accounts { .. } => "every endpoint of the accounts".into(),
-        Scope::Replay { path, .. } => path.display().to_string(),
-    }
-}
-
 fn compact_json(evaluated: &Evaluated) -> String {
     match evaluated {
         Evaluated::One(r) => serde_json::to_string(r),
@@ -447,12 +437,8 @@ enum Event {
     Interrupted,
 }
 
-/// What every run diagnoses, shared with the worker threads.
-struct Inputs {
-    scope: Scope,
-    args: DiagnoseArgs,
-    options: EvalOptions,
-}
+/// One run of the diagnosis, shared with the worker threads.
+type Diagnose = dyn Fn() -> Result<Evaluated, Failure> + Send + Sync;
 
 /// Where output goes and how it looks.
 struct Terminal {
@@ -556,15 +542,13 @@ fn forward_interrupts(events: Sender<Event>, stderr_tty: bool) -> Result<(), Fai
 }
 
 /// Starts one run on a worker thread; its result arrives as `Event::Finished`.
-fn start_run(inputs: &Arc<Inputs>, events: &Sender<Event>, run: u32) -> Result<(), Failure> {
-    let inputs = Arc::clone(inputs);
+fn start_run(diagnose: &Arc<Diagnose>, events: &Sender<Event>, run: u32) -> Result<(), Failure> {
+    let diagnose = Arc::clone(diagnose);
     let events = events.clone();
     std::thread::Builder::new()
         .name(format!("pl-doctor-run-{run}"))
         .spawn(move || {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                app::diagnose_once(&inputs.scope, &inputs.args, &inputs.options)
-            }));
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| diagnose()));
             let _ = events.send(Event::Finished(result));
         })
         .map(drop)
@@ -574,17 +558,17 @@ fn start_run(inputs: &Arc<Inputs>, events: &Sender<Event>, run: u32) -> Result<(
         })
 }
 
-/// Re-runs the diagnosis of `scope` every `interval` until no check fails or Ctrl-C.
+/// Re-runs `diagnose` (of `what`) every `interval` until no check fails or Ctrl-C.
 pub fn run(
-    scope: Scope,
-    args: DiagnoseArgs,
-    options: EvalOptions,
+    what: &str,
+    format: OutputFormat,
+    diagnose: impl Fn() -> Result<Evaluated, Failure> + Send + Sync + 'static,
     interval: Duration,
     style: Style,
 ) -> Result<u8, Failure> {
     let terminal = Terminal {
-        layout: Layout::choose(args.output, std::io::stdout().is_terminal()),
-        format: args.output,
+        layout: Layout::choose(format, std::io::stdout().is_terminal()),
+        format,
         style,
         stderr_tty: std::io::stderr().is_terminal(),
     };
@@ -592,14 +576,10 @@ pub fn run(
     forward_interrupts(events_tx.clone(), terminal.stderr_tty)?;
     terminal.note(&format!(
         "pl-doctor: watching {} every {}; stops when no check fails, or on Ctrl-C\n",
-        scope_text(&scope),
+        what,
         humantime::format_duration(interval)
     ));
-    let inputs = Arc::new(Inputs {
-        scope,
-        args,
-        options,
-    });
+    let diagnose: Arc<Diagnose> = Arc::new(diagnose);
     let watch_started = Instant::now();
     let mut previous: Option<(Stamp, Evaluated)> = None;
     let mut last: Option<Finished> = None;
@@ -616,7 +596,7 @@ pub fn run(
             run,
             clock: clock_now(),
         };
-        start_run(&inputs, &events_tx, run)?;
+        start_run(&diagnose, &events_tx, run)?;
         // This thread holds a sender, so the channel never closes while it waits.
         let result = match events.recv() {
             Ok(Event::Finished(result)) => result,
@@ -700,6 +680,7 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pl_checks::check::EvalOptions;
     use pl_checks::fleet::{self, FleetKind, FleetScope, FleetSnapshot};
     use pl_checks::model::Snapshot;
     use pl_checks::report;

@@ -170,6 +170,30 @@ fn replay(name: &str) {
         format!("table-{name}"),
         String::from_utf8(table.stdout).unwrap()
     );
+
+    // The path picture in the other two outputs that draw it: the Mermaid chart of
+    // -o markdown and the SVG of -o html (the rest of those outputs is tested in
+    // tests/outputs.rs).
+    let markdown = Command::cargo_bin("pl-doctor")
+        .unwrap()
+        .args(["--from-snapshot", snap.to_str().unwrap(), "-o", "markdown"])
+        .output()
+        .unwrap();
+    let markdown = String::from_utf8(markdown.stdout).unwrap();
+    let start = markdown.find("```mermaid").expect("a Mermaid chart");
+    let end = start + markdown[start..].find("```\n\n").expect("the chart closes");
+    insta::assert_snapshot!(format!("mermaid-{name}"), &markdown[start..end + 3]);
+    let html = Command::cargo_bin("pl-doctor")
+        .unwrap()
+        .args(["--from-snapshot", snap.to_str().unwrap(), "-o", "html"])
+        .output()
+        .unwrap();
+    let html = String::from_utf8(html.stdout).unwrap();
+    let start = html.find("<svg").expect("an SVG path");
+    let end = start + html[start..].find("</svg>").expect("the SVG closes");
+    // One element per line, so a change reads as a diff.
+    let svg = html[start..end + 6].replace("><", ">\n<");
+    insta::assert_snapshot!(format!("svg-{name}"), svg);
 }
 
 macro_rules! fixture_tests {

@@ -86,6 +86,9 @@ pub struct Outcome {
     pub details: Vec<String>,
     pub evidence: Map<String, Value>,
     pub remediation: Option<String>,
+    /// What names this finding's cause, for its `fingerprint`; None: derived from the
+    /// evidence ([`crate::fingerprint::default_cause`]).
+    pub cause: Option<Vec<String>>,
 }
 
 impl Outcome {
@@ -96,6 +99,7 @@ impl Outcome {
             details: Vec::new(),
             evidence: Map::new(),
             remediation: None,
+            cause: None,
         }
     }
     pub fn pass(summary: impl Into<String>) -> Self {
@@ -136,6 +140,13 @@ impl Outcome {
         self.remediation = Some(r.into());
         self
     }
+    /// Name the cause explicitly when the evidence's ids are not it (e.g. they include
+    /// a list that changes while the problem stays the same): the `fingerprint` is then
+    /// derived from these parts alone.
+    pub fn cause<I: IntoIterator<Item = S>, S: Into<String>>(mut self, parts: I) -> Self {
+        self.cause = Some(parts.into_iter().map(Into::into).collect());
+        self
+    }
 }
 
 /// A check's result as it appears in the report (JSON contract, schema_version 1).
@@ -149,6 +160,10 @@ pub struct CheckResult {
     pub details: Vec<String>,
     pub evidence: Map<String, Value>,
     pub remediation: Option<String>,
+    /// On `fail` and `warn` only: the ticket bot's dedup key, the same for the same
+    /// endpoint, check and cause in every run (see `crate::fingerprint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// Options that change the evaluation without changing the facts.

@@ -24,21 +24,7 @@ pub const FLEET_SNAPSHOT_VERSION: u32 = 1;
 /// The fleet report's JSON contract (`schema/fleet-report.schema.json`).
 pub const FLEET_SCHEMA_VERSION: u32 = 1;
 
-/// Checks that read only the consumer account's facts (the endpoint's network, DNS, the
-/// client, flow logs, the probe): the provider view cannot evaluate them, and says so.
-pub const CONSUMER_SIDE: &[&str] = &[
-    "endpoint-sg-ingress",
-    "client-sg-egress",
-    "subnet-nacl",
-    "ip-address-type",
-    "private-dns-enabled",
-    "vpc-dns-attributes",
-    "dns-overrides",
-    "dns-resolution",
-    "az-alignment",
-    "flow-log-rejects",
-    "connect-probe",
-];
+pub use crate::view::{out_of_view, unread_consumer_side, CONSUMER_SIDE, PER_CONNECTION};
 
 /// Checks whose facts belong to the service, not to one connection: the provider view
 /// evaluates them once, for the service, besides each connection's report.
@@ -112,35 +98,6 @@ pub fn left_out_summary(scope: &FleetScope) -> Option<String> {
         "{}; their ids are in -o json (scope.left_out)",
         parts.join("; ")
     ))
-}
-
-/// Why check `id` is `skip` in a snapshot collected from `view`, or None if it can run.
-pub fn out_of_view(snapshot: &Snapshot, id: &str) -> Option<String> {
-    match snapshot.inputs.view {
-        View::Consumer => None,
-        View::Provider if CONSUMER_SIDE.contains(&id) => Some(
-            "consumer side: not visible with the provider's credentials; run pl-doctor --endpoint <vpce-…> with the consumer account's"
-                .to_owned(),
-        ),
-        View::Provider if PER_CONNECTION.contains(&id) && deleted_by_owner(snapshot) => {
-            let ep = &snapshot.consumer.endpoint;
-            Some(format!(
-                "{} was deleted by its owner (account {}): AWS lists a deleted connection for a while; nothing to fix on the service",
-                ep.id, ep.owner_id
-            ))
-        }
-        View::Provider => None,
-    }
-}
-
-/// The checks about one connection's own state (the rest are the service's).
-const PER_CONNECTION: &[&str] = &["endpoint-state", "connection-acceptance"];
-
-/// A connection its consumer deleted: history, not a fault. Failing it would keep every
-/// `--service` run (and `--watch`) red until AWS stops listing it.
-fn deleted_by_owner(snapshot: &Snapshot) -> bool {
-    let state = &snapshot.consumer.endpoint.state;
-    crate::model::eq_wire(state, "deleted") || crate::model::eq_wire(state, "deleting")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -420,16 +377,6 @@ pub fn consumer_unread(connection: &Snapshot, why: &Missing) -> Snapshot {
     let mut s = connection.clone();
     s.inputs.consumer_unread = Some(why.clone());
     s
-}
-
-/// Why consumer-side check `id` could not be evaluated on a connection whose consumer
-/// side was asked for and not read, or None.
-pub fn unread_consumer_side<'a>(snapshot: &'a Snapshot, id: &str) -> Option<&'a Missing> {
-    snapshot
-        .inputs
-        .consumer_unread
-        .as_ref()
-        .filter(|_| CONSUMER_SIDE.contains(&id))
 }
 
 fn provider_view(

@@ -11,13 +11,16 @@ pub mod checks;
 pub mod client;
 pub mod endpoint_type;
 pub mod fact;
+pub mod fingerprint;
 pub mod fleet;
 pub mod iam;
 pub mod model;
 pub mod net;
+pub mod path;
 pub mod registry;
 pub mod report;
 pub mod snapshot_io;
+pub mod view;
 
 #[cfg(feature = "scenarios")]
 pub mod scenarios;

@@ -20,6 +20,9 @@ pub struct Report {
     pub root_cause: Option<String>,
     pub counts: Counts,
     pub checks: Vec<CheckResult>,
+    /// The path picture: each hop with the verdict of the checks behind it.
+    #[serde(default)]
+    pub path: crate::path::PathPicture,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,14 +128,15 @@ pub fn evaluate(snapshot: &Snapshot, options: &EvalOptions) -> Vec<CheckResult> 
     } else {
         options
     };
+    let subject = fingerprint_subject(snapshot);
     let mut results: Vec<CheckResult> = Vec::with_capacity(RUNBOOK.len());
     for check in RUNBOOK.iter() {
         let meta = check.meta;
-        let unread = crate::fleet::unread_consumer_side(snapshot, meta.id)
+        let unread = crate::view::unread_consumer_side(snapshot, meta.id)
             .filter(|_| options.selects(meta.id));
         let outcome = if let Some(why) = unread {
             crate::check::Outcome::missing("the consumer side", why)
-        } else if let Some(why) = crate::fleet::out_of_view(snapshot, meta.id) {
+        } else if let Some(why) = crate::view::out_of_view(snapshot, meta.id) {
             crate::check::Outcome::skip(why)
         } else if !options.selects(meta.id) {
             let why = if options.skip.iter().any(|i| i == meta.id) {
@@ -144,6 +148,13 @@ pub fn evaluate(snapshot: &Snapshot, options: &EvalOptions) -> Vec<CheckResult> 
         } else {
             (check.evaluate)(&Context::new(snapshot, options, &results))
         };
+        let fingerprint = matches!(outcome.status, Status::Fail | Status::Warn).then(|| {
+            let cause = outcome
+                .cause
+                .clone()
+                .unwrap_or_else(|| crate::fingerprint::default_cause(&outcome.evidence));
+            crate::fingerprint::fingerprint(&subject, meta.id, &cause)
+        });
         results.push(CheckResult {
             id: meta.id.to_owned(),
             step: crate::registry::step(meta.id),
@@ -153,9 +164,32 @@ pub fn evaluate(snapshot: &Snapshot, options: &EvalOptions) -> Vec<CheckResult> 
             details: outcome.details,
             evidence: outcome.evidence,
             remediation: outcome.remediation,
+            fingerprint,
         });
     }
     results
+}
+
+/// What a fingerprint is about: the endpoint, or (the provider view's service-wide
+/// checks, evaluated on the service's own snapshot) the service.
+fn fingerprint_subject(snapshot: &Snapshot) -> String {
+    let ep = &snapshot.consumer.endpoint.id;
+    if !ep.is_empty() {
+        return ep.clone();
+    }
+    snapshot
+        .provider
+        .service_configuration
+        .known()
+        .map(|c| c.service_id.clone())
+        .or_else(|| {
+            snapshot
+                .consumer
+                .service
+                .known()
+                .map(|s| s.service_id.clone())
+        })
+        .unwrap_or_default()
 }
 
 /// The root cause is the first `fail` in runbook order.
@@ -294,6 +328,11 @@ pub fn build(
         verdict: verdict(&counts),
         root_cause: root_cause(&checks).map(|r| r.id.clone()),
         counts,
+        path: crate::path::build(
+            snapshot,
+            &checks,
+            root_cause(&checks).map(|r| r.id.as_str()),
+        ),
         checks,
     }
 }

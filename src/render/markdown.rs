@@ -27,6 +27,7 @@ pub fn markdown(report: &Report) -> String {
         report.version,
         report.started_at,
     ));
+    out.push_str(&super::path::mermaid(&report.path));
     out.push_str("| # | Check | Status | Summary |\n|---:|---|---|---|\n");
     for c in &report.checks {
         out.push_str(&format!(

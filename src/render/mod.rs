@@ -2,19 +2,27 @@
 //! plus `checks` and `explain`.
 
 mod fleet;
+mod html;
 mod markdown;
+mod openmetrics;
+mod path;
 mod table;
 
 pub use fleet::{fleet_json, fleet_markdown, fleet_table};
+pub use html::{fleet_html, html};
 pub use markdown::markdown;
+pub use openmetrics::{fleet_openmetrics, openmetrics};
 pub use table::table;
 
+use crate::cli::ColorChoice;
 use pl_checks::check::{CheckMeta, Severity};
 use pl_checks::registry::RUNBOOK;
 use pl_checks::report::Report;
 use std::io::IsTerminal;
 
-/// Whether to color: only for a terminal, and never when NO_COLOR is set (no-color.org).
+/// Whether to colour (and draw the path with box-drawing characters): `--color`, else
+/// NO_COLOR (no-color.org: set and non-empty turns colour off), else CLICOLOR_FORCE (set
+/// and not `0` turns it on even when piped), else only for a terminal.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,
@@ -22,17 +30,38 @@ pub struct Style {
     pub width: u16,
 }
 
+/// The decision of [`Style::detect`], apart from the environment so it can be tested.
+pub fn use_color(
+    choice: ColorChoice,
+    tty: bool,
+    no_color: Option<&std::ffi::OsStr>,
+    clicolor_force: Option<&std::ffi::OsStr>,
+) -> bool {
+    let set = |v: Option<&std::ffi::OsStr>| v.is_some_and(|v| !v.is_empty());
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto if set(no_color) => false,
+        ColorChoice::Auto if set(clicolor_force) && clicolor_force != Some("0".as_ref()) => true,
+        ColorChoice::Auto => tty,
+    }
+}
+
 impl Style {
-    pub fn detect() -> Self {
+    pub fn detect(choice: ColorChoice) -> Self {
         let tty = std::io::stdout().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let width = if tty {
             comfy_table::Table::new().width().unwrap_or(120)
         } else {
             120
         };
         let style = Style {
-            color: tty && !no_color,
+            color: use_color(
+                choice,
+                tty,
+                std::env::var_os("NO_COLOR").as_deref(),
+                std::env::var_os("CLICOLOR_FORCE").as_deref(),
+            ),
             width,
         };
         colored::control::set_override(style.color);
@@ -121,4 +150,37 @@ pub fn explain(meta: &CheckMeta, style: Style) -> String {
         why = indent(meta.doc.why_it_matters),
         fix = indent(meta.doc.how_to_fix),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn color_follows_the_flag_then_no_color_then_clicolor_force_then_the_terminal() {
+        let on = Some(std::ffi::OsStr::new("1"));
+        let zero = Some(std::ffi::OsStr::new("0"));
+        let empty = Some(std::ffi::OsStr::new(""));
+        assert!(use_color(ColorChoice::Always, false, on, None));
+        assert!(!use_color(ColorChoice::Never, true, None, on));
+        assert!(use_color(ColorChoice::Auto, true, None, None));
+        assert!(!use_color(ColorChoice::Auto, false, None, None));
+        assert!(!use_color(ColorChoice::Auto, true, on, None), "NO_COLOR");
+        assert!(
+            use_color(ColorChoice::Auto, true, empty, None),
+            "empty NO_COLOR is unset"
+        );
+        assert!(
+            use_color(ColorChoice::Auto, false, None, on),
+            "CLICOLOR_FORCE"
+        );
+        assert!(
+            !use_color(ColorChoice::Auto, false, None, zero),
+            "CLICOLOR_FORCE=0"
+        );
+        assert!(
+            !use_color(ColorChoice::Auto, false, on, on),
+            "NO_COLOR beats CLICOLOR_FORCE"
+        );
+    }
 }

@@ -95,6 +95,8 @@ pub fn table(report: &Report, style: Style) -> String {
         t.provider_account.as_deref().unwrap_or("unknown")
     ));
 
+    out.push_str(&super::path::text(&report.path, style));
+
     let mut table = new_table(style, vec!["#", "Check", "Status", "Summary"]);
     for c in &report.checks {
         table.add_row(vec![

@@ -10,6 +10,7 @@ pub mod dns_server;
 pub mod emulator;
 pub mod fault_proxy;
 pub mod fleet_world;
+pub mod html_check;
 pub mod imds;
 pub mod run;
 pub mod service_world;

@@ -215,6 +215,12 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             "matched",
             json!({ "everyone": everyone, "account_root": root, "principals": scoped }),
         )
+        // The allow-list's other entries come and go without changing this finding.
+        .cause([
+            format!("account={account}"),
+            format!("service={service_id}"),
+            format!("wildcard={everyone}"),
+        ])
 }
 
 #[cfg(all(test, feature = "scenarios"))]

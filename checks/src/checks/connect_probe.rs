@@ -352,6 +352,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
                 .collect(),
             remediation: None,
+            fingerprint: None,
         }
     }
 

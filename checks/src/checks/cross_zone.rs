@@ -674,6 +674,7 @@ mod tests {
             details: vec![],
             evidence: Default::default(),
             remediation: None,
+            fingerprint: None,
         }];
         let o = evaluate(&Context::new(
             &base::healthy(),

@@ -617,6 +617,7 @@ mod tests {
                 details: vec![],
                 evidence: Default::default(),
                 remediation: None,
+                fingerprint: None,
             })
             .collect()
     }
@@ -806,6 +807,7 @@ mod tests {
             details: vec![],
             evidence: Default::default(),
             remediation: Some("disassociate rslvr-rr-1".into()),
+            fingerprint: None,
         });
         let o = run(&s, &prior);
         assert_eq!(o.status, Status::Fail);

@@ -212,6 +212,7 @@ mod tests {
             details: vec![],
             evidence: Default::default(),
             remediation: None,
+            fingerprint: None,
         }];
         let o = run_with(&disabled(), &prior);
         assert_eq!(o.status, Status::Skip);

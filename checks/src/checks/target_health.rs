@@ -408,9 +408,23 @@ pub fn evaluate(ctx: &Context) -> Outcome {
     if !fixes.is_empty() {
         out = out.remediation(fixes.join("\n"));
     }
+    // The cause is which target groups are empty or dead (or, for the warning, that some
+    // target is unhealthy), not which instances: an Auto Scaling group replacing them is
+    // still the same problem for the ticket bot.
+    let cause = ports
+        .ports
+        .iter()
+        .map(|p| format!("port={p}"))
+        .chain(empty.iter().map(|tg| format!("empty={}", tg.arn)))
+        .chain(dead.iter().map(|tg| format!("no-healthy={}", tg.arn)))
+        .chain(
+            (empty.is_empty() && dead.is_empty() && some_unhealthy)
+                .then(|| "some-unhealthy".to_owned()),
+        );
     out.details(details)
         .evidence("ports", &ports)
         .evidence("target_groups", tg_evidence)
+        .cause(cause)
 }
 
 #[cfg(all(test, feature = "scenarios"))]
@@ -506,6 +520,7 @@ mod tests {
             details: vec![],
             evidence: Default::default(),
             remediation: None,
+            fingerprint: None,
         }];
         let o = evaluate(&Context::new(&s, &EvalOptions::default(), &prior));
         assert_eq!(o.status, Status::Skip);
