@@ -362,6 +362,7 @@ mod tests {
             details: vec![],
             evidence: Default::default(),
             remediation: None,
+            fingerprint: None,
         }];
         evaluate(&Context::new(s, &EvalOptions::default(), &prior))
     }
