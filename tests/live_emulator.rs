@@ -927,21 +927,26 @@ fn flow_log_to_a_log_group_runs_the_reject_query_and_its_outcome_reaches_the_rep
         .arg(path_arg)
         .report();
     // moto 5.2.5's Insights ignores filter/stats/parse and returns each event's @ptr
-    // and @timestamp: the collector cannot read rows without srcAddr and says so,
-    // the check is unknown with that reason, nothing panics or passes.
+    // and @timestamp: no row carries srcAddr, so each is skipped and counted (not
+    // guessed), the check is unknown saying none could be read, nothing panics or passes.
     report.expect(&healthy_except(&[("flow-log-rejects", "unknown")]));
     report.expect_root_cause(None, 0);
-    let summary = report.check("flow-log-rejects")["summary"]
-        .as_str()
-        .unwrap_or_default();
+    let check = report.check("flow-log-rejects");
+    let summary = check["summary"].as_str().unwrap_or_default();
     assert!(
-        summary.contains("Logs Insights REJECT query") && summary.contains("srcAddr"),
+        summary.contains(GROUP)
+            && summary.contains(&format!(
+                "none of its {} result row(s) could be read",
+                lines.len()
+            )),
         "{summary}"
     );
+    let details = check["details"].to_string();
+    assert!(details.contains("srcAddr"), "{details}");
     let snap = read_json(&path);
-    let why = &snap["observability"]["flow_log_rejects"]["absent"];
-    assert_eq!(why["kind"], "api_error", "{why}");
-    assert_eq!(why["operation"], "logs:GetQueryResults", "{why}");
+    let rejects = &snap["observability"]["flow_log_rejects"]["known"];
+    assert_eq!(rejects["rows_skipped"], lines.len(), "{rejects}");
+    assert_eq!(rejects["rows"], serde_json::json!([]), "{rejects}");
 
     // Both runs asked Logs Insights once each, over the flow logs' group, for the ENIs.
     runtime().block_on(async {
