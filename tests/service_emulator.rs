@@ -294,9 +294,10 @@ fn the_provider_view_lists_every_connection_worst_first_and_the_service_once() {
     // not allowed; the deleted endpoint counts for neither.
     let p = &service["principals"]["known"];
     assert_eq!(p["in_use"], 2);
-    // AWS documents no quota on allowed principals: the count only.
+    // AWS documents no quota on allowed principals: the count only; the old fields stay
+    // (JSON contract) and carry no invented limit.
     assert!(
-        p.get("quota").is_none() && p.get("headroom").is_none(),
+        p["quota"].is_null() && p["headroom"].is_null() && p["near_quota"] == false,
         "{p}"
     );
     assert_eq!(p["wildcard"], false);

@@ -241,6 +241,15 @@ pub struct ZoneHealth {
 pub struct PrincipalHygiene {
     /// Entries in the allow-list.
     pub in_use: usize,
+    /// Kept for the JSON contract (schema_version 1 never loses a field): earlier builds
+    /// reported a "quota of 50" here, but AWS documents no quota on allowed principals,
+    /// so it is always null now, and so is `headroom`; `near_quota` is always false.
+    #[serde(default)]
+    pub quota: Option<usize>,
+    #[serde(default)]
+    pub headroom: Option<usize>,
+    #[serde(default)]
+    pub near_quota: bool,
     /// `*` is listed: every account may connect (acceptance permitting).
     pub wildcard: bool,
     pub acceptance_required: Option<bool>,
@@ -731,6 +740,9 @@ pub fn principal_hygiene(snapshot: &Snapshot) -> Fact<PrincipalHygiene> {
     };
     Fact::Known(PrincipalHygiene {
         in_use: principals.len(),
+        quota: None,
+        headroom: None,
+        near_quota: false,
         wildcard,
         acceptance_required: snapshot.acceptance_required(),
         without_connection,
@@ -1258,6 +1270,11 @@ mod tests {
         };
         assert_eq!(h.in_use, 3);
         assert!(!h.wildcard);
+        // The fields of the old "quota" stay in the JSON (contract), with no invented limit.
+        let json = serde_json::to_value(&h).unwrap();
+        assert_eq!(json["quota"], serde_json::Value::Null);
+        assert_eq!(json["headroom"], serde_json::Value::Null);
+        assert_eq!(json["near_quota"], false);
         assert_eq!(
             h.without_connection,
             Fact::Known(vec!["arn:aws:iam::444444444444:role/partner".to_owned()])
