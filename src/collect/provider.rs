@@ -597,17 +597,9 @@ async fn behind_load_balancers(
         )
     }));
     let tg_cross_zone = join_all(tgs.iter().map(|tg| async move {
-        stage
-            .call(
-                "elasticloadbalancing:DescribeTargetGroupAttributes",
-                c.elb
-                    .describe_target_group_attributes()
-                    .target_group_arn(tg.target_group_arn().unwrap_or_default())
-                    .send(),
-            )
+        target_group_attributes(stage, c, tg.target_group_arn().unwrap_or_default())
             .await
-            .map(|o| convert::elb::target_group_attrs(o.attributes()))
-            .map_err(|f| f.to_missing())
+            .map(|a| convert::elb::target_group_attrs(&a))
     }));
     // The subnets and security groups of the NLBs' and target groups' VPCs, by filter in
     // this same round trip: the groups a target turns out to use are almost always among
@@ -840,17 +832,9 @@ async fn alb_target_groups(
     }
     let stage = tracker.stage("provider: ALB target group attributes");
     let attrs = join_all(groups.iter().map(|(_, tg)| async move {
-        stage
-            .call(
-                "elasticloadbalancing:DescribeTargetGroupAttributes",
-                c.elb
-                    .describe_target_group_attributes()
-                    .target_group_arn(tg.target_group_arn().unwrap_or_default())
-                    .send(),
-            )
+        target_group_attributes(stage, c, tg.target_group_arn().unwrap_or_default())
             .await
-            .map(|o| convert::elb::target_group_cross_zone(o.attributes()))
-            .map_err(|f| f.to_missing())
+            .map(|a| convert::elb::target_group_cross_zone(&a))
     }))
     .await;
     Fact::Known(
@@ -881,6 +865,26 @@ type PerLbCalls = (
 );
 
 /// Listeners ∥ attributes ∥ target groups of one NLB (each of these APIs takes one).
+/// One target group's attributes (DescribeTargetGroupAttributes takes one ARN per call):
+/// the NLB's target groups and, behind ALB-type targets, the ALB's own.
+async fn target_group_attributes(
+    stage: Stage<'_>,
+    c: &Clients,
+    arn: &str,
+) -> Result<Vec<elb::TargetGroupAttribute>, Missing> {
+    stage
+        .call(
+            "elasticloadbalancing:DescribeTargetGroupAttributes",
+            c.elb
+                .describe_target_group_attributes()
+                .target_group_arn(arn)
+                .send(),
+        )
+        .await
+        .map(|o| o.attributes().to_vec())
+        .map_err(|f| f.to_missing())
+}
+
 async fn per_lb(stage: Stage<'_>, c: &Clients, arn: &str) -> (String, PerLbCalls) {
     let listeners = stage.call(
         "elasticloadbalancing:DescribeListeners",
