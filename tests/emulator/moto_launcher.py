@@ -82,6 +82,8 @@ class _BackendWithServices:
 _original_describe_services = VPCBackend.describe_vpc_endpoint_services
 
 
+# As AWS documents it: EC2 API Reference, DescribeVpcEndpointServices (service details visible
+# to the caller through the allowed principals; SupportedIpAddressTypes always present).
 def describe_vpc_endpoint_services(self, service_names, filters, max_results, next_token, region):
     visible = dict(self.configurations)
     for account_id, backend in region_backends(self.region_name):
@@ -95,6 +97,8 @@ def describe_vpc_endpoint_services(self, service_names, filters, max_results, ne
     )
 
 
+# As AWS documents it: EC2 API Reference, DescribeVpcEndpointConnections (the owner of a
+# service sees every endpoint connected to it, with VpcEndpointOwner and VpcEndpointState).
 def describe_vpc_endpoint_connections(self):
     filters = self._filters_from_querystring()
     own_services = {
@@ -144,6 +148,8 @@ class ServiceNotFound(EC2ClientError):
 _notifications = {}
 
 
+# As AWS documents it: EC2 API Reference, CreateVpcEndpointConnectionNotification
+# (ConnectionEvents Connect/Accept/Reject/Delete to an SNS topic; ConnectionNotificationState Enabled).
 def create_vpc_endpoint_connection_notification(self):
     params = self._get_params()
     service_id = params.get("ServiceId")
@@ -166,6 +172,8 @@ def create_vpc_endpoint_connection_notification(self):
     return ActionResult({"ConnectionNotification": notification, "ClientToken": params.get("ClientToken")})
 
 
+# As AWS documents it: EC2 API Reference, DescribeVpcEndpointConnectionNotifications
+# (filter service-id; ConnectionNotificationSet).
 def describe_vpc_endpoint_connection_notifications(self):
     filters = self._filters_from_querystring()
     names = {
@@ -196,6 +204,8 @@ def subnet_host_address(cidr, taken):
 _original_create_endpoint = VPCBackend.create_vpc_endpoint
 
 
+# As AWS documents it: EC2 API Reference, CreateVpcEndpoint / DescribeVpcEndpoints
+# (ENIs addressed in their subnets with the endpoint's groups; DnsEntries regional, zonal, private).
 def create_vpc_endpoint(self, *args, **kwargs):
     endpoint = _original_create_endpoint(self, *args, **kwargs)
     if (endpoint.vpc_endpoint_type or "").lower() != "interface":
@@ -219,6 +229,7 @@ def create_vpc_endpoint(self, *args, **kwargs):
 _original_endpoint_filter = VPCEndPoint.get_filter_value
 
 
+# As AWS documents it: EC2 API Reference, DescribeVpcEndpoints, filters vpc-endpoint-id and service-name.
 def endpoint_filter_value(self, filter_name, method_name=None):
     if filter_name == "vpc-endpoint-id":
         return self.id
@@ -240,6 +251,8 @@ def private_dns_name_of(region, service_name):
     return None
 
 
+# As AWS documents it: EC2 API Reference, DnsEntry in VpcEndpoint.DnsEntries; PrivateLink guide,
+# "DNS hostnames" (vpce-<id>-<suffix>[-<az>].vpce-svc-<id>.<region>.vpce.amazonaws.com).
 def aws_dns_entries(backend, endpoint):
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
     suffix = "".join(random.choice(alphabet) for _ in range(8))
