@@ -26,6 +26,15 @@ production:
   private hosted zone AWS manages for it) when private DNS is enabled.
 * Service configurations and service details carry no SupportedIpAddressTypes in moto;
   AWS always reports them (`ipv4` for a service created without IPv6).
+* Organizations ListAccounts in moto returns up to 100 accounts per page; AWS returns at
+  most 20 (MaxResults: 1 to 20), so a large organization costs its real number of
+  sequential pages (121 accounts: 7).
+
+One setting makes the emulator cheaper without changing what pl-doctor reads: moto loads
+its catalogue of public AMIs into every account's EC2 backend when the account is first
+used (about 70 ms each, most of an account's set-up cost in the 120-account benchmark);
+`MOTO_EC2_LOAD_DEFAULT_AMIS=false` skips it. pl-doctor never reads AMIs (DescribeImages
+is not among its calls), and RunInstances accepts any image id without them.
 
 Usage: python moto_launcher.py
 Binds 127.0.0.1 on a free port, prints `PORT <n>` on stdout once it accepts
@@ -34,6 +43,7 @@ that started it, even when that process is killed).
 """
 
 import ipaddress
+import json
 import os
 import random
 import sys
@@ -48,6 +58,7 @@ from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpc_service_configuration import VPCServiceConfiguration
 from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
 from moto.ec2.responses import EC2Response
+from moto.organizations.responses import OrganizationsResponse
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -281,7 +292,25 @@ def service_to_dict(self):
     return detail
 
 
+# As AWS documents it: Organizations API Reference, ListAccounts (MaxResults: minimum 1,
+# maximum 20; NextToken while more accounts follow).
+LIST_ACCOUNTS_PAGE = 20
+
+
+def list_accounts(self):
+    page = min(self._get_int_param("MaxResults") or LIST_ACCOUNTS_PAGE, LIST_ACCOUNTS_PAGE)
+    token = self._get_param("NextToken")
+    start = int(token) if token and token.isdigit() else 0
+    backend = self.organizations_backend
+    accounts = sorted(backend.accounts, key=lambda a: (a.create_time, a.id))
+    response = {"Accounts": [a.describe() for a in accounts[start : start + page]]}
+    if start + page < len(accounts):
+        response["NextToken"] = str(start + page)
+    return json.dumps(response)
+
+
 def install_extensions():
+    OrganizationsResponse.list_accounts = list_accounts
     VPCEndPoint.get_filter_value = endpoint_filter_value
     # Read by the serializer for DescribeVpcEndpointServiceConfigurations (the
     # configuration object) and by to_dict for DescribeVpcEndpointServices.
@@ -304,6 +333,8 @@ def exit_when_stdin_closes():
 def main():
     if moto.__version__ != PINNED:
         sys.exit(f"moto {moto.__version__} found, the suite pins {PINNED}: run bash scripts/emulator.sh")
+    # Read when each account's EC2 backend is created (see the docstring).
+    os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
     install_extensions()
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(
