@@ -57,6 +57,9 @@ struct Run {
     peak_mb: f64,
     rows: usize,
     accounts: usize,
+    /// Per operation: calls and the emulator's own time answering them (the injected delay
+    /// taken off), most expensive first.
+    emulator_time: Vec<(String, usize, Duration)>,
     verdict: String,
     code: Option<i32>,
 }
@@ -84,7 +87,26 @@ fn critical_path(timings: &[CallTiming]) -> usize {
     depth.into_iter().max().unwrap_or(0)
 }
 
+/// Where the emulator's time goes: per operation, the calls and the time from arrival to
+/// answer less the injected delay (moto's own time, queueing behind other calls included).
+fn emulator_time(timings: &[CallTiming], rtt: Duration) -> Vec<(String, usize, Duration)> {
+    let mut per_op: std::collections::BTreeMap<String, (usize, Duration)> = Default::default();
+    for t in timings {
+        let Some(answered) = t.answered else { continue };
+        let spent = answered.saturating_duration_since(t.arrived).saturating_sub(rtt);
+        let e = per_op
+            .entry(format!("{}:{}", t.service, t.operation))
+            .or_default();
+        e.0 += 1;
+        e.1 += spent;
+    }
+    let mut v: Vec<_> = per_op.into_iter().map(|(k, (n, d))| (k, n, d)).collect();
+    v.sort_by(|a, b| b.2.cmp(&a.2));
+    v
+}
+
 fn measure(
+    rtt: Duration,
     proxy: &FaultProxy,
     label: &'static str,
     creds: Option<(&str, &str, Option<&str>)>,
@@ -122,6 +144,7 @@ fn measure(
     let started = Instant::now();
     let out = c.output().expect("run pl-doctor");
     let wall = started.elapsed();
+    let timings = proxy.timings();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -155,7 +178,8 @@ fn measure(
         logged_calls,
         assume_calls,
         proxy_calls: proxy.counters().total().seen,
-        critical_path: critical_path(&proxy.timings()),
+        critical_path: critical_path(&timings),
+        emulator_time: emulator_time(&timings, rtt),
         peak_mb: peak_kb / 1024.0,
         rows: json["reports"].as_array().map(Vec::len).unwrap_or(0),
         accounts: json["scope"]["accounts"]
@@ -199,6 +223,7 @@ fn main() {
     let provider = &world.provider;
     let token = provider.session_token().map(str::to_owned);
     let service = measure(
+        rtt,
         &proxy,
         "--service --consumer-role-name",
         Some((
@@ -214,6 +239,7 @@ fn main() {
         ],
     );
     let org = measure(
+        rtt,
         &proxy,
         "--all --org",
         None,
@@ -283,6 +309,21 @@ fn main() {
             if r.peak_mb < TARGET_MEMORY_MB { "met" } else { "not met" },
             manual.as_secs_f64() / r.wall.as_secs_f64()
         );
+    }
+    for r in [&service, &org] {
+        let total: Duration = r.emulator_time.iter().map(|e| e.2).sum();
+        println!(
+            "{}: time inside the emulator (arrival to answer, less the delay; summed over calls): {:.1} s; most expensive operations:",
+            r.label,
+            total.as_secs_f64()
+        );
+        for (op, n, d) in r.emulator_time.iter().take(8) {
+            println!(
+                "  {op}: {n} calls, {:.2} s ({:.0} ms per call)",
+                d.as_secs_f64(),
+                d.as_secs_f64() * 1000.0 / *n as f64
+            );
+        }
     }
     println!("(moto is one Python process: it answers the calls of 16 accounts in flight one after another, so its own time per call adds to the injected delay; the critical path is what AWS, answering side by side, would cost.)");
 }
