@@ -54,6 +54,8 @@ struct Run {
     assume_calls: usize,
     proxy_calls: u64,
     critical_path: usize,
+    /// The calls along it, consecutive repeats folded ("sts:AssumeRole ×8").
+    chain: String,
     peak_mb: f64,
     rows: usize,
     accounts: usize,
@@ -64,27 +66,46 @@ struct Run {
     code: Option<i32>,
 }
 
-/// The length of the longest chain of calls each sent after the previous was answered
-/// (the same measure as runbook_latency's `waves`).
-fn critical_path(timings: &[CallTiming]) -> usize {
+/// The longest chain of calls each sent after the previous was answered (the same
+/// measure as runbook_latency's `waves`): its length, and its calls in order (service:operation).
+fn critical_path(timings: &[CallTiming]) -> (usize, Vec<String>) {
     let mut order: Vec<&CallTiming> = timings.iter().collect();
     order.sort_by_key(|t| t.arrived);
-    // Answers sorted by time, with the deepest chain ending at or before each.
+    // For each call: its depth and the call before it on its deepest chain.
     let mut depth = vec![0usize; order.len()];
-    let mut answered: Vec<(Instant, usize)> = Vec::new();
+    let mut before: Vec<Option<usize>> = vec![None; order.len()];
+    // Answered calls sorted by answer time, with the running deepest chain up to each.
+    let mut answered: Vec<(Instant, usize)> = order
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| t.answered.map(|a| (a, i)))
+        .collect();
+    answered.sort();
+    let mut next = 0;
+    let mut deepest: Option<usize> = None;
     for i in 0..order.len() {
-        let before = answered
-            .iter()
-            .filter(|(a, _)| *a <= order[i].arrived)
-            .map(|(_, d)| *d)
-            .max()
-            .unwrap_or(0);
-        depth[i] = before + 1;
-        if let Some(a) = order[i].answered {
-            answered.push((a, depth[i]));
+        while next < answered.len() && answered[next].0 <= order[i].arrived {
+            let j = answered[next].1;
+            if deepest.is_none_or(|d| depth[j] > depth[d]) {
+                deepest = Some(j);
+            }
+            next += 1;
         }
+        // A call answered before this one arrived has arrived earlier, so its depth is known.
+        depth[i] = deepest.map_or(0, |d| depth[d]) + 1;
+        before[i] = deepest;
     }
-    depth.into_iter().max().unwrap_or(0)
+    let Some(mut at) = (0..order.len()).max_by_key(|&i| depth[i]) else {
+        return (0, Vec::new());
+    };
+    let longest = depth[at];
+    let mut chain = vec![format!("{}:{}", order[at].service, order[at].operation)];
+    while let Some(b) = before[at] {
+        chain.push(format!("{}:{}", order[b].service, order[b].operation));
+        at = b;
+    }
+    chain.reverse();
+    (longest, chain)
 }
 
 /// Where the emulator's time goes: per operation, the calls and the time from arrival to
@@ -93,7 +114,9 @@ fn emulator_time(timings: &[CallTiming], rtt: Duration) -> Vec<(String, usize, D
     let mut per_op: std::collections::BTreeMap<String, (usize, Duration)> = Default::default();
     for t in timings {
         let Some(answered) = t.answered else { continue };
-        let spent = answered.saturating_duration_since(t.arrived).saturating_sub(rtt);
+        let spent = answered
+            .saturating_duration_since(t.arrived)
+            .saturating_sub(rtt);
         let e = per_op
             .entry(format!("{}:{}", t.service, t.operation))
             .or_default();
@@ -103,6 +126,21 @@ fn emulator_time(timings: &[CallTiming], rtt: Duration) -> Vec<(String, usize, D
     let mut v: Vec<_> = per_op.into_iter().map(|(k, (n, d))| (k, n, d)).collect();
     v.sort_by(|a, b| b.2.cmp(&a.2));
     v
+}
+
+/// `a, a, b` → `a ×2 → b`.
+fn fold(chain: &[String]) -> String {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for c in chain {
+        match out.last_mut() {
+            Some((last, n)) if last == c => *n += 1,
+            _ => out.push((c.clone(), 1)),
+        }
+    }
+    out.into_iter()
+        .map(|(c, n)| if n > 1 { format!("{c} ×{n}") } else { c })
+        .collect::<Vec<_>>()
+        .join(" → ")
 }
 
 fn measure(
@@ -145,6 +183,7 @@ fn measure(
     let out = c.output().expect("run pl-doctor");
     let wall = started.elapsed();
     let timings = proxy.timings();
+    let path = critical_path(&timings);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -178,7 +217,8 @@ fn measure(
         logged_calls,
         assume_calls,
         proxy_calls: proxy.counters().total().seen,
-        critical_path: critical_path(&timings),
+        critical_path: path.0,
+        chain: fold(&path.1),
         emulator_time: emulator_time(&timings, rtt),
         peak_mb: peak_kb / 1024.0,
         rows: json["reports"].as_array().map(Vec::len).unwrap_or(0),
@@ -309,6 +349,9 @@ fn main() {
             if r.peak_mb < TARGET_MEMORY_MB { "met" } else { "not met" },
             manual.as_secs_f64() / r.wall.as_secs_f64()
         );
+    }
+    for r in [&service, &org] {
+        println!("{}: the critical path: {}", r.label, r.chain);
     }
     for r in [&service, &org] {
         let total: Duration = r.emulator_time.iter().map(|e| e.2).sum();

@@ -26,6 +26,11 @@ production:
   private hosted zone AWS manages for it) when private DNS is enabled.
 * Service configurations and service details carry no SupportedIpAddressTypes in moto;
   AWS always reports them (`ipv4` for a service created without IPv6).
+* With IAM enforcement on, moto answers a denied STS call with a generic
+  `<ErrorResponse><Errors><Error>` document, which an SDK cannot read (no code, no
+  message); AWS answers in STS's awsQuery format, `<ErrorResponse><Error><Code>
+  AccessDenied</Code><Message>User: ARN is not authorized to perform: sts:AssumeRole on
+  resource: ROLE</Message></Error>`, HTTP 403.
 * Organizations ListAccounts in moto returns up to 100 accounts per page; AWS returns at
   most 20 (MaxResults: 1 to 20), so a large organization costs its real number of
   sequential pages (121 accounts: 7).
@@ -44,6 +49,7 @@ that started it, even when that process is killed).
 
 import ipaddress
 import json
+from xml.sax.saxutils import escape
 import os
 import random
 import sys
@@ -52,12 +58,14 @@ import threading
 from werkzeug.serving import make_server
 
 import moto
+from moto.core.exceptions import _RESTError
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpc_service_configuration import VPCServiceConfiguration
 from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
 from moto.ec2.responses import EC2Response
+from moto.iam.access_control import IAMRequest
 from moto.organizations.responses import OrganizationsResponse
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -309,7 +317,40 @@ def list_accounts(self):
     return json.dumps(response)
 
 
+class StsAccessDenied(_RESTError):
+    code = 403
+
+    def __init__(self, message):
+        super().__init__("AccessDenied", message)
+        request_id = "%08x-%04x-%04x-%04x-%012x" % tuple(
+            random.getrandbits(bits) for bits in (32, 16, 16, 16, 48)
+        )
+        self.description = (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+
+
+_original_raise_access_denied = IAMRequest._raise_access_denied
+
+
+# As AWS documents it: STS API Reference, Common Errors / AssumeRole (AccessDenied, HTTP 403,
+# in the awsQuery error document, naming the caller, the action and the role).
+def raise_access_denied(self):
+    if self._service != "sts":
+        return _original_raise_access_denied(self)
+    message = f"User: {self._access_key.arn} is not authorized to perform: {self._action}"
+    role = self._data.get("RoleArn") if isinstance(self._data, dict) else None
+    if isinstance(role, list):
+        role = role[0] if role else None
+    if role:
+        message += f" on resource: {role}"
+    raise StsAccessDenied(message)
+
+
 def install_extensions():
+    IAMRequest._raise_access_denied = raise_access_denied
     OrganizationsResponse.list_accounts = list_accounts
     VPCEndPoint.get_filter_value = endpoint_filter_value
     # Read by the serializer for DescribeVpcEndpointServiceConfigurations (the

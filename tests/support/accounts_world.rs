@@ -231,7 +231,9 @@ impl AccountsWorld {
         // in flight only queue there, but this many hide each member's client-side set-up
         // (SDK configuration, signing) and the round trips' own latency.
         let built: Vec<Member> = futures_util::stream::iter(accounts.iter().enumerate())
-            .map(|(i, account)| build_member(url, account, &world.service_name, per_account, i == 0))
+            .map(|(i, account)| {
+                build_member(url, account, &world.service_name, per_account, i == 0)
+            })
             .buffered(BUILD_CONCURRENCY)
             .collect()
             .await;
