@@ -237,6 +237,16 @@ impl AccountsWorld {
             .buffered(BUILD_CONCURRENCY)
             .collect()
             .await;
+        // moto builds its catalogue of AWS services' endpoint services on the first
+        // DescribeVpcEndpointServices of a region (seconds, under a lock that stalls every
+        // other call): pay it here, not inside the first run measured or tested.
+        ok(
+            pec2.describe_vpc_endpoint_services()
+                .service_names(&world.service_name)
+                .send()
+                .await,
+            "DescribeVpcEndpointServices (warming the emulator)",
+        );
         AccountsWorld {
             world,
             hub_account: super::world::CONSUMER_ACCOUNT.to_owned(),
