@@ -7,9 +7,12 @@
 //! Measured, for `--service … --consumer-role-name` (as the provider) and `--all --org
 //! --role-name … --provider-role-name …` (as the organization's management account):
 //! wall time (also in round trips of the injected delay), AWS calls in total and per
-//! account, AssumeRole calls, the critical path in round trips as the proxy saw it, and
-//! peak memory (GNU time). Beside it, the manual way: the seed's CLI runbook per
-//! consumer (measured by benches/runbook_latency.rs) × the number of accounts.
+//! account, AssumeRole calls, the critical path in round trips (two ways: linking each
+//! call only to the calls that can have caused it, by SigV4 session, and linking it to
+//! any call answered before it arrived, which the emulator's queue inflates), the calls
+//! along it, peak memory (GNU time), and where the emulator's time went. Beside it, the
+//! manual way: the seed's CLI runbook per consumer (measured by
+//! benches/runbook_latency.rs) × the number of accounts.
 //!
 //! `bash scripts/bench.sh` runs it after runbook_latency; or directly:
 //! `cargo bench --profile dev --bench accounts_scale`. It prints figures, asserts none
@@ -60,6 +63,8 @@ struct Run {
     session_path: usize,
     session_chain: String,
     peak_mb: f64,
+    /// pl-doctor's own CPU time (user + system, GNU time).
+    cpu: f64,
     rows: usize,
     accounts: usize,
     /// Per operation: calls and the emulator's own time answering them (the injected delay
@@ -272,9 +277,18 @@ fn measure(
         .trim()
         .parse()
         .expect("kbytes");
+    let seconds = |name: &str| -> f64 {
+        stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let cpu = seconds("User time (seconds):") + seconds("System time (seconds):");
     Run {
         label,
         wall,
+        cpu,
         logged_calls,
         assume_calls,
         proxy_calls: proxy.counters().total().seen,
@@ -376,6 +390,9 @@ fn main() {
         format!("{} ({:?})", r.verdict, r.code)
     });
     row("wall", &|r| format!("{:.2} s", r.wall.as_secs_f64()));
+    row("pl-doctor's own CPU time (user + system)", &|r| {
+        format!("{:.2} s", r.cpu)
+    });
     row("wall in round trips", &|r| {
         format!("{:.1}", r.wall.as_secs_f64() * 1000.0 / rtt_ms)
     });
@@ -445,5 +462,5 @@ fn main() {
             );
         }
     }
-    println!("(moto is one Python process: it answers the calls of 16 accounts in flight one after another, so its own time per call adds to the injected delay; the critical path is what AWS, answering side by side, would cost.)");
+    println!("(moto is one Python process: it answers the calls of every account in flight one after another, so the wall time here is bounded by its throughput, not by round trips; the critical path by session is what AWS, answering side by side, would cost.)");
 }
