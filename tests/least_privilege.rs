@@ -235,12 +235,12 @@ fn the_printed_policies_are_exactly_enough() {
         run.summary()
     );
     // Without the quota read, a fleet falls back to AWS's default and says why.
-    set_auth(&emulator, "inf");
+    emulator.set_iam_enforcement("inf");
     rt.block_on(async {
         let iam = aws_sdk_iam::Client::new(&sdk_config(&url, consumer_credentials()).await);
         put_user_policy(&iam, Some("servicequotas:GetServiceQuota")).await;
     });
-    set_auth(&emulator, "0");
+    emulator.set_iam_enforcement("0");
     let fleet = Invocation::new(&world.endpoint_id, &url)
         .access_key(&key_id, &secret)
         .fleet()
@@ -541,6 +541,18 @@ fn assert_exactly_enough(label: &str, baseline: &Run, run: &Run) {
         "{label}: {:#}",
         json["scope"]
     );
+    // The fleet's own reads too: each VPC's endpoints-per-VPC quota is the applied value.
+    let usage = json["vpc_endpoints"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !label.starts_with("--all") || !usage.is_empty(),
+        "{label}: no vpc_endpoints: {json:#}"
+    );
+    for usage in &usage {
+        assert_eq!(usage["quota_source"], "applied", "{label}: {usage:#}");
+    }
     assert_eq!(run.code, baseline.code, "{label}: {}", run.stderr);
     assert_eq!(
         row_statuses(&json),
