@@ -355,20 +355,21 @@ fn main() {
             MEMBER_ROLE,
         ],
     );
-    let org = measure(
-        rtt,
-        &proxy,
-        "--all --org",
-        None,
-        &[
-            "--all",
-            "--org",
-            "--role-name",
-            MEMBER_ROLE,
-            "--provider-role-name",
-            PROVIDER_ROLE,
-        ],
-    );
+    // PL_BENCH_SNAPSHOT=FILE keeps the --all --org run's snapshot, to replay offline
+    // (`pl-doctor --from-snapshot FILE`: the evaluation and rendering cost alone).
+    let snapshot = std::env::var("PL_BENCH_SNAPSHOT").ok();
+    let mut org_args = vec![
+        "--all",
+        "--org",
+        "--role-name",
+        MEMBER_ROLE,
+        "--provider-role-name",
+        PROVIDER_ROLE,
+    ];
+    if let Some(path) = snapshot.as_deref() {
+        org_args.extend(["--save-snapshot", path]);
+    }
+    let org = measure(rtt, &proxy, "--all --org", None, &org_args);
 
     let rtt_ms = rtt.as_secs_f64() * 1000.0;
     println!();
