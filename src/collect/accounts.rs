@@ -38,7 +38,7 @@ use std::time::Duration;
 /// files), and far from any rate limit, because EC2's and ELB's request limits are per
 /// account and region (each member account sees only its own ~20 calls) while the hub
 /// makes one AssumeRole per account, each inside the account's slot, so about one in
-/// four slots asks STS at any time (an account is 1 AssumeRole + 3 round trips deep).
+/// five slots asks STS at any time (an account is 1 AssumeRole + about 4 round trips).
 /// 120 accounts then take 4 waves of one account's round trips (16 would take 8).
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
