@@ -7,11 +7,14 @@
 //! role pl-doctor assumes with only `iam-policy --provider`. Then it switches moto's IAM
 //! enforcement on (`POST /moto-api/reset-auth`, moto's INITIAL_NO_AUTH_ACTION_COUNT:
 //! after that many requests every call is authorized against the caller's policies) and
-//! runs the binary with the user's key.
+//! runs the binary with the user's key. The many-accounts test (below) does the same for
+//! the hub, member and provider policies of `--all --org`, `--all --accounts` and
+//! `--service --consumer-role-name`.
 //!
 //! What moto 5.2.5 enforces (moto/iam/access_control.py): the Action of every EC2,
-//! ELBv2, STS and Service Quotas call, against the caller's identity policies: the user's inline policy,
-//! and for the assumed provider session the role's policy in the provider account. Gaps:
+//! ELBv2, STS, Organizations and Service Quotas call, against the caller's identity
+//! policies: the user's inline policies, and for an assumed session the role's policy in
+//! the role's account. Gaps:
 //! it ignores `Resource` and `Condition` (so the role ARN that scopes sts:AssumeRole is
 //! not tested), never evaluates a role's trust policy across accounts (it looks the role
 //! up in the caller's account), and always allows sts:GetCallerIdentity.
