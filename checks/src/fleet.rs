@@ -434,6 +434,7 @@ fn provider_view(
             flow_log_rejects: Fact::Absent(hidden()),
         },
         vantage: None,
+        changes: None,
     }
 }
 

@@ -14,10 +14,12 @@ pub enum Side {
 
 /// The verbs pl-doctor may call: reads, Logs Insights queries over flow logs, and
 /// the STS calls that establish who it is and reach the provider account.
-const READ_ONLY_PREFIXES: [&str; 7] = [
+const READ_ONLY_PREFIXES: [&str; 8] = [
     "Describe",
     "Get",
     "List",
+    // cloudtrail:LookupEvents (what changed behind a failing check).
+    "Lookup",
     "StartQuery",
     "StopQuery",
     "AssumeRole",
@@ -31,7 +33,9 @@ pub fn is_read_only(action: &str) -> bool {
         .is_some_and(|(_, op)| READ_ONLY_PREFIXES.iter().any(|p| op.starts_with(p)))
 }
 
-/// Every action the runbook needs on one side, sorted and deduplicated.
+/// Every action the runbook needs on one side, sorted and deduplicated: the checks'
+/// own, and on both sides the CloudTrail lookups behind any failing or warning check
+/// (`crate::changes`), in whichever account owns the resource.
 pub fn actions(side: Side) -> BTreeSet<&'static str> {
     RUNBOOK
         .iter()
@@ -40,6 +44,7 @@ pub fn actions(side: Side) -> BTreeSet<&'static str> {
             Side::Provider => c.meta.provider_actions,
         })
         .copied()
+        .chain(std::iter::once(crate::changes::LOOKUP_ACTION))
         .collect()
 }
 
