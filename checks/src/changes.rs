@@ -213,8 +213,8 @@ fn hosted_zone_ids(snapshot: &Snapshot) -> Vec<&str> {
     snapshot
         .consumer
         .dns_config
-        .hosted_zones
         .known()
+        .and_then(|c| c.hosted_zones.known())
         .map(|zs| zs.iter().map(|z| z.id.as_str()).collect())
         .unwrap_or_default()
 }
@@ -318,9 +318,10 @@ pub fn for_check(result: &CheckResult, snapshot: &Snapshot) -> Option<CheckChang
         out.resources.push(resource.clone());
         match &lookup.events {
             Fact::Known(events) => {
-                for e in events.iter().filter(|e| {
-                    is_write(e.read_only.as_deref(), &e.cloud_trail_event)
-                }) {
+                for e in events
+                    .iter()
+                    .filter(|e| is_write(e.read_only.as_deref(), &e.cloud_trail_event))
+                {
                     if !out.events.iter().any(|c| c.event_id == e.event_id) {
                         out.events.push(change(e, lookup, collected));
                     }

@@ -57,11 +57,15 @@ pub struct Clients {
     limiter: Limiter,
 }
 
-fn clients_for(config: &aws_config::SdkConfig) -> (aws_sdk_cloudtrail::Client, aws_sdk_cloudtrail::Client) {
+fn clients_for(
+    config: &aws_config::SdkConfig,
+) -> (aws_sdk_cloudtrail::Client, aws_sdk_cloudtrail::Client) {
     let regional = aws_sdk_cloudtrail::Client::new(config);
     let global = aws_sdk_cloudtrail::Client::from_conf(
         aws_sdk_cloudtrail::config::Builder::from(config)
-            .region(aws_sdk_cloudtrail::config::Region::new(GLOBAL_SERVICE_REGION))
+            .region(aws_sdk_cloudtrail::config::Region::new(
+                GLOBAL_SERVICE_REGION,
+            ))
             .build(),
     );
     (regional, global)
@@ -235,7 +239,11 @@ async fn lookup_one(
 pub fn window(
     collected: time::OffsetDateTime,
     since: Duration,
-) -> (time::OffsetDateTime, aws_smithy_types::DateTime, aws_smithy_types::DateTime) {
+) -> (
+    time::OffsetDateTime,
+    aws_smithy_types::DateTime,
+    aws_smithy_types::DateTime,
+) {
     let since = since.min(Duration::from_secs(pl_checks::changes::MAX_SINCE_SECONDS));
     let start = collected - since;
     (
@@ -260,7 +268,11 @@ mod tests {
         assert_eq!(a - t0, Duration::ZERO);
         assert_eq!(b - t0, MIN_SPACING);
         assert_eq!(c - t0, MIN_SPACING * 2);
-        assert_eq!(other - t0, Duration::ZERO, "another account has its own budget");
+        assert_eq!(
+            other - t0,
+            Duration::ZERO,
+            "another account has its own budget"
+        );
         // Idle time is not banked: after a pause the next call goes at once, then spaced.
         tokio::time::advance(Duration::from_secs(10)).await;
         let now = Instant::now();

@@ -398,7 +398,9 @@ pub async fn collect_with(
         // One snapshot per endpoint from the shared replies; `flow` is None while the flow
         // logs are still being read (the provisional snapshot the change lookups start from).
         let build = |details: &consumer::Details,
-                     provider_sides: &Option<BTreeMap<String, (ProviderSide, Option<provider::ProviderSeries>)>>,
+                     provider_sides: &Option<
+            BTreeMap<String, (ProviderSide, Option<provider::ProviderSeries>)>,
+        >,
                      consumer_metrics: &Option<Vec<Result<Vec<MetricSeries>, Missing>>>,
                      vantage: &Vantage,
                      i: usize,
@@ -465,7 +467,9 @@ pub async fn collect_with(
         let trail_window = req
             .changes_since
             .map(|since| changes::window(collected_time, since));
-        let trail_accounts = |provider_sides: &Option<BTreeMap<String, (ProviderSide, Option<provider::ProviderSeries>)>>| changes::Accounts {
+        let trail_accounts = |provider_sides: &Option<
+            BTreeMap<String, (ProviderSide, Option<provider::ProviderSeries>)>,
+        >| changes::Accounts {
             consumer: identity.known().map(|i| i.account.clone()),
             provider: provider_sides.as_ref().and_then(|sides| {
                 sides
@@ -494,7 +498,15 @@ pub async fn collect_with(
                     .iter()
                     .enumerate()
                     .map(|(i, e)| {
-                        build(&details, &provider_sides, &consumer_metrics, &vantage, i, e.clone(), None)
+                        build(
+                            &details,
+                            &provider_sides,
+                            &consumer_metrics,
+                            &vantage,
+                            i,
+                            e.clone(),
+                            None,
+                        )
                     })
                     .collect();
                 let wanted = changes_wanted(&provisional, &options, &[]);
@@ -511,8 +523,10 @@ pub async fn collect_with(
             }
             (details, provider_sides, consumer_metrics, looked_up)
         };
-        let ((details, provider_sides, consumer_metrics, mut looked_up), (flow_logs, flow_log_rejects)) =
-            tokio::join!(structural, flow_logs);
+        let (
+            (details, provider_sides, consumer_metrics, mut looked_up),
+            (flow_logs, flow_log_rejects),
+        ) = tokio::join!(structural, flow_logs);
 
         let vantage = vantage.clone().await;
         let mut snapshots = Vec::with_capacity(endpoints.len());

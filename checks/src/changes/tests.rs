@@ -8,7 +8,8 @@ use crate::check::{CheckResult, Status};
 use serde_json::json;
 
 const SG: &str = "sg-0e1d2c3b4a5f60718";
-const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/payments/0123456789abcdef";
+const TG: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/payments/0123456789abcdef";
 const NLB: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/net/payments-nlb/0123456789abcdef";
 const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:listener/net/payments-nlb/0123456789abcdef/fedcba9876543210";
 
@@ -101,7 +102,10 @@ fn security_group_rules_name_the_exact_rule() {
             "prefixListIds": {"items": [{"prefixListId": "pl-0123456789abcdef0"}]}
         }]}}),
     );
-    assert_eq!(egress, format!("{SG} gained TCP 443 to pl-0123456789abcdef0"));
+    assert_eq!(
+        egress,
+        format!("{SG} gained TCP 443 to pl-0123456789abcdef0")
+    );
 
     // Revoked by rule id (the newer form).
     let by_id = ec2(
@@ -110,7 +114,10 @@ fn security_group_rules_name_the_exact_rule() {
             {"securityGroupRuleId": "sgr-0123456789abcdef0"}
         ]}}),
     );
-    assert_eq!(by_id, format!("{SG} lost egress rule sgr-0123456789abcdef0"));
+    assert_eq!(
+        by_id,
+        format!("{SG} lost egress rule sgr-0123456789abcdef0")
+    );
 
     let modify = ec2(
         "ModifySecurityGroupRules",
@@ -193,7 +200,10 @@ fn endpoint_and_service_changes() {
             "VpcEndpointId": {"tag": 1, "content": "vpce-0a1b2c3d4e5f6a7b8"}
         }}),
     );
-    assert!(reject.contains("rejected connection from vpce-0a1b2c3d4e5f6a7b8"), "{reject}");
+    assert!(
+        reject.contains("rejected connection from vpce-0a1b2c3d4e5f6a7b8"),
+        "{reject}"
+    );
 
     let perms = ec2(
         "ModifyVpcEndpointServicePermissions",
@@ -248,7 +258,10 @@ fn load_balancer_changes() {
         "DeregisterTargets",
         json!({"targetGroupArn": TG, "targets": [{"id": "i-0123456789abcdef0", "port": 8443}]}),
     );
-    assert_eq!(dereg, "target group payments lost target i-0123456789abcdef0:8443");
+    assert_eq!(
+        dereg,
+        "target group payments lost target i-0123456789abcdef0:8443"
+    );
     let reg = elb(
         "RegisterTargets",
         json!({"targetGroupArn": TG, "targets": [{"id": "10.20.1.10"}]}),
@@ -309,7 +322,9 @@ fn load_balancer_changes() {
     );
     assert_eq!(
         sgs,
-        format!("NLB payments-nlb security groups set to {SG}; enforced on PrivateLink traffic: on")
+        format!(
+            "NLB payments-nlb security groups set to {SG}; enforced on PrivateLink traffic: on"
+        )
     );
 }
 
@@ -456,8 +471,18 @@ fn who_when_and_from_where_come_from_the_record() {
             "ipProtocol": "tcp", "fromPort": 8443, "toPort": 8443,
             "ipRanges": {"items": [{"cidrIp": "10.0.0.0/16"}]}}]}}),
     );
-    let e = trail("e1", "RevokeSecurityGroupIngress", "2026-12-02T09:31:05Z", "false", rec);
-    let c = change(&e, &lookup(SG, vec![]), epoch_seconds("2026-12-02T10:13:05Z"));
+    let e = trail(
+        "e1",
+        "RevokeSecurityGroupIngress",
+        "2026-12-02T09:31:05Z",
+        "false",
+        rec,
+    );
+    let c = change(
+        &e,
+        &lookup(SG, vec![]),
+        epoch_seconds("2026-12-02T10:13:05Z"),
+    );
     assert_eq!(c.ago_seconds, Some(42 * 60));
     assert_eq!(
         c.principal.as_deref(),
@@ -472,7 +497,8 @@ fn who_when_and_from_where_come_from_the_record() {
 
     // An AWS service acting: no source IP but the service's name.
     let mut by_service = e.cloud_trail_event.clone();
-    by_service["userIdentity"] = json!({"type": "AWSService", "invokedBy": "autoscaling.amazonaws.com"});
+    by_service["userIdentity"] =
+        json!({"type": "AWSService", "invokedBy": "autoscaling.amazonaws.com"});
     by_service["sourceIPAddress"] = json!("autoscaling.amazonaws.com");
     let c = change(
         &TrailEvent {
@@ -566,8 +592,18 @@ fn a_check_names_its_lookable_resources_and_their_owners() {
     assert_eq!(owner_side(&sg, &s), Side::Consumer);
     assert_eq!(owner_side(TG, &s), Side::Provider);
     assert_eq!(owner_side(&s.service_id(), &s), Side::Provider);
-    let wanted_all = wanted(&s, &[r.clone(), failing("x", Status::Pass, json!({"g": "sg-0fffffffffffffff0"}))]);
-    assert_eq!(wanted_all.len(), 2, "pass checks are not looked up: {wanted_all:?}");
+    let wanted_all = wanted(
+        &s,
+        &[
+            r.clone(),
+            failing("x", Status::Pass, json!({"g": "sg-0fffffffffffffff0"})),
+        ],
+    );
+    assert_eq!(
+        wanted_all.len(),
+        2,
+        "pass checks are not looked up: {wanted_all:?}"
+    );
 }
 
 #[test]
@@ -576,16 +612,33 @@ fn a_checks_changes_are_write_events_newest_first_and_missing_ones_say_why() {
     s.collected_at = "2026-12-02T10:00:00Z".into();
     let sg = s.consumer.endpoint.security_group_ids[0].clone();
     let write = |id: &str, t: &str| {
-        let mut rec = record("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", json!({"groupId": sg}));
+        let mut rec = record(
+            "ec2.amazonaws.com",
+            "AuthorizeSecurityGroupIngress",
+            json!({"groupId": sg}),
+        );
         rec["eventTime"] = json!(t);
         trail(id, "AuthorizeSecurityGroupIngress", t, "false", rec)
     };
-    let read = trail("r1", "DescribeSecurityGroups", "2026-12-02T09:59:00Z", "true", json!({}));
+    let read = trail(
+        "r1",
+        "DescribeSecurityGroups",
+        "2026-12-02T09:59:00Z",
+        "true",
+        json!({}),
+    );
     s.changes = Some(ChangeFacts {
         since: "2026-12-01T10:00:00Z".into(),
         since_seconds: 86400,
         lookups: vec![
-            lookup(&sg, vec![write("old", "2026-12-02T08:00:00Z"), read, write("new", "2026-12-02T09:30:00Z")]),
+            lookup(
+                &sg,
+                vec![
+                    write("old", "2026-12-02T08:00:00Z"),
+                    read,
+                    write("new", "2026-12-02T09:30:00Z"),
+                ],
+            ),
             ResourceLookup {
                 resource: TG.into(),
                 side: Side::Provider,
@@ -609,13 +662,18 @@ fn a_checks_changes_are_write_events_newest_first_and_missing_ones_say_why() {
     assert_eq!(c.events[0].ago_seconds, Some(30 * 60));
     assert_eq!(c.missing.len(), 1);
     assert!(
-        c.missing[0].reason.contains("missing permission cloudtrail:LookupEvents")
+        c.missing[0]
+            .reason
+            .contains("missing permission cloudtrail:LookupEvents")
             && c.missing[0].reason.contains("provider"),
         "{:?}",
         c.missing
     );
     // Passing checks carry none; nor does a run without lookups.
-    assert_eq!(for_check(&failing("x", Status::Pass, json!({"g": sg})), &s), None);
+    assert_eq!(
+        for_check(&failing("x", Status::Pass, json!({"g": sg})), &s),
+        None
+    );
     s.changes = None;
     assert_eq!(for_check(&r, &s), None);
 }
@@ -625,18 +683,42 @@ fn the_report_attaches_changes_and_the_replay_reads_the_same() {
     let mut s = scenario("endpoint-sg-missing-port");
     s.collected_at = "2026-12-02T10:00:00Z".into();
     let sg = s.consumer.endpoint.security_group_ids[0].clone();
-    let mut rec = record("ec2.amazonaws.com", "RevokeSecurityGroupIngress", json!({"groupId": sg, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 8443, "toPort": 8443, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/16"}]}}]}}));
+    let mut rec = record(
+        "ec2.amazonaws.com",
+        "RevokeSecurityGroupIngress",
+        json!({"groupId": sg, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 8443, "toPort": 8443, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/16"}]}}]}}),
+    );
     rec["eventTime"] = json!("2026-12-02T09:18:00Z");
     s.changes = Some(ChangeFacts {
         since: "2026-12-01T10:00:00Z".into(),
         since_seconds: 86400,
-        lookups: vec![lookup(&sg, vec![trail("e1", "RevokeSecurityGroupIngress", "2026-12-02T09:18:00Z", "false", rec)])],
+        lookups: vec![lookup(
+            &sg,
+            vec![trail(
+                "e1",
+                "RevokeSecurityGroupIngress",
+                "2026-12-02T09:18:00Z",
+                "false",
+                rec,
+            )],
+        )],
     });
     let report = crate::report::build(&s, &Default::default(), "2026-12-03T00:00:00Z".into(), 1);
-    let check = report.checks.iter().find(|c| c.id == "endpoint-sg-ingress").unwrap();
+    let check = report
+        .checks
+        .iter()
+        .find(|c| c.id == "endpoint-sg-ingress")
+        .unwrap();
     assert_eq!(check.status, Status::Fail);
-    let changes = check.changes.as_ref().expect("changes on the failing check");
-    assert!(changes.events[0].line().starts_with("changed 42 min ago"), "relative to collected_at, not the run: {}", changes.events[0].line());
+    let changes = check
+        .changes
+        .as_ref()
+        .expect("changes on the failing check");
+    assert!(
+        changes.events[0].line().starts_with("changed 42 min ago"),
+        "relative to collected_at, not the run: {}",
+        changes.events[0].line()
+    );
     assert_eq!(report.recent_changes.len(), 1);
     // The statuses are those of the same snapshot without changes.
     let mut without = s.clone();
