@@ -165,7 +165,7 @@ pub struct DiagnoseArgs {
     pub timeout: Duration,
 
     /// Look up the CloudTrail write events (who changed what, when, from where) on the resources every failing or warning check names.
-    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, conflicts_with = "from_snapshot")]
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set, conflicts_with = "from_snapshot")]
     pub changes: bool,
 
     /// How far back the change lookups go (at most 90d, what LookupEvents keeps), e.g. 24h, 3d.

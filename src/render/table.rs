@@ -160,9 +160,13 @@ pub(super) fn finding(out: &mut String, c: &CheckResult, width: u16) {
         let w = super::wrap(fix, width, "       ");
         out.push_str(&format!("  {} {}\n", "Fix:".bold(), w.trim_start()));
     }
-    for line in super::change_lines(c) {
-        let w = super::wrap(&line, width, "    ");
-        out.push_str(&format!("  {} {}\n", "~".bold(), w.trim_start()));
+    let changes = super::change_lines(c);
+    if !changes.is_empty() {
+        out.push_str(&format!("  {}\n", "What changed:".bold()));
+    }
+    for line in changes {
+        let w = super::wrap(&line, width, "      ");
+        out.push_str(&format!("    - {}\n", w.trim_start()));
     }
     out.push('\n');
 }
