@@ -383,3 +383,12 @@ fn denied_or_throttled_lookups_change_no_status_and_say_why() {
         );
     }
 }
+
+#[test]
+fn the_recorded_event_times_are_rfc3339() {
+    assert_eq!(trail::time_rfc3339(0), "1970-01-01T00:00:00Z");
+    assert_eq!(
+        trail::time_rfc3339(951868800 + 3661),
+        "2000-03-01T01:01:01Z"
+    );
+}

@@ -311,7 +311,7 @@ pub fn for_check(result: &CheckResult, snapshot: &Snapshot) -> Option<CheckChang
         let Some(lookup) = facts.lookup(&resource) else {
             out.missing.push(MissingChanges {
                 resource: resource.clone(),
-                reason: "not looked up in this run".into(),
+                reason: "not looked up when the facts were collected".into(),
             });
             continue;
         };

@@ -28,6 +28,10 @@ const PAGE_SIZE: i32 = 50;
 const MAX_PAGES: usize = 20;
 /// AWS: "2 transactions per second (TPS) per account, per Region" for LookupEvents.
 pub const MIN_SPACING: Duration = Duration::from_millis(500);
+/// Resources looked up per collection at most (both passes together): at 2 calls per
+/// second that is 30 s of lookups; the rest are recorded as not looked up, with why, so a
+/// fleet of failing endpoints does not turn every run into a wait for `--timeout`.
+pub const MAX_LOOKUPS: usize = 60;
 /// Where Route 53 (a global service) records its events.
 const GLOBAL_SERVICE_REGION: &str = "us-east-1";
 
@@ -55,6 +59,8 @@ pub struct Clients {
     consumer_global: aws_sdk_cloudtrail::Client,
     provider: Option<(aws_sdk_cloudtrail::Client, aws_sdk_cloudtrail::Client)>,
     limiter: Limiter,
+    /// Resources asked for so far in this collection (against [`MAX_LOOKUPS`]).
+    spent: std::sync::atomic::AtomicUsize,
 }
 
 fn clients_for(
@@ -79,6 +85,7 @@ impl Clients {
             consumer_global: cg,
             provider: provider.map(clients_for),
             limiter: Limiter::default(),
+            spent: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 }
@@ -114,11 +121,27 @@ pub async fn lookup_all(
         return Vec::new();
     }
     let stage = tracker.stage("changes: CloudTrail");
-    futures_util::future::join_all(wanted.iter().map(|w| async move {
+    let budget = MAX_LOOKUPS.saturating_sub(
+        clients
+            .spent
+            .fetch_add(wanted.len(), std::sync::atomic::Ordering::Relaxed),
+    );
+    futures_util::future::join_all(wanted.iter().enumerate().map(|(i, w)| async move {
         let account = match w.side {
             Side::Consumer => accounts.consumer.clone(),
             Side::Provider => accounts.provider.clone(),
         };
+        if i >= budget {
+            return ResourceLookup {
+                resource: w.resource.clone(),
+                side: w.side,
+                account,
+                region: region.to_owned(),
+                events: Fact::not_requested(format!(
+                    "more than {MAX_LOOKUPS} resources named by failing checks in one run (LookupEvents allows 2 calls per second per account and Region); diagnose this endpoint alone with --endpoint"
+                )),
+            };
+        }
         let lookup_region = if w.global {
             GLOBAL_SERVICE_REGION
         } else {

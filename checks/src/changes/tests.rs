@@ -177,9 +177,7 @@ fn endpoint_and_service_changes() {
     );
     assert_eq!(
         modify,
-        format!("vpce-0a1b2c3d4e5f6a7b8: added security group sg-0aaaaaaaaaaaaaaaa, sg-0bbbbbbbbbbbbbbbb; removed security group {SG}; private DNS off")
-            .replace("; removed", ", removed")
-            .replace("; private", ", private")
+        format!("vpce-0a1b2c3d4e5f6a7b8: added security group sg-0aaaaaaaaaaaaaaaa, sg-0bbbbbbbbbbbbbbbb, removed security group {SG}, private DNS off")
     );
 
     let accept = ec2(
