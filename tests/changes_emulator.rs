@@ -175,6 +175,10 @@ fn a_revoked_security_group_rule_is_named_under_endpoint_sg_ingress() {
     // Passing checks carry none.
     assert!(run.check("endpoint-state").get("changes").is_none());
 
+    // The snapshot keeps the records, not the access key ids in them.
+    let saved = std::fs::read_to_string(&snapshot_path).expect("saved snapshot");
+    assert!(saved.contains("RevokeSecurityGroupIngress") && !saved.contains("ASIAEXAMPLE"));
+
     // The replay shows the same changes, with the time words relative to the collection.
     let replay = assert_cmd::Command::cargo_bin("pl-doctor")
         .expect("binary")

@@ -225,10 +225,11 @@ async fn lookup_one(
             Err(f) => return Fact::Absent(f.to_missing()),
         };
         for e in out.events() {
-            let record: serde_json::Value = e
+            let mut record: serde_json::Value = e
                 .cloud_trail_event()
                 .map(|s| serde_json::from_str(s).unwrap_or_else(|_| s.into()))
                 .unwrap_or_default();
+            without_access_keys(&mut record);
             if !pl_checks::changes::is_write(e.read_only(), &record) {
                 continue;
             }
@@ -256,6 +257,19 @@ async fn lookup_one(
         }
     }
     Fact::Known(events)
+}
+
+/// Snapshots travel with tickets: the access key ids in a record (the caller's and, for an
+/// assumed role, its session's) are not kept; who acted stays in the principal's ARN.
+fn without_access_keys(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.retain(|k, _| !k.eq_ignore_ascii_case("accessKeyId"));
+            m.values_mut().for_each(without_access_keys);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(without_access_keys),
+        _ => {}
+    }
 }
 
 /// The lookup window: `--changes-since` (at most 90 days) before the collection started.
@@ -301,6 +315,22 @@ mod tests {
         let now = Instant::now();
         assert_eq!(l.reserve("111111111111/us-east-1"), now);
         assert_eq!(l.reserve("111111111111/us-east-1") - now, MIN_SPACING);
+    }
+
+    #[test]
+    fn records_keep_no_access_key_ids() {
+        let mut rec = serde_json::json!({
+            "userIdentity": {"arn": "arn:aws:sts::1:assumed-role/r/s", "accessKeyId": "ASIAEXAMPLE",
+                             "sessionContext": {"x": [{"AccessKeyId": "AKIAEXAMPLE"}]}},
+            "requestParameters": {"groupId": "sg-1"}
+        });
+        without_access_keys(&mut rec);
+        let text = rec.to_string();
+        assert!(!text.contains("EXAMPLE"), "{text}");
+        assert!(
+            text.contains("assumed-role") && text.contains("sg-1"),
+            "{text}"
+        );
     }
 
     #[test]

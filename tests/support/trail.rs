@@ -35,6 +35,7 @@ pub fn event(
             "principalId": format!("AROAEXAMPLE:{SESSION}"),
             "arn": principal_arn(account),
             "accountId": account,
+            "accessKeyId": "ASIAEXAMPLE",
             "sessionContext": {
                 "sessionIssuer": {
                     "type": "Role",
