@@ -52,13 +52,20 @@ impl Limiter {
     }
 }
 
+/// The one limiter of the process: its keys are account/Region, so every collection of a
+/// many-account run (and the follow-up lookups after it) shares each account's budget.
+fn limiter() -> &'static Limiter {
+    static LIMITER: std::sync::OnceLock<Limiter> = std::sync::OnceLock::new();
+    LIMITER.get_or_init(Limiter::default)
+}
+
 /// The CloudTrail clients of one collection: per side, for the snapshot's Region and for
 /// us-east-1 (hosted zones).
 pub struct Clients {
     consumer: aws_sdk_cloudtrail::Client,
     consumer_global: aws_sdk_cloudtrail::Client,
     provider: Option<(aws_sdk_cloudtrail::Client, aws_sdk_cloudtrail::Client)>,
-    limiter: Limiter,
+    limiter: &'static Limiter,
     /// Resources asked for so far in this collection (against [`MAX_LOOKUPS`]).
     spent: std::sync::atomic::AtomicUsize,
 }
@@ -84,7 +91,7 @@ impl Clients {
             consumer: c,
             consumer_global: cg,
             provider: provider.map(clients_for),
-            limiter: Limiter::default(),
+            limiter: limiter(),
             spent: std::sync::atomic::AtomicUsize::new(0),
         }
     }
@@ -164,7 +171,7 @@ pub async fn lookup_all(
                     "{}/{lookup_region}",
                     account.clone().unwrap_or_else(|| format!("{:?}", w.side))
                 );
-                lookup_one(stage, client, &clients.limiter, &key, &w.resource, window, deadline)
+                lookup_one(stage, client, clients.limiter, &key, &w.resource, window, deadline)
                     .await
             }
         };
@@ -257,6 +264,70 @@ async fn lookup_one(
         }
     }
     Fact::Known(events)
+}
+
+/// Looks up what `snapshot`'s failing and warning checks name and its lookups lack, with
+/// these credentials (the row's account; the service owner's), over the window already
+/// recorded: for snapshots whose provider side is attached after their collection (many
+/// accounts). No-op with `--changes off` (no change facts) or nothing left to look up.
+pub async fn complete(
+    tracker: &Tracker,
+    snapshot: &mut pl_checks::Snapshot,
+    options: &pl_checks::EvalOptions,
+    consumer: &aws_config::SdkConfig,
+    provider: Option<&aws_config::SdkConfig>,
+    deadline: Instant,
+) {
+    let Some(facts) = &snapshot.changes else {
+        return;
+    };
+    let results = pl_checks::report::evaluate(snapshot, options);
+    let wanted: Vec<Wanted> = pl_checks::changes::wanted(snapshot, &results)
+        .into_iter()
+        .filter(|(r, _)| facts.lookup(r).is_none())
+        .map(|(resource, side)| Wanted {
+            global: pl_checks::changes::is_hosted_zone(&resource, snapshot),
+            resource,
+            side,
+        })
+        .collect();
+    let (Some(start), Some(end)) = (
+        pl_checks::changes::epoch_seconds(&facts.since),
+        pl_checks::changes::epoch_seconds(&snapshot.collected_at),
+    ) else {
+        return;
+    };
+    if wanted.is_empty() {
+        return;
+    }
+    let clients = Clients::new(consumer, provider);
+    let accounts = Accounts {
+        consumer: snapshot
+            .consumer_identity
+            .known()
+            .map(|i| i.account.clone()),
+        provider: snapshot
+            .provider
+            .identity
+            .known()
+            .map(|i| i.account.clone()),
+    };
+    let more = lookup_all(
+        tracker,
+        &clients,
+        &wanted,
+        &accounts,
+        &snapshot.region,
+        (
+            aws_smithy_types::DateTime::from_secs(start),
+            aws_smithy_types::DateTime::from_secs(end + 1),
+        ),
+        deadline,
+    )
+    .await;
+    if let Some(facts) = &mut snapshot.changes {
+        facts.lookups.extend(more);
+    }
 }
 
 /// Snapshots travel with tickets: the access key ids in a record (the caller's and, for an

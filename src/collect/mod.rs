@@ -389,12 +389,7 @@ pub async fn collect_with(
             Some(sides)
         };
         let identity = fact(discovery.identity);
-        let options = pl_checks::EvalOptions {
-            client: req.client.clone(),
-            ports: req.ports.clone(),
-            only: req.only.clone(),
-            skip: req.skip.clone(),
-        };
+        let options = eval_options(req);
         // One snapshot per endpoint from the shared replies; `flow` is None while the flow
         // logs are still being read (the provisional snapshot the change lookups start from).
         let build = |details: &consumer::Details,
@@ -628,6 +623,17 @@ pub async fn collect_with(
     };
     vantage_driver.abort();
     result
+}
+
+/// How the collection evaluates its snapshots to learn what fails (the change lookups):
+/// as the report will, from the same inputs.
+pub(crate) fn eval_options(req: &LiveRequest) -> pl_checks::EvalOptions {
+    pl_checks::EvalOptions {
+        client: req.client.clone(),
+        ports: req.ports.clone(),
+        only: req.only.clone(),
+        skip: req.skip.clone(),
+    }
 }
 
 /// The resources the failing and warning checks of `snapshots` name (evaluated as they
