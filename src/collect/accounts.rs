@@ -496,16 +496,22 @@ async fn collect_on(
     .await;
     // The provider sides change what fails: what those checks name and the rows' own
     // collections did not look up follows now, in the row's account and the owner's.
-    let options = super::eval_options(&req.live);
-    futures_util::future::join_all(snapshots.iter_mut().zip(&member_confs).map(|(s, conf)| {
-        let provider = provider_confs
-            .get(&(s.region.clone(), s.consumer.endpoint.service_name.clone()))
-            .cloned();
-        let options = &options;
-        async move {
-            super::changes::complete(tracker, s, options, conf, provider.as_ref(), deadline).await
-        }
-    }))
+    let owners: Vec<Option<SdkConfig>> = snapshots
+        .iter()
+        .map(|s| {
+            provider_confs
+                .get(&(s.region.clone(), s.consumer.endpoint.service_name.clone()))
+                .cloned()
+        })
+        .collect();
+    super::changes::complete_all(
+        tracker,
+        &mut snapshots,
+        &member_confs,
+        &owners,
+        &super::eval_options(&req.live),
+        deadline,
+    )
     .await;
 
     snapshots.sort_by(|a, b| {

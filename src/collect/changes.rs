@@ -266,67 +266,121 @@ async fn lookup_one(
     Fact::Known(events)
 }
 
-/// Looks up what `snapshot`'s failing and warning checks name and its lookups lack, with
-/// these credentials (the row's account; the service owner's), over the window already
-/// recorded: for snapshots whose provider side is attached after their collection (many
-/// accounts). No-op with `--changes off` (no change facts) or nothing left to look up.
-pub async fn complete(
+/// Looks up what the snapshots' failing and warning checks name and their lookups lack,
+/// once per account and resource however many rows name it, with each row's account's
+/// configuration and the service owner's (`provider[i]`), over the window already recorded:
+/// for snapshots whose provider side is attached after their collection (many accounts).
+/// No-op with `--changes off` (no change facts) or nothing left to look up.
+pub async fn complete_all(
     tracker: &Tracker,
-    snapshot: &mut pl_checks::Snapshot,
+    snapshots: &mut [pl_checks::Snapshot],
+    consumer: &[aws_config::SdkConfig],
+    provider: &[Option<aws_config::SdkConfig>],
     options: &pl_checks::EvalOptions,
-    consumer: &aws_config::SdkConfig,
-    provider: Option<&aws_config::SdkConfig>,
     deadline: Instant,
 ) {
-    let Some(facts) = &snapshot.changes else {
-        return;
-    };
-    let results = pl_checks::report::evaluate(snapshot, options);
-    let wanted: Vec<Wanted> = pl_checks::changes::wanted(snapshot, &results)
-        .into_iter()
-        .filter(|(r, _)| facts.lookup(r).is_none())
-        .map(|(resource, side)| Wanted {
-            global: pl_checks::changes::is_hosted_zone(&resource, snapshot),
-            resource,
-            side,
-        })
-        .collect();
-    let (Some(start), Some(end)) = (
-        pl_checks::changes::epoch_seconds(&facts.since),
-        pl_checks::changes::epoch_seconds(&snapshot.collected_at),
-    ) else {
-        return;
-    };
-    if wanted.is_empty() {
+    // (side, account, resource) → the first row naming it; each row's keys.
+    type Key = (Side, Option<String>, String);
+    let mut first: Vec<(Key, usize, Wanted)> = Vec::new();
+    let mut per_row: Vec<Vec<Key>> = vec![Vec::new(); snapshots.len()];
+    for (i, snapshot) in snapshots.iter().enumerate() {
+        let Some(facts) = &snapshot.changes else {
+            continue;
+        };
+        let results = pl_checks::report::evaluate(snapshot, options);
+        for (resource, side) in pl_checks::changes::wanted(snapshot, &results) {
+            if facts.lookup(&resource).is_some() {
+                continue;
+            }
+            let account = match side {
+                Side::Consumer => snapshot
+                    .consumer_identity
+                    .known()
+                    .map(|i| i.account.clone()),
+                Side::Provider => snapshot
+                    .provider
+                    .identity
+                    .known()
+                    .map(|i| i.account.clone()),
+            };
+            let key: Key = (side, account, resource.clone());
+            if !first.iter().any(|(k, _, _)| *k == key) {
+                first.push((
+                    key.clone(),
+                    i,
+                    Wanted {
+                        global: pl_checks::changes::is_hosted_zone(&resource, snapshot),
+                        resource,
+                        side,
+                    },
+                ));
+            }
+            per_row[i].push(key);
+        }
+    }
+    if first.is_empty() {
         return;
     }
-    let clients = Clients::new(consumer, provider);
-    let accounts = Accounts {
-        consumer: snapshot
-            .consumer_identity
-            .known()
-            .map(|i| i.account.clone()),
-        provider: snapshot
-            .provider
-            .identity
-            .known()
-            .map(|i| i.account.clone()),
-    };
-    let more = lookup_all(
-        tracker,
-        &clients,
-        &wanted,
-        &accounts,
-        &snapshot.region,
-        (
-            aws_smithy_types::DateTime::from_secs(start),
-            aws_smithy_types::DateTime::from_secs(end + 1),
-        ),
-        deadline,
-    )
-    .await;
-    if let Some(facts) = &mut snapshot.changes {
-        facts.lookups.extend(more);
+    let found: Vec<(Key, ResourceLookup)> =
+        futures_util::future::join_all(first.iter().enumerate().map(|(n, (key, i, w))| {
+            let snapshot = &snapshots[*i];
+            let window = (
+                pl_checks::changes::epoch_seconds(
+                    &snapshot.changes.as_ref().map(|f| f.since.clone()).unwrap_or_default(),
+                ),
+                pl_checks::changes::epoch_seconds(&snapshot.collected_at),
+            );
+            let accounts = Accounts {
+                consumer: snapshot.consumer_identity.known().map(|i| i.account.clone()),
+                provider: snapshot.provider.identity.known().map(|i| i.account.clone()),
+            };
+            let region = snapshot.region.clone();
+            let clients = Clients::new(&consumer[*i], provider[*i].as_ref());
+            async move {
+                let lookup = match window {
+                    _ if n >= MAX_LOOKUPS => ResourceLookup {
+                        resource: w.resource.clone(),
+                        side: w.side,
+                        account: key.1.clone(),
+                        region: region.clone(),
+                        events: Fact::not_requested(format!(
+                            "more than {MAX_LOOKUPS} resources named by failing checks in one run (LookupEvents allows 2 calls per second per account and Region); diagnose this endpoint alone with --endpoint"
+                        )),
+                    },
+                    (Some(start), Some(end)) => lookup_all(
+                        tracker,
+                        &clients,
+                        std::slice::from_ref(w),
+                        &accounts,
+                        &region,
+                        (
+                            aws_smithy_types::DateTime::from_secs(start),
+                            aws_smithy_types::DateTime::from_secs(end + 1),
+                        ),
+                        deadline,
+                    )
+                    .await
+                    .remove(0),
+                    _ => ResourceLookup {
+                        resource: w.resource.clone(),
+                        side: w.side,
+                        account: key.1.clone(),
+                        region: region.clone(),
+                        events: Fact::not_requested("the snapshot's change window does not parse"),
+                    },
+                };
+                (key.clone(), lookup)
+            }
+        }))
+        .await;
+    for (snapshot, keys) in snapshots.iter_mut().zip(per_row) {
+        if let Some(facts) = &mut snapshot.changes {
+            for key in keys {
+                if let Some((_, l)) = found.iter().find(|(k, _)| *k == key) {
+                    facts.lookups.push(l.clone());
+                }
+            }
+        }
     }
 }
 
