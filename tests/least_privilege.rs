@@ -156,14 +156,6 @@ fn summaries(report: &Report) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Emulator gap, not yet fixed in the launcher: with IAM enforcement on, moto 5.2.5
-/// answers route53:ListHostedZonesByVPC with 403 even though the printed consumer policy
-/// grants that action (its router names the operation ListHostedZonesByVPC, as AWS does;
-/// the cause is not found yet). Only this one denial, on dns-overrides, is tolerated.
-fn moto_denies_list_hosted_zones_by_vpc(id: &str, summary: &str) -> bool {
-    id == "dns-overrides" && summary.contains("missing permission route53:ListHostedZonesByVPC")
-}
-
 #[test]
 fn the_printed_policies_are_exactly_enough() {
     let emulator = Emulator::start();
@@ -183,7 +175,6 @@ fn the_printed_policies_are_exactly_enough() {
     let denied: Vec<String> = summaries(&run)
         .into_iter()
         .filter(|(_, s)| s.contains("missing permission"))
-        .filter(|(id, s)| !moto_denies_list_hosted_zones_by_vpc(id, s))
         .map(|(id, s)| format!("{id}: {s}"))
         .collect();
     assert!(
@@ -193,13 +184,6 @@ fn the_printed_policies_are_exactly_enough() {
         run.summary(),
         emulator.log_tail()
     );
-    let mut baseline = baseline;
-    if summaries(&run)
-        .iter()
-        .any(|(id, s)| moto_denies_list_hosted_zones_by_vpc(id, s))
-    {
-        baseline.insert("dns-overrides".to_owned(), "unknown".to_owned());
-    }
     assert_eq!(
         run.statuses(),
         baseline,
@@ -267,7 +251,7 @@ fn the_printed_policies_are_exactly_enough() {
     );
 
     for (id, summary) in summaries(&run) {
-        if id != "subnet-nacl" && !moto_denies_list_hosted_zones_by_vpc(&id, &summary) {
+        if id != "subnet-nacl" {
             assert!(
                 !summary.contains("missing permission"),
                 "{id} denied: {summary}\n{}",
@@ -299,18 +283,8 @@ fn a_missing_provider_permission_turns_only_its_checks_unknown() {
     for id in affected {
         expected.insert(id.to_owned(), "unknown".to_owned());
     }
-    // See moto_denies_list_hosted_zones_by_vpc: under enforcement moto denies that call.
-    if summaries(&run)
-        .iter()
-        .any(|(id, s)| moto_denies_list_hosted_zones_by_vpc(id, s))
-    {
-        expected.insert("dns-overrides".to_owned(), "unknown".to_owned());
-    }
     assert_eq!(run.statuses(), expected, "{}", run.summary());
     for (id, summary) in summaries(&run) {
-        if moto_denies_list_hosted_zones_by_vpc(&id, &summary) {
-            continue;
-        }
         let named = summary.contains(&format!("missing permission {action}"));
         assert_eq!(
             named,
