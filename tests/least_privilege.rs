@@ -156,6 +156,27 @@ fn summaries(report: &Report) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The consumer user's policy becomes the printed one without `drop` (enforcement is
+/// off while it is written, back on after).
+fn restrict_consumer(emulator: &Emulator, rt: &tokio::runtime::Runtime, url: &str, drop: &str) {
+    set_auth(emulator, "inf");
+    rt.block_on(async {
+        let iam = aws_sdk_iam::Client::new(&sdk_config(url, consumer_credentials()).await);
+        put_user_policy(&iam, Some(drop)).await;
+    });
+    set_auth(emulator, "0");
+}
+
+/// `--all` with the user's key: the fleet report.
+fn fleet_report(endpoint_id: &str, url: &str, key_id: &str, secret: &str) -> serde_json::Value {
+    let fleet = Invocation::new(endpoint_id, url)
+        .access_key(key_id, secret)
+        .fleet()
+        .output();
+    serde_json::from_str(&fleet.stdout)
+        .unwrap_or_else(|e| panic!("no fleet JSON ({e}): {}", fleet.stderr))
+}
+
 #[test]
 fn the_printed_policies_are_exactly_enough() {
     let emulator = Emulator::start();
@@ -194,12 +215,7 @@ fn the_printed_policies_are_exactly_enough() {
 
     // A fleet run reads one thing more, the endpoints-per-VPC quota: the same policy
     // grants it (servicequotas:GetServiceQuota), so the applied value is used.
-    let fleet = Invocation::new(&world.endpoint_id, &url)
-        .access_key(&key_id, &secret)
-        .fleet()
-        .output();
-    let fleet: serde_json::Value = serde_json::from_str(&fleet.stdout)
-        .unwrap_or_else(|e| panic!("no fleet JSON ({e}): {}", fleet.stderr));
+    let fleet = fleet_report(&world.endpoint_id, &url, &key_id, &secret);
     assert_eq!(
         fleet["vpc_endpoints"][0]["quota_source"], "applied",
         "{:#}",
@@ -207,12 +223,7 @@ fn the_printed_policies_are_exactly_enough() {
     );
 
     // One action fewer: only the check that reads network ACLs loses its fact.
-    set_auth(&emulator, "inf");
-    rt.block_on(async {
-        let iam = aws_sdk_iam::Client::new(&sdk_config(&url, consumer_credentials()).await);
-        put_user_policy(&iam, Some("ec2:DescribeNetworkAcls")).await;
-    });
-    set_auth(&emulator, "0");
+    restrict_consumer(&emulator, &rt, &url, "ec2:DescribeNetworkAcls");
     let run = Invocation::new(&world.endpoint_id, &url)
         .access_key(&key_id, &secret)
         .report();
@@ -229,18 +240,8 @@ fn the_printed_policies_are_exactly_enough() {
         run.summary()
     );
     // Without the quota read, a fleet falls back to AWS's default and says why.
-    set_auth(&emulator, "inf");
-    rt.block_on(async {
-        let iam = aws_sdk_iam::Client::new(&sdk_config(&url, consumer_credentials()).await);
-        put_user_policy(&iam, Some("servicequotas:GetServiceQuota")).await;
-    });
-    set_auth(&emulator, "0");
-    let fleet = Invocation::new(&world.endpoint_id, &url)
-        .access_key(&key_id, &secret)
-        .fleet()
-        .output();
-    let fleet: serde_json::Value = serde_json::from_str(&fleet.stdout)
-        .unwrap_or_else(|e| panic!("no fleet JSON ({e}): {}", fleet.stderr));
+    restrict_consumer(&emulator, &rt, &url, "servicequotas:GetServiceQuota");
+    let fleet = fleet_report(&world.endpoint_id, &url, &key_id, &secret);
     let usage = &fleet["vpc_endpoints"][0];
     assert_eq!(usage["quota_source"], "default", "{usage:#}");
     assert!(
