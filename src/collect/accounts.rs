@@ -455,6 +455,7 @@ async fn collect_on(
     // sides are in.
     let mut member_confs: Vec<SdkConfig> = Vec::new();
     let mut left_out = Vec::new();
+    let mut endpoint_quotas = Vec::new();
     let mut read_any = false;
     for result in per_account.into_iter().flatten() {
         match result {
@@ -463,6 +464,7 @@ async fn collect_on(
                 member_confs.extend(c.snapshots.iter().map(|_| conf.clone()));
                 snapshots.extend(c.snapshots);
                 left_out.extend(c.left_out);
+                endpoint_quotas.extend(c.endpoint_quota);
             }
             Err(f) => failed.push(f),
         }
@@ -544,6 +546,7 @@ async fn collect_on(
         },
         service: None,
         snapshots,
+        endpoint_quotas,
     })
 }
 

@@ -35,6 +35,8 @@ pub const CONSUMER: &[&str] = &[
     "logs:StopQuery",
     // What changed: CloudTrail write events on the resources of failing/warning checks.
     "cloudtrail:LookupEvents",
+    // --all: the applied interface-endpoints-per-VPC quota (pl_checks::quota).
+    "servicequotas:GetServiceQuota",
 ];
 
 /// Called with the provider's credentials (the account owning the service and NLB).

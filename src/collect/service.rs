@@ -420,6 +420,7 @@ fn assemble(
         },
         service: Some(service),
         snapshots,
+        endpoint_quotas: vec![],
     })
 }
 
