@@ -243,7 +243,7 @@ pub async fn read_member(
 }
 
 pub fn collect_blocking(req: &AccountsRequest) -> Result<FleetSnapshot, Failure> {
-    super::runtime(&req.live)?.block_on(collect(req))
+    super::runtime(&req.live)?.block_on(Box::pin(collect(req)))
 }
 
 /// The caller: its account and ARN (for the partition), read first.

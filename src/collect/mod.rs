@@ -106,8 +106,10 @@ pub const NETWORK_CONCURRENCY: usize = 16;
 const PROVIDER_CONCURRENCY: usize = 4;
 
 /// Collect a snapshot from AWS. Runs its own tokio runtime: only the live path needs one.
+/// The collection's future is boxed (here and in the other scopes' entry points): it is
+/// large, and `--watch` runs it on a worker thread with the default 2 MiB stack.
 pub fn collect_blocking(req: &LiveRequest) -> Result<Snapshot, Failure> {
-    runtime(req)?.block_on(collect(req))
+    runtime(req)?.block_on(Box::pin(collect(req)))
 }
 
 /// The runtime a live collection runs on.
