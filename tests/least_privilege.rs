@@ -149,12 +149,25 @@ fn check_summaries(report: &serde_json::Value) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Emulator gap, not yet fixed in the launcher: with IAM enforcement on, moto 5.2.5
-/// answers route53:ListHostedZonesByVPC with 403 even though the printed consumer policy
-/// grants that action (its router names the operation ListHostedZonesByVPC, as AWS does;
-/// the cause is not found yet). Only this one denial, on dns-overrides, is tolerated.
-fn moto_denies_list_hosted_zones_by_vpc(id: &str, summary: &str) -> bool {
-    id == "dns-overrides" && summary.contains("missing permission route53:ListHostedZonesByVPC")
+/// The consumer user's policy becomes the printed one without `drop` (enforcement is
+/// off while it is written, back on after).
+fn restrict_consumer(emulator: &Emulator, rt: &tokio::runtime::Runtime, url: &str, drop: &str) {
+    emulator.set_iam_enforcement("inf");
+    rt.block_on(async {
+        let iam = aws_sdk_iam::Client::new(&sdk_config(url, consumer_credentials()).await);
+        put_user_policy(&iam, Some(drop)).await;
+    });
+    emulator.set_iam_enforcement("0");
+}
+
+/// `--all` with the user's key: the fleet report.
+fn fleet_report(endpoint_id: &str, url: &str, key_id: &str, secret: &str) -> serde_json::Value {
+    let fleet = Invocation::new(endpoint_id, url)
+        .access_key(key_id, secret)
+        .fleet()
+        .output();
+    serde_json::from_str(&fleet.stdout)
+        .unwrap_or_else(|e| panic!("no fleet JSON ({e}): {}", fleet.stderr))
 }
 
 #[test]
@@ -176,7 +189,6 @@ fn the_printed_policies_are_exactly_enough() {
     let denied: Vec<String> = summaries(&run)
         .into_iter()
         .filter(|(_, s)| s.contains("missing permission"))
-        .filter(|(id, s)| !moto_denies_list_hosted_zones_by_vpc(id, s))
         .map(|(id, s)| format!("{id}: {s}"))
         .collect();
     assert!(
@@ -186,13 +198,22 @@ fn the_printed_policies_are_exactly_enough() {
         run.summary(),
         emulator.log_tail()
     );
-    let mut baseline = baseline;
-    if summaries(&run)
+    // The lookups behind the failing and warning checks (cloudtrail:LookupEvents, on both
+    // sides) are granted too: no check says its changes are missing for want of it.
+    let changes_denied: Vec<String> = run.json["checks"]
+        .as_array()
+        .expect("checks")
         .iter()
-        .any(|(id, s)| moto_denies_list_hosted_zones_by_vpc(id, s))
-    {
-        baseline.insert("dns-overrides".to_owned(), "unknown".to_owned());
-    }
+        .flat_map(|c| {
+            c["changes"]["missing"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|m| m["reason"].as_str().map(str::to_owned))
+        .filter(|r| r.contains("missing permission"))
+        .collect();
+    assert!(changes_denied.is_empty(), "{changes_denied:?}");
     assert_eq!(
         run.statuses(),
         baseline,
@@ -203,12 +224,7 @@ fn the_printed_policies_are_exactly_enough() {
 
     // A fleet run reads one thing more, the endpoints-per-VPC quota: the same policy
     // grants it (servicequotas:GetServiceQuota), so the applied value is used.
-    let fleet = Invocation::new(&world.endpoint_id, &url)
-        .access_key(&key_id, &secret)
-        .fleet()
-        .output();
-    let fleet: serde_json::Value = serde_json::from_str(&fleet.stdout)
-        .unwrap_or_else(|e| panic!("no fleet JSON ({e}): {}", fleet.stderr));
+    let fleet = fleet_report(&world.endpoint_id, &url, &key_id, &secret);
     assert_eq!(
         fleet["vpc_endpoints"][0]["quota_source"], "applied",
         "{:#}",
@@ -216,12 +232,7 @@ fn the_printed_policies_are_exactly_enough() {
     );
 
     // One action fewer: only the check that reads network ACLs loses its fact.
-    emulator.set_iam_enforcement("inf");
-    rt.block_on(async {
-        let iam = aws_sdk_iam::Client::new(&sdk_config(&url, consumer_credentials()).await);
-        put_user_policy(&iam, Some("ec2:DescribeNetworkAcls")).await;
-    });
-    emulator.set_iam_enforcement("0");
+    restrict_consumer(&emulator, &rt, &url, "ec2:DescribeNetworkAcls");
     let run = Invocation::new(&world.endpoint_id, &url)
         .access_key(&key_id, &secret)
         .report();
@@ -238,18 +249,8 @@ fn the_printed_policies_are_exactly_enough() {
         run.summary()
     );
     // Without the quota read, a fleet falls back to AWS's default and says why.
-    emulator.set_iam_enforcement("inf");
-    rt.block_on(async {
-        let iam = aws_sdk_iam::Client::new(&sdk_config(&url, consumer_credentials()).await);
-        put_user_policy(&iam, Some("servicequotas:GetServiceQuota")).await;
-    });
-    emulator.set_iam_enforcement("0");
-    let fleet = Invocation::new(&world.endpoint_id, &url)
-        .access_key(&key_id, &secret)
-        .fleet()
-        .output();
-    let fleet: serde_json::Value = serde_json::from_str(&fleet.stdout)
-        .unwrap_or_else(|e| panic!("no fleet JSON ({e}): {}", fleet.stderr));
+    restrict_consumer(&emulator, &rt, &url, "servicequotas:GetServiceQuota");
+    let fleet = fleet_report(&world.endpoint_id, &url, &key_id, &secret);
     let usage = &fleet["vpc_endpoints"][0];
     assert_eq!(usage["quota_source"], "default", "{usage:#}");
     assert!(
@@ -260,7 +261,7 @@ fn the_printed_policies_are_exactly_enough() {
     );
 
     for (id, summary) in summaries(&run) {
-        if id != "subnet-nacl" && !moto_denies_list_hosted_zones_by_vpc(&id, &summary) {
+        if id != "subnet-nacl" {
             assert!(
                 !summary.contains("missing permission"),
                 "{id} denied: {summary}\n{}",
@@ -292,18 +293,8 @@ fn a_missing_provider_permission_turns_only_its_checks_unknown() {
     for id in affected {
         expected.insert(id.to_owned(), "unknown".to_owned());
     }
-    // See moto_denies_list_hosted_zones_by_vpc: under enforcement moto denies that call.
-    if summaries(&run)
-        .iter()
-        .any(|(id, s)| moto_denies_list_hosted_zones_by_vpc(id, s))
-    {
-        expected.insert("dns-overrides".to_owned(), "unknown".to_owned());
-    }
     assert_eq!(run.statuses(), expected, "{}", run.summary());
     for (id, summary) in summaries(&run) {
-        if moto_denies_list_hosted_zones_by_vpc(&id, &summary) {
-            continue;
-        }
         let named = summary.contains(&format!("missing permission {action}"));
         assert_eq!(
             named,
@@ -491,7 +482,7 @@ fn row_statuses(json: &serde_json::Value) -> BTreeMap<String, BTreeMap<String, S
         .collect()
 }
 
-/// Every "missing permission" a fleet report's rows name, but moto's one known denial.
+/// Every "missing permission" a fleet report's rows name.
 fn denials(json: &serde_json::Value) -> Vec<String> {
     json["reports"]
         .as_array()
@@ -501,33 +492,10 @@ fn denials(json: &serde_json::Value) -> Vec<String> {
             let endpoint = r["target"]["endpoint_id"].as_str().unwrap().to_owned();
             check_summaries(r)
                 .into_iter()
-                .filter(|(id, s)| {
-                    s.contains("missing permission") && !moto_denies_list_hosted_zones_by_vpc(id, s)
-                })
+                .filter(|(_, s)| s.contains("missing permission"))
                 .map(move |(id, s)| format!("{endpoint} {id}: {s}"))
         })
         .collect()
-}
-
-/// `baseline` as a run under enforcement must give it: moto's known denial (see
-/// moto_denies_list_hosted_zones_by_vpc) turns dns-overrides unknown where it struck.
-fn expected_under_enforcement(
-    baseline: &BTreeMap<String, BTreeMap<String, String>>,
-    run: &serde_json::Value,
-) -> BTreeMap<String, BTreeMap<String, String>> {
-    let mut expected = baseline.clone();
-    for r in run["reports"].as_array().expect("reports") {
-        let endpoint = r["target"]["endpoint_id"].as_str().unwrap();
-        if check_summaries(r)
-            .iter()
-            .any(|(id, s)| moto_denies_list_hosted_zones_by_vpc(id, s))
-        {
-            if let Some(row) = expected.get_mut(endpoint) {
-                row.insert("dns-overrides".to_owned(), "unknown".to_owned());
-            }
-        }
-    }
-    expected
 }
 
 fn assert_exactly_enough(label: &str, baseline: &Run, run: &Run) {
@@ -559,7 +527,7 @@ fn assert_exactly_enough(label: &str, baseline: &Run, run: &Run) {
     assert_eq!(run.code, baseline.code, "{label}: {}", run.stderr);
     assert_eq!(
         row_statuses(&json),
-        expected_under_enforcement(&row_statuses(&baseline.json()), &json),
+        row_statuses(&baseline.json()),
         "{label}: least privilege changes the diagnosis"
     );
 }
@@ -658,7 +626,7 @@ fn the_hub_and_member_policies_are_exactly_enough_for_many_accounts() {
         ),
     ] {
         let json = run.json();
-        let mut expected = expected_under_enforcement(&row_statuses(&baseline.json()), &json);
+        let mut expected = row_statuses(&baseline.json());
         let endpoint = &narrowed.endpoint_ids[0];
         expected
             .get_mut(endpoint)
@@ -747,5 +715,61 @@ fn the_hub_and_member_policies_are_exactly_enough_for_many_accounts() {
         no_list.stderr.contains("organizations:ListAccounts"),
         "{}",
         no_list.stderr
+    );
+}
+
+/// The CloudTrail lookups behind a failing check are granted by the printed policies
+/// (cloudtrail:LookupEvents, on both sides), and without that one action the diagnosis
+/// is the same while the check says why its changes are missing.
+#[test]
+fn the_change_lookups_are_granted_and_a_denied_one_changes_no_status() {
+    let emulator = Emulator::start();
+    let url = emulator.url();
+    let rt = runtime();
+    // The endpoint security group admits 443 only: endpoint-sg-ingress fails naming it.
+    let world = rt.block_on(World::build(
+        &url,
+        &Spec {
+            endpoint_sg_ports: vec![443],
+            ..Spec::default()
+        },
+    ));
+    let (key_id, secret) = rt.block_on(least_privilege_principals(&url, None));
+    let changes_of = |run: &Report| run.check("endpoint-sg-ingress")["changes"].clone();
+
+    emulator.set_iam_enforcement("0");
+    let granted = Invocation::new(&world.endpoint_id, &url)
+        .access_key(&key_id, &secret)
+        .report();
+    let changes = changes_of(&granted);
+    assert_eq!(
+        granted.statuses()["endpoint-sg-ingress"],
+        "fail",
+        "{}",
+        granted.summary()
+    );
+    assert_eq!(changes["resources"], serde_json::json!([world.endpoint_sg]));
+    assert!(
+        changes.get("missing").is_none(),
+        "looked up with the printed policy: {changes}"
+    );
+
+    restrict_consumer(&emulator, &rt, &url, "cloudtrail:LookupEvents");
+    let denied = Invocation::new(&world.endpoint_id, &url)
+        .access_key(&key_id, &secret)
+        .report();
+    assert_eq!(
+        denied.statuses(),
+        granted.statuses(),
+        "{}",
+        denied.summary()
+    );
+    let missing = changes_of(&denied)["missing"].clone();
+    assert!(
+        missing[0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("missing permission cloudtrail:LookupEvents"),
+        "{missing}"
     );
 }

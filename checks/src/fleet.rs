@@ -439,6 +439,7 @@ fn provider_view(
             flow_log_rejects: Fact::Absent(hidden()),
         },
         vantage: None,
+        changes: None,
     }
 }
 

@@ -353,6 +353,7 @@ mod tests {
                 .collect(),
             remediation: None,
             fingerprint: None,
+            changes: None,
         }
     }
 

@@ -618,6 +618,7 @@ mod tests {
                 evidence: Default::default(),
                 remediation: None,
                 fingerprint: None,
+                changes: None,
             })
             .collect()
     }
@@ -808,6 +809,7 @@ mod tests {
             evidence: Default::default(),
             remediation: Some("disassociate rslvr-rr-1".into()),
             fingerprint: None,
+            changes: None,
         });
         let o = run(&s, &prior);
         assert_eq!(o.status, Status::Fail);

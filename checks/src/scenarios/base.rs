@@ -584,6 +584,7 @@ pub fn healthy() -> Snapshot {
             }),
         },
         vantage: None,
+        changes: None,
     }
 }
 
