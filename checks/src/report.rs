@@ -29,6 +29,9 @@ pub struct Report {
 pub struct Target {
     pub endpoint_id: String,
     pub service_name: String,
+    /// `endpoint_service` or `aws_service`: which runbook checks apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_kind: Option<crate::endpoint_type::ServiceKind>,
     pub service_id: Option<String>,
     pub region: String,
     pub consumer_account: Option<String>,
@@ -137,6 +140,8 @@ pub fn evaluate(snapshot: &Snapshot, options: &EvalOptions) -> Vec<CheckResult> 
         let outcome = if let Some(why) = unread {
             crate::check::Outcome::missing("the consumer side", why)
         } else if let Some(why) = crate::view::out_of_view(snapshot, meta.id) {
+            crate::check::Outcome::skip(why)
+        } else if let Some(why) = crate::endpoint_type::not_applicable(snapshot, meta) {
             crate::check::Outcome::skip(why)
         } else if !options.selects(meta.id) {
             let why = if options.skip.iter().any(|i| i == meta.id) {
@@ -295,6 +300,7 @@ pub fn build(
         target: Target {
             endpoint_id: consumer.endpoint.id.clone(),
             service_name: consumer.endpoint.service_name.clone(),
+            service_kind: Some(crate::endpoint_type::service_kind(snapshot)),
             service_id: service.map(|s| s.service_id.clone()).or_else(|| {
                 snapshot
                     .provider

@@ -385,6 +385,7 @@ async fn collect_on(
     let network = NetworkScope::OnlyInVpc(here);
     let lookup = Lookup::Fleet {
         vpc_id: req.vpc_id.clone(),
+        include_aws_services: req.live.include_aws_services,
     };
     let total = accounts.len() * regions.len();
     let done = std::sync::atomic::AtomicUsize::new(0);

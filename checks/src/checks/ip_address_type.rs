@@ -13,6 +13,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Endpoint, subnets, service and NLBs agree on the IP address type",
     source: "beyond the seed: PrivateLink IP address types (IPv4, dual-stack, IPv6)",
     severity: Severity::High,
+    applies_to: crate::endpoint_type::AppliesTo::Both,
     reads: &[
         "consumer.endpoint.ip_address_type",
         "consumer.endpoint.dns_record_ip_type",
