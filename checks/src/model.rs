@@ -580,24 +580,24 @@ impl ProviderSide {
     /// The provider side of an endpoint to an AWS service: AWS runs it, so nothing of it is
     /// asked for (the checks that read it are `skip`, "AWS-managed service").
     pub fn aws_managed(service_name: &str) -> Self {
-        let f = || {
+        fn f<T>(service_name: &str) -> Fact<T> {
             Fact::Absent(Missing::NotRequested {
                 hint: format!("AWS-managed service: {service_name} is run by AWS, which keeps its provider side out of view"),
             })
-        };
+        }
         ProviderSide {
-            identity: f(),
-            service_configuration: f(),
-            allowed_principals: f(),
-            connections: f(),
-            az_map: f(),
-            load_balancers: f(),
-            target_groups: f(),
-            subnets: f(),
-            security_groups: f(),
-            prefix_lists: f(),
-            connection_notifications: f(),
-            alb_target_groups: f(),
+            identity: f(service_name),
+            service_configuration: f(service_name),
+            allowed_principals: f(service_name),
+            connections: f(service_name),
+            az_map: f(service_name),
+            load_balancers: f(service_name),
+            target_groups: f(service_name),
+            subnets: f(service_name),
+            security_groups: f(service_name),
+            prefix_lists: f(service_name),
+            connection_notifications: f(service_name),
+            alb_target_groups: f(service_name),
         }
     }
 }

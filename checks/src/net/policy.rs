@@ -40,7 +40,7 @@ impl PolicyRequest {
 }
 
 /// The request with its context: the condition keys whose values are known.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Evaluation<'a> {
     pub request: &'a PolicyRequest,
     /// Lowercase key (`aws:sourcevpc`) → its values. A key absent here but listed in
@@ -72,7 +72,8 @@ impl<'a> Evaluation<'a> {
     ) -> Self {
         let mut e = Evaluation {
             request,
-            ..Default::default()
+            context: BTreeMap::new(),
+            unknown: BTreeMap::new(),
         };
         e.context
             .insert("aws:sourcevpc".into(), vec![vpc.to_owned()]);
@@ -399,7 +400,7 @@ pub fn arn_account(arn: &str) -> Option<&str> {
         return Some(arn);
     }
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    (parts.len() == 6 && parts[0] == "arn" && !parts[4].is_empty()).then_some(parts[4])
+    (parts.len() == 6 && parts[0] == "arn" && !parts[4].is_empty()).then(|| parts[4])
 }
 
 /// The ARN policies name a principal by: an assumed-role session
@@ -440,10 +441,11 @@ fn principal_matches(v: &Value, principal: Option<&str>) -> Tri {
         "AWS" => {
             // An account (its id or root ARN) covers every principal in it, the
             // resource-policy reading; otherwise the ARN itself (glob for `*` parts).
-            let root = p
-                .strip_suffix(":root")
-                .and_then(arn_account)
-                .or_else(|| (p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit())).then_some(*p));
+            let root = if p.ends_with(":root") || !p.starts_with("arn:") {
+                arn_account(p)
+            } else {
+                None
+            };
             match root {
                 Some(acct) => account == Some(acct),
                 None => glob(p, &arn, false) || glob(p, principal, false),
