@@ -268,4 +268,12 @@ fixture_tests! {
     ipv6_nacl_deny => "ipv6-nacl-deny",
     ipv6_service_nlb_not_dualstack => "ipv6-service-nlb-not-dualstack",
     ipv6_subnet_without_ipv6 => "ipv6-subnet-without-ipv6",
+    aws_service_ssm => "aws-service-ssm",
+    aws_service_s3 => "aws-service-s3",
+    aws_service_sts_sg_8443 => "aws-service-sts-sg-8443",
+    aws_service_s3_policy_restricts => "aws-service-s3-policy-restricts",
+    aws_service_s3_policy_denies => "aws-service-s3-policy-denies",
+    aws_service_s3_policy_allows => "aws-service-s3-policy-allows",
+    aws_service_ssm_private_dns_off => "aws-service-ssm-private-dns-off",
+    aws_service_ssm_az_not_offered => "aws-service-ssm-az-not-offered",
 }

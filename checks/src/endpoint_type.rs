@@ -117,13 +117,12 @@ pub fn not_applicable(s: &Snapshot, meta: &CheckMeta) -> Option<String> {
     }
     let service = &s.consumer.endpoint.service_name;
     Some(match kind {
-        ServiceKind::AwsService => format!(
-            "AWS-managed service: {service} is run by AWS, whose provider side (load balancers, targets, allowed principals, acceptance, DNS verification) is neither visible nor the customer's to fix"
-        ),
+        ServiceKind::AwsService => {
+            format!("AWS-managed service: AWS runs the provider side of {service}")
+        }
         ServiceKind::EndpointService => format!(
-            "{service} is a PrivateLink endpoint service: {} applies to {}",
-            meta.id,
-            meta.applies_to.describe()
+            "{service} is a PrivateLink endpoint service: {} applies to interface endpoints to AWS services only",
+            meta.id
         ),
     })
 }

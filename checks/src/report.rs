@@ -60,6 +60,20 @@ pub struct Target {
     pub provider_rst_packets_sent: Option<f64>,
 }
 
+impl Target {
+    /// Who provides the service, for the report headers: the provider's account, `AWS`
+    /// for an AWS service, or `unknown`.
+    pub fn provider_label(&self) -> String {
+        match (&self.provider_account, self.service_kind) {
+            (Some(a), _) => a.clone(),
+            (None, Some(crate::endpoint_type::ServiceKind::AwsService)) => {
+                "AWS (AWS-managed service)".into()
+            }
+            (None, _) => "unknown".into(),
+        }
+    }
+}
+
 /// RstPacketsSent (AWS/PrivateLinkServices) to this endpoint over the window, when collected.
 fn provider_rst_packets_sent(snapshot: &Snapshot) -> Option<f64> {
     let metrics = snapshot.observability.metrics.known()?;
@@ -290,7 +304,13 @@ pub fn build(
     let service = consumer.service.known();
     let provider_account = match (&snapshot.provider.identity, service) {
         (Fact::Known(id), _) => Some(id.account.clone()),
-        (_, Some(s)) if !s.owner.is_empty() => Some(s.owner.clone()),
+        // An AWS service's Owner is `amazon`, not an account (service_kind says so).
+        (_, Some(s))
+            if !s.owner.is_empty()
+                && !crate::model::eq_wire(&s.owner, crate::endpoint_type::AWS_OWNER) =>
+        {
+            Some(s.owner.clone())
+        }
         _ => None,
     };
     Report {

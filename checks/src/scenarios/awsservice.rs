@@ -7,7 +7,7 @@
 //! `*.vpce-….s3.us-east-1.vpce.amazonaws.com`), and the endpoint carries a policy (AWS's
 //! default full-access one unless another was attached).
 
-use super::base::{self, *};
+use super::base::*;
 use super::Scenario;
 use crate::check::Status::*;
 use crate::fact::Fact;
