@@ -338,9 +338,6 @@ mod tests {
         for s in [ssm(), sts(), s3()] {
             assert_eq!(service_kind(&s), ServiceKind::AwsService);
         }
-        assert_eq!(
-            base::healthy().consumer.endpoint.service_name,
-            base::SERVICE_NAME
-        );
+        assert_eq!(healthy().consumer.endpoint.service_name, SERVICE_NAME);
     }
 }
