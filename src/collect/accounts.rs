@@ -581,7 +581,12 @@ async fn provider_sides(
 ) {
     // (region, service name) → owner account, from the consumer's view of the service.
     let mut services: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
-    for s in snapshots.iter() {
+    // AWS runs the provider side of its own services (--include-aws-services): no owner
+    // account to reach for them, and their snapshots keep `ProviderSide::aws_managed`.
+    for s in snapshots.iter().filter(|s| {
+        pl_checks::endpoint_type::service_kind(s)
+            != pl_checks::endpoint_type::ServiceKind::AwsService
+    }) {
         let owner = s.consumer.service.known().map(|v| v.owner.clone());
         services
             .entry((s.region.clone(), s.consumer.endpoint.service_name.clone()))
