@@ -724,6 +724,7 @@ mod tests {
             },
             service: None,
             snapshots,
+            endpoint_quotas: vec![],
         };
         Evaluated::Many(Box::new(fleet::build(
             &snapshot,

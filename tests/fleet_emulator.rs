@@ -476,6 +476,99 @@ fn a_failed_shared_describe_turns_only_subnet_nacl_unknown_on_every_row() {
     );
 }
 
+fn usage<'a>(json: &'a Value, vpc: &str) -> &'a Value {
+    json["vpc_endpoints"]
+        .as_array()
+        .expect("vpc_endpoints")
+        .iter()
+        .find(|u| u["vpc_id"] == vpc)
+        .unwrap_or_else(|| panic!("{vpc} in {:#}", json["vpc_endpoints"]))
+}
+
+#[test]
+fn every_vpc_is_counted_against_its_endpoint_quota_and_a_denied_quota_read_changes_no_row() {
+    let emulator = Emulator::start();
+    let rt = runtime();
+    let mixed = rt.block_on(fleet_world::build_mixed(&emulator.url()));
+    let upstream = SocketAddr::from(([127, 0, 0, 1], emulator.port()));
+    let proxy = rt.block_on(FaultProxy::start(upstream));
+    let url = proxy.url();
+
+    // The AWS-service endpoint is left out of the rows, yet takes its place in the VPC.
+    let clean = all(&url, &[]);
+    let clean_json = clean.json();
+    assert_valid_fleet(&clean_json);
+    let main = usage(&clean_json, &mixed.world.consumer_vpc);
+    assert_eq!(main["in_use"], 3, "{main:#}");
+    assert_eq!(main["quota"], 50, "moto's applied value");
+    assert_eq!(main["quota_source"], "applied");
+    assert_eq!(main["near_quota"], false);
+    assert_eq!(main["account"], CONSUMER_ACCOUNT);
+    assert_eq!(usage(&clean_json, &mixed.other_vpc)["in_use"], 1);
+
+    // 41 of 50 in the main VPC: 82 %, named with the increase to request.
+    let ec2 = rt.block_on(fleet_world::consumer_ec2(&emulator.url()));
+    for _ in 0..38 {
+        rt.block_on(fleet_world::add_endpoint(
+            &ec2,
+            &mixed.world.consumer_vpc,
+            AWS_SERVICE_NAME,
+            &mixed.world.endpoint_subnets,
+            &mixed.world.endpoint_sg,
+            false,
+        ));
+    }
+    let near = all(&url, &[]);
+    let near_json = near.json();
+    assert_valid_fleet(&near_json);
+    let main = usage(&near_json, &mixed.world.consumer_vpc);
+    assert_eq!(
+        (main["in_use"].as_u64(), main["percent"].as_u64()),
+        (Some(41), Some(82))
+    );
+    assert_eq!(main["near_quota"], true);
+    assert_eq!(
+        near_json["vpc_endpoints"][0]["vpc_id"],
+        mixed.world.consumer_vpc.as_str(),
+        "nearest to the quota first"
+    );
+    assert_eq!(rows(&near_json).len(), 3, "the new endpoints are not rows");
+    let table = run(command(&url, true, &["--all", "--color", "never"]));
+    assert!(
+        table
+            .stdout
+            .contains("holds 41 of 50 interface and Gateway Load Balancer endpoints")
+            && table.stdout.contains("--quota-code L-29B6F2EB"),
+        "{}",
+        table.stdout
+    );
+
+    // The applied value unreadable: AWS's default is used and the reason said; the rows
+    // are exactly as before.
+    proxy.set_faults([Fault::access_denied().only_operation("GetServiceQuota")]);
+    let denied = all(&url, &[]);
+    let denied_json = denied.json();
+    assert_valid_fleet(&denied_json);
+    assert!(proxy.counters().operation("GetServiceQuota").faulted > 0);
+    let main = usage(&denied_json, &mixed.world.consumer_vpc);
+    assert_eq!(main["quota_source"], "default");
+    assert_eq!(main["quota"], 50);
+    assert!(
+        main["quota_unread"]
+            .as_str()
+            .is_some_and(|w| w.contains("servicequotas:GetServiceQuota")),
+        "{main:#}"
+    );
+    for id in row_ids(&near_json) {
+        assert_eq!(
+            statuses(row(&near_json, &id)),
+            statuses(row(&denied_json, &id)),
+            "{id}"
+        );
+    }
+    assert_eq!(denied.code, near.code);
+}
+
 #[test]
 fn an_unreachable_api_ends_the_fleet_run_with_exit_3_and_a_hint() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -17,18 +17,31 @@ use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Hosts Chromium itself contacts through the proxy at start-up (sign-in and Google
-/// services), with no Referer and no page behind them. Only tunnels (CONNECT) to exactly
-/// these are not counted; any request that carries a Referer or Sec-Fetch-Site (the page
-/// made it), and any other host, is.
+/// Hosts Chromium itself contacts through the proxy at start-up (sign-in, Google
+/// services, and the component updater, which newer builds call over plain HTTP, e.g.
+/// `POST http://update.googleapis.com/service/update2/json`, despite
+/// --disable-component-update), with no Referer and no page behind them. Only requests
+/// to exactly these hosts (a CONNECT tunnel or an absolute http:// URL) are not counted;
+/// any request that carries a Referer or Sec-Fetch-Site (the page made it), and any
+/// other host, is.
 const BROWSER_OWN: &[&str] = &[
-    "accounts.google.com:443",
-    "www.google.com:443",
-    "clients2.google.com:443",
-    "android.clients.google.com:443",
-    "optimizationguide-pa.googleapis.com:443",
-    "update.googleapis.com:443",
+    "accounts.google.com",
+    "www.google.com",
+    "clients2.google.com",
+    "android.clients.google.com",
+    "optimizationguide-pa.googleapis.com",
+    "update.googleapis.com",
 ];
+
+/// The host a proxied request goes to: `CONNECT host:port` or `METHOD http://host[:port]/…`.
+fn proxied_host(request_line: &str) -> Option<&str> {
+    let target = request_line.split(' ').nth(1)?;
+    let authority = match request_line.strip_prefix("CONNECT ") {
+        Some(_) => target,
+        None => target.strip_prefix("http://")?.split('/').next()?,
+    };
+    Some(authority.rsplit_once(':').map_or(authority, |(h, _)| h))
+}
 
 #[derive(Debug, Clone)]
 struct Request {
@@ -88,7 +101,7 @@ fn serve(mut stream: TcpStream, pages: &[(String, Vec<u8>)], log: &Mutex<Vec<Req
     let connect_host = line
         .strip_prefix("CONNECT ")
         .and_then(|r| r.split(' ').next());
-    let from_page = from_page || connect_host.is_none_or(|h| !BROWSER_OWN.contains(&h));
+    let from_page = from_page || proxied_host(&line).is_none_or(|h| !BROWSER_OWN.contains(&h));
     log.lock().unwrap().push(Request {
         line: line.clone(),
         from_page,
@@ -313,4 +326,21 @@ fn a_fleet_report_loads_clean_too() {
     let html = report_html(&["--from-snapshot", path.to_str().unwrap(), "-o", "html"]);
     let v = visit("fleet.html", html, &dir.path().join("fleet.png"));
     assert_clean("fleet", &v);
+}
+
+#[test]
+fn the_recorder_tells_the_browser_s_own_hosts_from_the_page_s() {
+    assert_eq!(
+        proxied_host("CONNECT update.googleapis.com:443 HTTP/1.1"),
+        Some("update.googleapis.com")
+    );
+    assert_eq!(
+        proxied_host("POST http://update.googleapis.com/service/update2/json?x=1 HTTP/1.1"),
+        Some("update.googleapis.com")
+    );
+    assert_eq!(
+        proxied_host("GET http://127.0.0.1:39935/report.html HTTP/1.1"),
+        Some("127.0.0.1")
+    );
+    assert_eq!(proxied_host("GET /report.html HTTP/1.1"), None);
 }

@@ -10,7 +10,7 @@
 //! runs the binary with the user's key.
 //!
 //! What moto 5.2.5 enforces (moto/iam/access_control.py): the Action of every EC2,
-//! ELBv2 and STS call, against the caller's identity policies: the user's inline policy,
+//! ELBv2, STS and Service Quotas call, against the caller's identity policies: the user's inline policy,
 //! and for the assumed provider session the role's policy in the provider account. Gaps:
 //! it ignores `Resource` and `Condition` (so the role ARN that scopes sts:AssumeRole is
 //! not tested), never evaluates a role's trust policy across accounts (it looks the role
@@ -208,6 +208,20 @@ fn the_printed_policies_are_exactly_enough() {
         unrestricted.summary()
     );
 
+    // A fleet run reads one thing more, the endpoints-per-VPC quota: the same policy
+    // grants it (servicequotas:GetServiceQuota), so the applied value is used.
+    let fleet = Invocation::new(&world.endpoint_id, &url)
+        .access_key(&key_id, &secret)
+        .fleet()
+        .output();
+    let fleet: serde_json::Value = serde_json::from_str(&fleet.stdout)
+        .unwrap_or_else(|e| panic!("no fleet JSON ({e}): {}", fleet.stderr));
+    assert_eq!(
+        fleet["vpc_endpoints"][0]["quota_source"], "applied",
+        "{:#}",
+        fleet["vpc_endpoints"]
+    );
+
     // One action fewer: only the check that reads network ACLs loses its fact.
     set_auth(&emulator, "inf");
     rt.block_on(async {
@@ -230,6 +244,28 @@ fn the_printed_policies_are_exactly_enough() {
         "subnet-nacl names the missing action\n{}",
         run.summary()
     );
+    // Without the quota read, a fleet falls back to AWS's default and says why.
+    set_auth(&emulator, "inf");
+    rt.block_on(async {
+        let iam = aws_sdk_iam::Client::new(&sdk_config(&url, consumer_credentials()).await);
+        put_user_policy(&iam, Some("servicequotas:GetServiceQuota")).await;
+    });
+    set_auth(&emulator, "0");
+    let fleet = Invocation::new(&world.endpoint_id, &url)
+        .access_key(&key_id, &secret)
+        .fleet()
+        .output();
+    let fleet: serde_json::Value = serde_json::from_str(&fleet.stdout)
+        .unwrap_or_else(|e| panic!("no fleet JSON ({e}): {}", fleet.stderr));
+    let usage = &fleet["vpc_endpoints"][0];
+    assert_eq!(usage["quota_source"], "default", "{usage:#}");
+    assert!(
+        usage["quota_unread"]
+            .as_str()
+            .is_some_and(|w| w.contains("missing permission servicequotas:GetServiceQuota")),
+        "{usage:#}"
+    );
+
     for (id, summary) in summaries(&run) {
         if id != "subnet-nacl" && !moto_denies_list_hosted_zones_by_vpc(&id, &summary) {
             assert!(

@@ -79,6 +79,7 @@ fn fleet_file(dir: &Path, names: &[&str]) -> PathBuf {
         },
         service: None,
         snapshots,
+        endpoint_quotas: vec![],
     };
     let path = dir.join("fleet.json");
     std::fs::write(&path, snapshot_io::fleet_to_string(&fleet)).unwrap();

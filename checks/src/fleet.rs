@@ -14,6 +14,7 @@ use crate::model::{
     Snapshot, View, SNAPSHOT_VERSION,
 };
 use crate::net::az::{target_zone, AzMap, TargetZone};
+use crate::quota::{self, EndpointQuotaFacts, VpcEndpointUsage};
 use crate::report::{self, Report, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -173,6 +174,10 @@ pub struct FleetSnapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<Snapshot>,
     pub snapshots: Vec<Snapshot>,
+    /// `--all`: per account × region, the interface-endpoints-per-VPC quota and the
+    /// endpoints counting toward it in each VPC (absent in older snapshots).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoint_quotas: Vec<EndpointQuotaFacts>,
 }
 
 /// Reports counted by verdict.
@@ -450,6 +455,11 @@ pub struct FleetReport {
     /// platform team looks for first ("12 × endpoint-sg-ingress").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub root_causes: Vec<RootCauseCount>,
+    /// `--all`: each VPC's interface and Gateway Load Balancer endpoints against the
+    /// quota (Service Quotas `vpc`/`L-29B6F2EB`), nearest first; `near_quota` (80 %)
+    /// makes the verdict at least `warn`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vpc_endpoints: Vec<VpcEndpointUsage>,
     /// One report per endpoint, worst verdict first, then by account, then by endpoint id.
     pub reports: Vec<Report>,
 }
@@ -519,12 +529,19 @@ pub fn build(
     // An account or region that could not be read may hide the broken link: at worst
     // inconclusive, never a clean pass.
     let unread = (!fleet.scope.failed.is_empty()).then_some(Verdict::Inconclusive);
+    let vpc_endpoints = quota::usage(&fleet.endpoint_quotas);
+    // A VPC near its endpoint quota breaks nothing yet: the next endpoint would.
+    let near_quota = vpc_endpoints
+        .iter()
+        .any(|u| u.near_quota)
+        .then_some(Verdict::Warn);
     let verdict = worst(
         service
             .iter()
             .map(|s| s.verdict)
             .chain(reports.iter().map(|r| r.verdict))
-            .chain(unread),
+            .chain(unread)
+            .chain(near_quota),
     );
     let root_causes = root_cause_counts(&reports);
     FleetReport {
@@ -539,6 +556,7 @@ pub fn build(
         counts,
         service,
         root_causes,
+        vpc_endpoints,
         reports,
     }
 }
@@ -764,6 +782,7 @@ mod tests {
             },
             service: None,
             snapshots,
+            endpoint_quotas: vec![],
         }
     }
 
@@ -783,6 +802,30 @@ mod tests {
             i.account = account.into();
         }
         s
+    }
+
+    #[test]
+    fn a_vpc_near_its_endpoint_quota_makes_a_passing_fleet_warn() {
+        let mut fleet = fleet_of(vec![scenario("healthy")]);
+        let quota_facts = |in_use: usize| crate::quota::EndpointQuotaFacts {
+            account: Some("111111111111".into()),
+            region: "us-east-1".into(),
+            applied: Fact::Known(50),
+            in_use: [("vpc-0c0c0c0c0c0c0c0c0".to_owned(), in_use)].into(),
+        };
+        fleet.endpoint_quotas = vec![quota_facts(12)];
+        let calm = build(&fleet, &EvalOptions::default(), "t".into(), 0);
+        assert_eq!(calm.verdict, Verdict::Pass);
+        assert_eq!(calm.vpc_endpoints.len(), 1);
+        assert!(!calm.vpc_endpoints[0].near_quota);
+
+        fleet.endpoint_quotas = vec![quota_facts(44)];
+        let near = build(&fleet, &EvalOptions::default(), "t".into(), 0);
+        assert_eq!(near.verdict, Verdict::Warn, "44 of 50 endpoints: 88 %");
+        assert_eq!(near.vpc_endpoints[0].percent, 88);
+        let json = serde_json::to_value(&near).unwrap();
+        assert_eq!(json["vpc_endpoints"][0]["quota_source"], "applied");
+        assert_eq!(json["vpc_endpoints"][0]["near_quota"], true);
     }
 
     #[test]

@@ -31,14 +31,24 @@ pub fn is_read_only(action: &str) -> bool {
         .is_some_and(|(_, op)| READ_ONLY_PREFIXES.iter().any(|p| op.starts_with(p)))
 }
 
-/// Every action the runbook needs on one side, sorted and deduplicated.
+/// What a fleet run (`--all`) reads beyond the checks' facts, in the consumer account:
+/// the applied endpoints-per-VPC quota (crate::quota).
+pub const FLEET_CONSUMER_ACTIONS: &[&str] = &["servicequotas:GetServiceQuota"];
+
+/// Every action the runbook (and, on the consumer side, a fleet run) needs on one side,
+/// sorted and deduplicated.
 pub fn actions(side: Side) -> BTreeSet<&'static str> {
+    let fleet: &[&'static str] = match side {
+        Side::Consumer => FLEET_CONSUMER_ACTIONS,
+        Side::Provider => &[],
+    };
     RUNBOOK
         .iter()
         .flat_map(|c| match side {
             Side::Consumer => c.meta.consumer_actions,
             Side::Provider => c.meta.provider_actions,
         })
+        .chain(fleet)
         .copied()
         .collect()
 }
@@ -208,6 +218,10 @@ mod tests {
             .collect();
         assert!(actions.contains(&"ec2:DescribeVpcEndpoints"));
         assert!(actions.contains(&"ec2:DescribeNetworkAcls"));
+        assert!(
+            actions.contains(&"servicequotas:GetServiceQuota"),
+            "the fleet's endpoints-per-VPC quota"
+        );
         assert!(
             !actions.contains(&"elasticloadbalancing:DescribeTargetHealth"),
             "provider-only action in consumer policy"

@@ -17,6 +17,7 @@ pub mod iam;
 pub mod model;
 pub mod net;
 pub mod path;
+pub mod quota;
 pub mod registry;
 pub mod report;
 pub mod snapshot_io;

@@ -177,6 +177,7 @@ mod tests {
             scope: Default::default(),
             service: None,
             snapshots: vec![],
+            endpoint_quotas: vec![],
         };
         let text = fleet_to_string(&fleet);
         assert_eq!(

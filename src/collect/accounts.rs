@@ -452,6 +452,7 @@ async fn collect_on(
 
     let mut snapshots = Vec::new();
     let mut left_out = Vec::new();
+    let mut endpoint_quotas = Vec::new();
     let mut read_any = false;
     for result in per_account.into_iter().flatten() {
         match result {
@@ -459,6 +460,7 @@ async fn collect_on(
                 read_any = true;
                 snapshots.extend(c.snapshots);
                 left_out.extend(c.left_out);
+                endpoint_quotas.extend(c.endpoint_quota);
             }
             Err(f) => failed.push(f),
         }
@@ -521,6 +523,7 @@ async fn collect_on(
         },
         service: None,
         snapshots,
+        endpoint_quotas,
     })
 }
 

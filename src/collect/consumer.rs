@@ -62,6 +62,8 @@ pub enum Lookup {
 pub struct Found {
     pub endpoints: Vec<Endpoint>,
     pub left_out: Vec<LeftOut>,
+    /// `--all`: the endpoints counting toward the endpoints-per-VPC quota, per VPC.
+    pub in_use_per_vpc: BTreeMap<String, usize>,
 }
 
 /// Stage 1: who we are, the endpoints, the AZ map, and the client instance if one was named.
@@ -151,7 +153,7 @@ pub async fn discover(
                 Some(e) => convert::ec2::endpoint(e)
                     .map(|e| Found {
                         endpoints: vec![e],
-                        left_out: vec![],
+                        ..Found::default()
                     })
                     .map_err(EndpointLookupError::Unreadable),
                 None => Err(EndpointLookupError::NotFound),
@@ -159,7 +161,10 @@ pub async fn discover(
             Lookup::Fleet {
                 include_aws_services,
                 ..
-            } => Ok(fleet_members(&list, *include_aws_services)),
+            } => Ok(Found {
+                in_use_per_vpc: super::quotas::in_use_per_vpc(&list),
+                ..fleet_members(&list, *include_aws_services)
+            }),
             Lookup::Endpoints(_) => Ok(fleet_members(&list, false)),
         },
         Err(f) => Err(EndpointLookupError::Call(f)),

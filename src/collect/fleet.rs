@@ -44,6 +44,7 @@ pub async fn collect(req: &FleetRequest) -> Result<FleetSnapshot, Failure> {
         },
         service: None,
         snapshots: c.snapshots,
+        endpoint_quotas: c.endpoint_quota.into_iter().collect(),
     })
 }
 

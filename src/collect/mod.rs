@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod operations;
 mod progress;
 mod provider;
+mod quotas;
 pub mod service;
 #[cfg(test)]
 mod testing;
@@ -149,6 +150,8 @@ pub struct Collection {
     pub snapshots: Vec<Snapshot>,
     /// Endpoints found but not diagnosed (`--all`: endpoints to AWS services).
     pub left_out: Vec<pl_checks::fleet::LeftOut>,
+    /// `--all`: the endpoints-per-VPC quota and each VPC's use of it.
+    pub endpoint_quota: Option<pl_checks::quota::EndpointQuotaFacts>,
 }
 
 /// Collect the endpoints `lookup` names, with every describe made once for all of them
@@ -257,8 +260,23 @@ pub async fn collect_with(
         }
     }));
     let diagnosis = async {
-        let discovery =
-            consumer::discover(&tracker, &consumer_clients, lookup, req.client.as_ref()).await;
+        // `--all` also reads the endpoints-per-VPC quota, in the same round trip.
+        let applied_quota = async {
+            match lookup {
+                Lookup::Fleet { .. } => Some(
+                    quotas::applied_endpoint_quota(
+                        tracker,
+                        &aws_sdk_servicequotas::Client::new(&configs.consumer),
+                    )
+                    .await,
+                ),
+                Lookup::Endpoint(_) | Lookup::Endpoints(_) => None,
+            }
+        };
+        let (discovery, applied_quota) = tokio::join!(
+            consumer::discover(tracker, &consumer_clients, lookup, req.client.as_ref()),
+            applied_quota
+        );
         let account = discovery.identity.as_ref().ok().map(|i| i.account.clone());
         let found = match discovery.found {
             Ok(found) => found,
@@ -501,12 +519,19 @@ pub async fn collect_with(
             .collect()
             .await;
 
+        let endpoint_quota = applied_quota.map(|applied| pl_checks::quota::EndpointQuotaFacts {
+            account: account.clone(),
+            region: region.clone(),
+            applied,
+            in_use: found.in_use_per_vpc,
+        });
         Ok(Collection {
             collected_at,
             region,
             account,
             snapshots,
             left_out: found.left_out,
+            endpoint_quota,
         })
     };
     // Drive the account facts beside the diagnosis; a diagnosis that ends first (the

@@ -33,6 +33,8 @@ pub const CONSUMER: &[&str] = &[
     "logs:StartQuery",
     "logs:GetQueryResults",
     "logs:StopQuery",
+    // --all: the applied interface-endpoints-per-VPC quota (pl_checks::quota).
+    "servicequotas:GetServiceQuota",
 ];
 
 /// Called with the provider's credentials (the account owning the service and NLB).

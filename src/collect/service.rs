@@ -425,6 +425,7 @@ fn assemble(
         },
         service: Some(service),
         snapshots,
+        endpoint_quotas: vec![],
     })
 }
 

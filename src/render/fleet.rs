@@ -265,6 +265,21 @@ pub fn fleet_table(f: &FleetReport, style: Style) -> String {
     if let Some(line) = pl_checks::fleet::left_out_summary(&f.scope) {
         out.push_str(&format!("{line}.\n\n"));
     }
+    let quota = pl_checks::quota::summary_lines(&f.vpc_endpoints);
+    for line in &quota {
+        let near = f.vpc_endpoints.iter().any(|u| u.near_quota);
+        out.push_str(&format!(
+            "{}\n",
+            if near {
+                line.yellow().to_string()
+            } else {
+                line.clone()
+            }
+        ));
+    }
+    if !quota.is_empty() {
+        out.push('\n');
+    }
     if many_accounts(f) {
         out.push_str(&many_accounts_tables(f, style));
     } else if !f.reports.is_empty() {
@@ -542,6 +557,12 @@ pub fn fleet_markdown(f: &FleetReport) -> String {
     }
     if let Some(line) = pl_checks::fleet::left_out_summary(&f.scope) {
         out.push_str(&format!("{line}.\n\n"));
+    }
+    for line in pl_checks::quota::summary_lines(&f.vpc_endpoints) {
+        out.push_str(&format!("- {}\n", cell(&line)));
+    }
+    if !f.vpc_endpoints.is_empty() {
+        out.push('\n');
     }
     if let Some(line) = root_cause_line(f).filter(|_| many_accounts(f)) {
         out.push_str(&format!("**Root causes:** {line}\n\n"));

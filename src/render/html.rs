@@ -299,6 +299,9 @@ pub fn fleet_html(f: &FleetReport) -> String {
                 @if let Some(a) = &s.account { " · account " code { (a) } }
                 " · pl-doctor " (f.version) " · " (f.started_at)
             }
+            @for line in pl_checks::quota::summary_lines(&f.vpc_endpoints) {
+                p class="meta" { (line) }
+            }
             h2 { "Endpoints, worst first" }
             table {
                 thead { tr { th { "endpoint" } th { "account" } th { "verdict" } th { "root cause or first finding" } } }

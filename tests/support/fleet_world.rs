@@ -40,7 +40,7 @@ pub struct Fleet {
     pub aws_service_endpoint: String,
 }
 
-async fn consumer_ec2(url: &str) -> aws_sdk_ec2::Client {
+pub async fn consumer_ec2(url: &str) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::new(&sdk_config(url, consumer_credentials()).await)
 }
 

@@ -60,6 +60,8 @@ pub struct Invocation {
     pub extra: Vec<String>,
     /// The access key pl-doctor signs with: the world's consumer key unless overridden.
     pub access_key: (String, String),
+    /// `--all` (the region's fleet) instead of `--endpoint`.
+    pub fleet: bool,
 }
 
 impl Invocation {
@@ -71,7 +73,14 @@ impl Invocation {
             resolver: None,
             extra: Vec::new(),
             access_key: (ACCESS_KEY_ID.to_owned(), SECRET_ACCESS_KEY.to_owned()),
+            fleet: false,
         }
+    }
+
+    /// The same run as `--all`: every endpoint of the region, the fleet report.
+    pub fn fleet(mut self) -> Self {
+        self.fleet = true;
+        self
     }
 
     pub fn without_provider_access(mut self) -> Self {
@@ -102,9 +111,11 @@ impl Invocation {
         for var in SCRUBBED_VARS {
             c.env_remove(var);
         }
+        match self.fleet {
+            true => c.arg("--all"),
+            false => c.args(["--endpoint", &self.endpoint_id]),
+        };
         c.args([
-            "--endpoint",
-            &self.endpoint_id,
             "--region",
             REGION,
             "--endpoint-url",
