@@ -156,12 +156,25 @@ fn summaries(report: &Report) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Emulator gap, not yet fixed in the launcher: with IAM enforcement on, moto 5.2.5
-/// answers route53:ListHostedZonesByVPC with 403 even though the printed consumer policy
-/// grants that action (its router names the operation ListHostedZonesByVPC, as AWS does;
-/// the cause is not found yet). Only this one denial, on dns-overrides, is tolerated.
-fn moto_denies_list_hosted_zones_by_vpc(id: &str, summary: &str) -> bool {
-    id == "dns-overrides" && summary.contains("missing permission route53:ListHostedZonesByVPC")
+/// The consumer user's policy becomes the printed one without `drop` (enforcement is
+/// off while it is written, back on after).
+fn restrict_consumer(emulator: &Emulator, rt: &tokio::runtime::Runtime, url: &str, drop: &str) {
+    set_auth(emulator, "inf");
+    rt.block_on(async {
+        let iam = aws_sdk_iam::Client::new(&sdk_config(url, consumer_credentials()).await);
+        put_user_policy(&iam, Some(drop)).await;
+    });
+    set_auth(emulator, "0");
+}
+
+/// `--all` with the user's key: the fleet report.
+fn fleet_report(endpoint_id: &str, url: &str, key_id: &str, secret: &str) -> serde_json::Value {
+    let fleet = Invocation::new(endpoint_id, url)
+        .access_key(key_id, secret)
+        .fleet()
+        .output();
+    serde_json::from_str(&fleet.stdout)
+        .unwrap_or_else(|e| panic!("no fleet JSON ({e}): {}", fleet.stderr))
 }
 
 #[test]
@@ -183,7 +196,6 @@ fn the_printed_policies_are_exactly_enough() {
     let denied: Vec<String> = summaries(&run)
         .into_iter()
         .filter(|(_, s)| s.contains("missing permission"))
-        .filter(|(id, s)| !moto_denies_list_hosted_zones_by_vpc(id, s))
         .map(|(id, s)| format!("{id}: {s}"))
         .collect();
     assert!(
@@ -193,13 +205,6 @@ fn the_printed_policies_are_exactly_enough() {
         run.summary(),
         emulator.log_tail()
     );
-    let mut baseline = baseline;
-    if summaries(&run)
-        .iter()
-        .any(|(id, s)| moto_denies_list_hosted_zones_by_vpc(id, s))
-    {
-        baseline.insert("dns-overrides".to_owned(), "unknown".to_owned());
-    }
     assert_eq!(
         run.statuses(),
         baseline,
@@ -210,12 +215,7 @@ fn the_printed_policies_are_exactly_enough() {
 
     // A fleet run reads one thing more, the endpoints-per-VPC quota: the same policy
     // grants it (servicequotas:GetServiceQuota), so the applied value is used.
-    let fleet = Invocation::new(&world.endpoint_id, &url)
-        .access_key(&key_id, &secret)
-        .fleet()
-        .output();
-    let fleet: serde_json::Value = serde_json::from_str(&fleet.stdout)
-        .unwrap_or_else(|e| panic!("no fleet JSON ({e}): {}", fleet.stderr));
+    let fleet = fleet_report(&world.endpoint_id, &url, &key_id, &secret);
     assert_eq!(
         fleet["vpc_endpoints"][0]["quota_source"], "applied",
         "{:#}",
@@ -223,12 +223,7 @@ fn the_printed_policies_are_exactly_enough() {
     );
 
     // One action fewer: only the check that reads network ACLs loses its fact.
-    set_auth(&emulator, "inf");
-    rt.block_on(async {
-        let iam = aws_sdk_iam::Client::new(&sdk_config(&url, consumer_credentials()).await);
-        put_user_policy(&iam, Some("ec2:DescribeNetworkAcls")).await;
-    });
-    set_auth(&emulator, "0");
+    restrict_consumer(&emulator, &rt, &url, "ec2:DescribeNetworkAcls");
     let run = Invocation::new(&world.endpoint_id, &url)
         .access_key(&key_id, &secret)
         .report();
@@ -245,18 +240,8 @@ fn the_printed_policies_are_exactly_enough() {
         run.summary()
     );
     // Without the quota read, a fleet falls back to AWS's default and says why.
-    set_auth(&emulator, "inf");
-    rt.block_on(async {
-        let iam = aws_sdk_iam::Client::new(&sdk_config(&url, consumer_credentials()).await);
-        put_user_policy(&iam, Some("servicequotas:GetServiceQuota")).await;
-    });
-    set_auth(&emulator, "0");
-    let fleet = Invocation::new(&world.endpoint_id, &url)
-        .access_key(&key_id, &secret)
-        .fleet()
-        .output();
-    let fleet: serde_json::Value = serde_json::from_str(&fleet.stdout)
-        .unwrap_or_else(|e| panic!("no fleet JSON ({e}): {}", fleet.stderr));
+    restrict_consumer(&emulator, &rt, &url, "servicequotas:GetServiceQuota");
+    let fleet = fleet_report(&world.endpoint_id, &url, &key_id, &secret);
     let usage = &fleet["vpc_endpoints"][0];
     assert_eq!(usage["quota_source"], "default", "{usage:#}");
     assert!(
@@ -267,7 +252,7 @@ fn the_printed_policies_are_exactly_enough() {
     );
 
     for (id, summary) in summaries(&run) {
-        if id != "subnet-nacl" && !moto_denies_list_hosted_zones_by_vpc(&id, &summary) {
+        if id != "subnet-nacl" {
             assert!(
                 !summary.contains("missing permission"),
                 "{id} denied: {summary}\n{}",
@@ -299,18 +284,8 @@ fn a_missing_provider_permission_turns_only_its_checks_unknown() {
     for id in affected {
         expected.insert(id.to_owned(), "unknown".to_owned());
     }
-    // See moto_denies_list_hosted_zones_by_vpc: under enforcement moto denies that call.
-    if summaries(&run)
-        .iter()
-        .any(|(id, s)| moto_denies_list_hosted_zones_by_vpc(id, s))
-    {
-        expected.insert("dns-overrides".to_owned(), "unknown".to_owned());
-    }
     assert_eq!(run.statuses(), expected, "{}", run.summary());
     for (id, summary) in summaries(&run) {
-        if moto_denies_list_hosted_zones_by_vpc(&id, &summary) {
-            continue;
-        }
         let named = summary.contains(&format!("missing permission {action}"));
         assert_eq!(
             named,

@@ -30,6 +30,11 @@ production:
   names the endpoint `vpce-<id>-<8 chars>[-<az>].<service>.<region>.vpce.amazonaws.com`
   (for S3 under a wildcard label, `*.vpce-…`) and lists the service's own regional name
   (e.g. `ssm.us-east-1.amazonaws.com`) when private DNS is enabled; moto lists neither.
+* With IAM enforcement on, moto re-computes a request's SigV4 signature over the parsed
+  query parameters as if they were the body of a GET, so a signed GET with
+  a query string (route53 ListHostedZonesByVPC: `?vpcid=…&vpcregion=…`) fails with
+  SignatureDoesNotMatch; AWS signs the payload that was sent (SigV4: the hash of an
+  empty payload for such a GET).
 
 Usage: python moto_launcher.py
 Binds 127.0.0.1 on a free port, prints `PORT <n>` on stdout once it accepts
@@ -52,6 +57,7 @@ from moto.ec2.models import ec2_backends
 from moto.ec2.models.vpc_service_configuration import VPCServiceConfiguration
 from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
 from moto.ec2.responses import EC2Response
+from moto.iam.access_control import IAMRequest
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -312,7 +318,21 @@ def service_to_dict(self):
     return detail
 
 
+MOTO_CREATE_AWS_REQUEST = IAMRequest._create_aws_request
+
+
+def create_aws_request_over_the_sent_payload(self):
+    """The request moto re-signs to check a signature, with the payload that was sent:
+    nothing, for a GET (moto substitutes the parsed query string; for a form POST its
+    parsed form is the body, re-encoded, and stays)."""
+    request = MOTO_CREATE_AWS_REQUEST(self)
+    if self._method in ("GET", "HEAD") and not self._body:
+        request.data = b""
+    return request
+
+
 def install_extensions():
+    IAMRequest._create_aws_request = create_aws_request_over_the_sent_payload
     VPCEndPoint.get_filter_value = endpoint_filter_value
     # Read by the serializer for DescribeVpcEndpointServiceConfigurations (the
     # configuration object) and by to_dict for DescribeVpcEndpointServices.
