@@ -276,4 +276,8 @@ fixture_tests! {
     aws_service_s3_policy_allows => "aws-service-s3-policy-allows",
     aws_service_ssm_private_dns_off => "aws-service-ssm-private-dns-off",
     aws_service_ssm_az_not_offered => "aws-service-ssm-az-not-offered",
+    aws_service_ssm_client_egress_8443 => "aws-service-ssm-client-egress-8443",
+    aws_service_ssm_nacl_deny_443 => "aws-service-ssm-nacl-deny-443",
+    aws_service_ssm_hostnames_off => "aws-service-ssm-hostnames-off",
+    aws_service_ssm_forward_rule => "aws-service-ssm-forward-rule",
 }

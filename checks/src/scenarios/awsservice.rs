@@ -177,6 +177,20 @@ pub fn s3_policy_denies_get_object() -> Snapshot {
     s
 }
 
+/// The service's name answers with its public addresses (private DNS not effective).
+fn public_answer(s: &mut Snapshot) {
+    if let Fact::Known(d) = &mut s.dns {
+        for l in &mut d.lookups {
+            if l.role == DnsNameRole::PrivateDnsName {
+                l.outcome = DnsOutcome::Answer {
+                    addresses: vec![ip("52.46.141.158"), ip("52.46.155.21")],
+                    cname_chain: vec![],
+                };
+            }
+        }
+    }
+}
+
 fn endpoint_sg(s: &mut Snapshot) -> &mut SecurityGroup {
     let Fact::Known(gs) = &mut s.consumer.security_groups else {
         unreachable!()
@@ -254,6 +268,88 @@ pub fn all() -> Vec<Scenario> {
         }
     }
 
+    // A locked-down client group copied from the endpoint-service set-up: 8443 out only.
+    let mut client_egress = ssm();
+    {
+        let Fact::Known(gs) = &mut client_egress.consumer.security_groups else {
+            unreachable!()
+        };
+        let g = gs
+            .iter_mut()
+            .find(|g| g.id == CLIENT_SG)
+            .expect("client group");
+        g.egress = vec![tcp(
+            8443,
+            SgPeer::SecurityGroup(ENDPOINT_SG.into()),
+            "to the payments endpoint",
+        )];
+    }
+    // pl-doctor ran on the client instance: its own probe is dropped too; the SYNs never
+    // leave the instance, so the endpoint's flow logs show no REJECT.
+    probe_times_out(&mut client_egress);
+
+    // The endpoint subnets' custom ACL denies HTTPS from the app subnet ahead of its allow-all.
+    let mut nacl = ssm();
+    {
+        let Fact::Known(acls) = &mut nacl.consumer.network_acls else {
+            unreachable!()
+        };
+        acls[0].subnet_ids = vec!["subnet-0a1b2c3d4e5f60003".into()];
+        let entry =
+            |n: u16, egress: bool, proto: &str, action: &str, cidr: &str, port: Option<u16>| {
+                NaclEntry {
+                    rule_number: n,
+                    egress,
+                    protocol: proto.into(),
+                    rule_action: action.into(),
+                    cidr: net(cidr),
+                    port_range: port.map(|p| PortRange { from: p, to: p }),
+                }
+            };
+        acls.push(NetworkAcl {
+            id: "acl-0e9d8c7b6a5f4e3d2".into(),
+            vpc_id: CONSUMER_VPC.into(),
+            is_default: false,
+            subnet_ids: vec![
+                "subnet-0a1b2c3d4e5f60001".into(),
+                "subnet-0a1b2c3d4e5f60002".into(),
+            ],
+            entries: vec![
+                entry(90, false, "6", "deny", "10.0.3.0/24", Some(443)),
+                entry(100, false, "-1", "allow", "0.0.0.0/0", None),
+                entry(100, true, "-1", "allow", "0.0.0.0/0", None),
+            ],
+        });
+    }
+    probe_times_out(&mut nacl);
+    rejected_at_enis(&mut nacl, 443);
+
+    // A Terraform refactor left the VPC without enableDnsHostnames: the private hosted zone
+    // for ssm.us-east-1.amazonaws.com no longer takes effect, the SDK gets the public name.
+    let mut hostnames_off = ssm();
+    if let Fact::Known(v) = &mut hostnames_off.consumer.vpc {
+        v.enable_dns_hostnames = Fact::Known(false);
+    }
+    public_answer(&mut hostnames_off);
+
+    // The network team's shared Resolver rule forwards the service's name to the on-premises
+    // DNS servers (left from a set-up that reached SSM through the data centre): a Resolver
+    // rule beats a private hosted zone for the same name, so the endpoint loses the name.
+    let mut forwarded = ssm();
+    if let Fact::Known(c) = &mut forwarded.consumer.dns_config {
+        c.resolver_rules = Fact::Known(vec![ResolverRule {
+            id: "rslvr-rr-0f1e2d3c4b5a69788".into(),
+            name: Some("ssm-to-onprem".into()),
+            domain_name: "ssm.us-east-1.amazonaws.com".into(),
+            rule_type: "FORWARD".into(),
+            target_ips: vec!["192.168.10.53:53".into(), "192.168.11.53:53".into()],
+            owner_id: Some("999999999999".into()),
+            share_status: Some("SHARED_WITH_ME".into()),
+            association_id: Some("rslvr-rrassoc-0a1b2c3d4e5f60718".into()),
+        }]);
+    }
+    public_answer(&mut forwarded);
+
     let mut az_not_offered = ssm();
     if let Fact::Known(v) = &mut az_not_offered.consumer.service {
         v.availability_zones.retain(|z| z != "us-east-1b");
@@ -317,6 +413,38 @@ pub fn all() -> Vec<Scenario> {
                 ("dns-overrides", Skip),
                 ("dns-resolution", Fail),
             ],
+        ),
+        Scenario::new(
+            "aws-service-ssm-client-egress-8443",
+            "An SSM endpoint whose client security group lets only 8443 out (copied from an endpoint-service set-up): the SDK's HTTPS never leaves the instance.",
+            client_egress,
+            Some("client-sg-egress"),
+            &[("client-sg-egress", Fail), ("connect-probe", Fail)],
+        ),
+        Scenario::new(
+            "aws-service-ssm-nacl-deny-443",
+            "An SSM endpoint whose subnets' network ACL denies TCP 443 from the app subnet ahead of its allow-all: packets are dropped silently.",
+            nacl,
+            Some("subnet-nacl"),
+            &[
+                ("subnet-nacl", Fail),
+                ("flow-log-rejects", Fail),
+                ("connect-probe", Fail),
+            ],
+        ),
+        Scenario::new(
+            "aws-service-ssm-hostnames-off",
+            "An SSM endpoint in a VPC without enableDnsHostnames: AWS's private zone for ssm.us-east-1.amazonaws.com no longer answers, the SDK gets the public endpoint.",
+            hostnames_off,
+            Some("vpc-dns-attributes"),
+            &[("vpc-dns-attributes", Fail), ("dns-resolution", Fail)],
+        ),
+        Scenario::new(
+            "aws-service-ssm-forward-rule",
+            "A shared Resolver FORWARD rule for ssm.us-east-1.amazonaws.com sends the service's name to on-premises DNS, which answers with the public endpoint: the SDK bypasses the interface endpoint.",
+            forwarded,
+            Some("dns-overrides"),
+            &[("dns-overrides", Fail), ("dns-resolution", Fail)],
         ),
         Scenario::new(
             "aws-service-ssm-az-not-offered",
