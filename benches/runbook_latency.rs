@@ -14,7 +14,9 @@
 //! One function per measurement, each taking the [`Rig`]: process start, one round trip,
 //! one endpoint, the CLI runbook, then the fleet (`--all` over 1 endpoint, the world
 //! grown to `PL_BENCH_FLEET` = 200 endpoints, `--all` again, with GNU time's peak
-//! memory) and the replay of that fleet's snapshot.
+//! memory) and the replay of that fleet's snapshot; then (issue 15) one failing endpoint
+//! with `--changes off` and `--changes on`: the wall time the CloudTrail lookups add and
+//! when they run beside the Logs Insights query (`PL_BENCH_ONLY=changes` runs only that).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -1243,7 +1245,208 @@ fn print_summary(
     );
 }
 
+// ---------------------------------------------------------------------------------
+// Measurement: what changed (issue 15), one failing endpoint, --changes off vs on
+// ---------------------------------------------------------------------------------
+
+struct ChangesRun {
+    wall: Duration,
+    lookups: u64,
+    timings: Vec<CallTiming>,
+    started: Instant,
+    events: usize,
+}
+
+/// A world of its own with flow logs (so the run's last stage is the Logs Insights query
+/// the lookups are to overlap), its endpoint security group's 8443 rule revoked and
+/// three CloudTrail events recorded on that group (two pages at the launcher's page size);
+/// then `--changes off` and `--changes on` (the default) in turn, `runs` times each.
+fn changes_on_a_failing_endpoint(settings: &Settings) -> (Vec<ChangesRun>, Vec<ChangesRun>) {
+    use support::trail::{event, now_epoch, record};
+    let emulator = Emulator::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let world = runtime.block_on(World::build(
+        &emulator.url(),
+        &Spec {
+            flow_log_group: Some("bench-flow-logs"),
+            ..Spec::default()
+        },
+    ));
+    let sg = world.endpoint_sg.clone();
+    runtime.block_on(async {
+        let ec2 =
+            aws_sdk_ec2::Client::new(&sdk_config(&emulator.url(), consumer_credentials()).await);
+        ec2.revoke_security_group_ingress()
+            .group_id(&sg)
+            .ip_permissions(
+                aws_sdk_ec2::types::IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(8443)
+                    .to_port(8443)
+                    .ip_ranges(
+                        aws_sdk_ec2::types::IpRange::builder()
+                            .cidr_ip(support::world::VPC_CIDR)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("RevokeSecurityGroupIngress");
+    });
+    let now = now_epoch();
+    let account = support::world::CONSUMER_ACCOUNT;
+    let events: Vec<Value> = [
+        ("RevokeSecurityGroupIngress", 42 * 60),
+        ("AuthorizeSecurityGroupIngress", 3 * 3600),
+        ("AuthorizeSecurityGroupIngress", 20 * 3600),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (name, ago))| {
+        event(
+            &format!("bench-{i}"),
+            account,
+            "ec2.amazonaws.com",
+            name,
+            "AWS::EC2::SecurityGroup",
+            &sg,
+            now - ago,
+            serde_json::json!({"groupId": sg}),
+        )
+    })
+    .collect();
+    record(emulator.port(), account, &events);
+    let proxy = runtime.block_on(FaultProxy::start(SocketAddr::from((
+        [127, 0, 0, 1],
+        emulator.port(),
+    ))));
+    proxy.set_faults([Fault::delay(settings.rtt)]);
+    let run = |changes: &str| {
+        let mut command = Invocation::new(&world.endpoint_id, &proxy.url())
+            .arg("--changes")
+            .arg(changes)
+            .command();
+        proxy.reset_counters();
+        let started = Instant::now();
+        let out = command.output().expect("run pl-doctor");
+        let wall = started.elapsed();
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "pl-doctor gave no JSON report ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        let sg_check = json["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["id"] == "endpoint-sg-ingress"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            sg_check["status"], "fail",
+            "the endpoint fails at its security group"
+        );
+        ChangesRun {
+            wall,
+            lookups: proxy.counters().operation("LookupEvents").seen,
+            timings: proxy.timings(),
+            started,
+            events: sg_check["changes"]["events"].as_array().map_or(0, Vec::len),
+        }
+    };
+    run("on"); // warm-up
+    let mut off = Vec::new();
+    let mut on = Vec::new();
+    for _ in 0..settings.runs {
+        off.push(run("off"));
+        on.push(run("on"));
+    }
+    drop(proxy);
+    drop(emulator);
+    (off, on)
+}
+
+fn print_changes(off: &[ChangesRun], on: &[ChangesRun]) {
+    let walls = |runs: &[ChangesRun]| Samples(runs.iter().map(|r| r.wall).collect());
+    let (off_w, on_w) = (walls(off), walls(on));
+    println!("\n## What changed (issue 15): one failing endpoint (security group rule revoked, flow logs on), --changes off vs on");
+    println!(
+        "  --changes off: median {} (min {}, max {})",
+        ms(off_w.median()),
+        ms(off_w.min()),
+        ms(off_w.max())
+    );
+    println!(
+        "  --changes on:  median {} (min {}, max {})",
+        ms(on_w.median()),
+        ms(on_w.min()),
+        ms(on_w.max())
+    );
+    let added = on_w.median().as_secs_f64() - off_w.median().as_secs_f64();
+    println!(
+        "  added wall time (median on - median off): {:+.0} ms",
+        added * 1000.0
+    );
+    let mut order: Vec<&ChangesRun> = on.iter().collect();
+    order.sort_by_key(|r| r.wall);
+    let median = order[(order.len() - 1) / 2];
+    println!(
+        "  LookupEvents calls per run: {} (resources named by failing/warning checks, paged; launcher page size 2); events shown under endpoint-sg-ingress: {}",
+        median.lookups, median.events
+    );
+    let at = |t: Instant| (t - median.started).as_secs_f64() * 1000.0;
+    let lookups: Vec<&CallTiming> = median
+        .timings
+        .iter()
+        .filter(|t| t.operation == "LookupEvents")
+        .collect();
+    let insights: Vec<&CallTiming> = median
+        .timings
+        .iter()
+        .filter(|t| t.service == "logs")
+        .collect();
+    if let (Some(first), Some(last)) = (lookups.first(), lookups.last()) {
+        println!(
+            "  LookupEvents: first sent at +{:.0} ms, last answered at +{:.0} ms (of the median run's {})",
+            at(first.arrived),
+            last.answered.map(at).unwrap_or(f64::NAN),
+            ms(median.wall)
+        );
+    }
+    if let (Some(first), Some(last)) = (insights.first(), insights.last()) {
+        println!(
+            "  Logs Insights (logs:*): first sent at +{:.0} ms, last answered at +{:.0} ms: the lookups run beside it",
+            at(first.arrived),
+            last.answered.map(at).unwrap_or(f64::NAN)
+        );
+    }
+}
+
 fn main() {
+    // `PL_BENCH_ONLY=changes`: only the what-changed measurement (no AWS CLI needed).
+    if std::env::var("PL_BENCH_ONLY").as_deref() == Ok("changes") {
+        let settings = Settings {
+            rtt: Duration::from_millis(env_number("PL_BENCH_RTT_MS", 50)),
+            runs: env_number("PL_BENCH_RUNS", 5).max(1) as usize,
+            cli_runs: 0,
+            aws: PathBuf::new(),
+            fleet: 0,
+        };
+        println!("# pl-doctor latency benchmark: what changed (issue 15) only");
+        println!("  pl-doctor: {PL_DOCTOR} (profile {})", build_profile());
+        println!(
+            "  emulator:  moto 5.2.5 behind the fault proxy, every call held {} (PL_BENCH_RTT_MS); {} runs each (PL_BENCH_RUNS)",
+            ms(settings.rtt),
+            settings.runs
+        );
+        let (off, on) = changes_on_a_failing_endpoint(&settings);
+        print_changes(&off, &on);
+        return;
+    }
     let settings = Settings::from_env();
     let aws_version = Command::new(&settings.aws)
         .arg("--version")
@@ -1275,5 +1478,7 @@ fn main() {
     print_runbook(&runbook);
     let fleet = fleet(&rig);
     print_fleet(&rig, &fleet);
+    let (off, on) = changes_on_a_failing_endpoint(&rig.settings);
+    print_changes(&off, &on);
     print_summary(&rig, &start, &round_trip, &diagnosis, &runbook, &fleet);
 }

@@ -7,6 +7,7 @@
 #   bash scripts/bench.sh             # pl-doctor built with the dev profile (the default)
 #   bash scripts/bench.sh --release   # built with the release profile (~9 min cold build)
 #   bash scripts/bench.sh --accounts-only   # only the many-accounts benchmark of issue 11
+#   PL_BENCH_ONLY=changes bash scripts/bench.sh   # only issue 15's --changes off vs on
 #
 # Then the many-accounts benchmark (benches/accounts_scale.rs): PL_BENCH_ACCOUNTS consumer
 # accounts (default 120) × 1 endpoint, `--service --consumer-role-name` and `--all --org`.

@@ -468,6 +468,7 @@ pub fn live_request(endpoint_id: &str, args: &DiagnoseArgs, options: &EvalOption
             endpoint_url: args.endpoint_url.clone(),
             provider,
         },
+        changes_since: args.changes.then_some(args.changes_since),
         network: crate::collect::NetworkRequest {
             resolver: args.resolver,
             probe_targets: args.probe_target.clone(),

@@ -180,6 +180,14 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub timeout: Duration,
 
+    /// Look up the CloudTrail write events (who changed what, when, from where) on the resources every failing or warning check names.
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set, conflicts_with = "from_snapshot")]
+    pub changes: bool,
+
+    /// How far back the change lookups go (at most 90d, what LookupEvents keeps), e.g. 24h, 3d.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_changes_since)]
+    pub changes_since: Duration,
+
     #[command(flatten)]
     pub many: ManyAccountsArgs,
 }
@@ -252,6 +260,25 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{s:?} is not a duration ({e}); use e.g. 30s, 15m, 1h"))?;
     if d.is_zero() {
         return Err(format!("{s:?} must be longer than zero"));
+    }
+    Ok(d)
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{s:?} is neither on nor off")),
+    }
+}
+
+/// `--changes-since`: a duration within the 90 days CloudTrail's LookupEvents keeps.
+fn parse_changes_since(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.as_secs() > pl_checks::changes::MAX_SINCE_SECONDS {
+        return Err(format!(
+            "{s:?} is longer than the 90 days CloudTrail's LookupEvents keeps (e.g. --changes-since 7d)"
+        ));
     }
     Ok(d)
 }

@@ -76,6 +76,13 @@ pub enum Change {
     Disappeared { subject: String, was: Verdict },
     /// The worst verdict over a whole fleet or service.
     Overall { from: Verdict, to: Verdict },
+    /// A CloudTrail change behind a failing or warning check that the previous run did
+    /// not list (it arrived, or its check started failing, between the runs).
+    Trail {
+        subject: String,
+        id: String,
+        line: String,
+    },
 }
 
 fn prefix(subject: &str) -> String {
@@ -118,6 +125,9 @@ impl fmt::Display for Change {
             }
             Change::Overall { from, to } => {
                 write!(f, "overall verdict: {} → {}", from.as_str(), to.as_str())
+            }
+            Change::Trail { subject, id, line } => {
+                write!(f, "{}{id}: new change: {line}", prefix(subject))
             }
         }
     }
@@ -184,6 +194,25 @@ pub fn diff(previous: &Evaluated, next: &Evaluated) -> Vec<Change> {
                         id: check.id.clone(),
                         from: was.status,
                         to: check.status,
+                    });
+                }
+            }
+        }
+        let seen: Vec<&str> = old
+            .checks
+            .iter()
+            .filter_map(|c| c.changes.as_ref())
+            .flat_map(|c| c.events.iter().map(|e| e.event_id.as_str()))
+            .collect();
+        let mut listed: Vec<&str> = Vec::new();
+        for check in unit.checks {
+            for e in check.changes.iter().flat_map(|c| &c.events) {
+                if !seen.contains(&e.event_id.as_str()) && !listed.contains(&e.event_id.as_str()) {
+                    listed.push(&e.event_id);
+                    changes.push(Change::Trail {
+                        subject: unit.subject.clone(),
+                        id: check.id.clone(),
+                        line: e.line(),
                     });
                 }
             }
@@ -778,6 +807,61 @@ mod tests {
         assert!(
             lines(&diff(&after, &before)).contains(&"endpoint-sg-ingress: pass → fail".to_owned())
         );
+    }
+
+    /// The failing security group of `endpoint-sg-missing-port` with CloudTrail events.
+    fn with_trail(events: &[(&str, &str)]) -> Evaluated {
+        use pl_checks::changes::{ChangeFacts, ResourceLookup, Side, TrailEvent};
+        let mut s = scenario("endpoint-sg-missing-port");
+        let sg = s.consumer.endpoint.security_group_ids[0].clone();
+        s.changes = Some(ChangeFacts {
+            since: "2026-11-23T10:00:00Z".into(),
+            since_seconds: 86400,
+            lookups: vec![ResourceLookup {
+                resource: sg.clone(),
+                side: Side::Consumer,
+                account: None,
+                region: "us-east-1".into(),
+                events: pl_checks::Fact::Known(
+                    events
+                        .iter()
+                        .map(|(id, time)| TrailEvent {
+                            event_id: (*id).into(),
+                            event_name: "RevokeSecurityGroupIngress".into(),
+                            event_time: (*time).into(),
+                            event_source: None,
+                            username: Some("ci".into()),
+                            read_only: Some("false".into()),
+                            resources: vec![sg.clone()],
+                            cloud_trail_event: serde_json::json!({"requestParameters": {"groupId": sg}}),
+                        })
+                        .collect(),
+                ),
+            }],
+        });
+        Evaluated::One(Box::new(report::build(
+            &s,
+            &EvalOptions::default(),
+            "t".into(),
+            1,
+        )))
+    }
+
+    #[test]
+    fn a_change_that_arrived_between_runs_is_shown_once() {
+        let before = with_trail(&[("e1", "2026-11-24T09:00:00Z")]);
+        let after = with_trail(&[
+            ("e2", "2026-11-24T09:58:00Z"),
+            ("e1", "2026-11-24T09:00:00Z"),
+        ]);
+        let shown = lines(&diff(&before, &after));
+        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert!(
+            shown[0].starts_with("endpoint-sg-ingress: new change: changed 2 min ago")
+                && shown[0].contains("RevokeSecurityGroupIngress by ci"),
+            "{shown:?}"
+        );
+        assert_eq!(diff(&after, &after.clone()), []);
     }
 
     #[test]

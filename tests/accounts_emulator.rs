@@ -345,6 +345,42 @@ fn fleets_of_accounts_and_of_the_organization_read_every_account_with_the_provid
     }
     assert!(json["scope"].get("failed").is_none(), "{:#}", json["scope"]);
 
+    // What changed, in the row's own account: the broken member's group is looked up with
+    // that member's role, and an event recorded in its trail shows under its row.
+    let broken = w
+        .members
+        .iter()
+        .find(|m| m.broken_sg)
+        .expect("a broken member");
+    let sg_changes = |json: &Value| {
+        check(row(json, &broken.endpoint_ids[0]), "endpoint-sg-ingress")["changes"].clone()
+    };
+    let before = sg_changes(&json);
+    assert!(before.get("missing").is_none(), "looked up: {before:#}");
+    let sg = before["resources"][0]
+        .as_str()
+        .expect("the group")
+        .to_owned();
+    assert!(sg.starts_with("sg-"), "{before:#}");
+    support::trail::record(
+        rig._emulator.port(),
+        &broken.account,
+        &[support::trail::event(
+            "e-member",
+            &broken.account,
+            "ec2.amazonaws.com",
+            "RevokeSecurityGroupIngress",
+            "AWS::EC2::SecurityGroup",
+            &sg,
+            support::trail::now_epoch() - 600,
+            serde_json::json!({"groupId": sg}),
+        )],
+    );
+    let again = rig.fleet(&["--accounts", &list], &[]).json();
+    let after = sg_changes(&again);
+    assert_eq!(after["events"][0]["event_id"], "e-member", "{after:#}");
+    assert_eq!(after["events"][0]["account"], broken.account.as_str());
+
     // A member whose role is denied is listed in scope.failed; the rest are diagnosed and
     // the exit code still comes from the verdicts.
     let denied = &w.members[2];
@@ -480,7 +516,35 @@ fn calls_per_account_do_not_grow_with_the_endpoints_in_it() {
         let service = rig.service(&[]);
         assert_eq!(service.code, Some(1), "{}", service.stderr);
         assert_eq!(rows(&service.json()).len(), 3 * per_account + 1);
-        counts.push((per_account, fleet.calls(), service.calls()));
+        // LookupEvents takes one resource per call: its calls follow the distinct
+        // resources the failing rows name (one page each here), not the describes' count.
+        let lookups = |r: &Run| {
+            r.call_log()
+                .iter()
+                .filter(|(_, a)| a == "cloudtrail:LookupEvents")
+                .count()
+        };
+        let named: std::collections::BTreeSet<String> = rows(&fleet.json())
+            .iter()
+            .flat_map(|r| r["checks"].as_array().cloned().unwrap_or_default())
+            .flat_map(|c| {
+                c["changes"]["resources"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(
+            lookups(&fleet),
+            named.len(),
+            "one lookup per named resource"
+        );
+        counts.push((
+            per_account,
+            fleet.calls() - lookups(&fleet),
+            service.calls() - lookups(&service),
+        ));
         eprintln!(
             "{per_account} endpoints per account: --all --accounts {} calls, --service --consumer-role-name {} calls",
             fleet.calls(),

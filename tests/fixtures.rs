@@ -232,6 +232,7 @@ fixture_tests! {
     dns_public_ip => "dns-public-ip",
     dns_unverified => "dns-unverified",
     endpoint_sg_missing_port => "endpoint-sg-missing-port",
+    endpoint_sg_rule_revoked => "endpoint-sg-rule-revoked",
     endpoint_packets_dropped => "endpoint-packets-dropped",
     enterprise => "enterprise",
     flow_log_rejects => "flow-log-rejects",

@@ -205,6 +205,22 @@ fn the_printed_policies_are_exactly_enough() {
         run.summary(),
         emulator.log_tail()
     );
+    // The lookups behind the failing and warning checks (cloudtrail:LookupEvents, on both
+    // sides) are granted too: no check says its changes are missing for want of it.
+    let changes_denied: Vec<String> = run.json["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .flat_map(|c| {
+            c["changes"]["missing"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|m| m["reason"].as_str().map(str::to_owned))
+        .filter(|r| r.contains("missing permission"))
+        .collect();
+    assert!(changes_denied.is_empty(), "{changes_denied:?}");
     assert_eq!(
         run.statuses(),
         baseline,
@@ -299,4 +315,60 @@ fn a_missing_provider_permission_turns_only_its_checks_unknown() {
             run.summary()
         );
     }
+}
+
+/// The CloudTrail lookups behind a failing check are granted by the printed policies
+/// (cloudtrail:LookupEvents, on both sides), and without that one action the diagnosis
+/// is the same while the check says why its changes are missing.
+#[test]
+fn the_change_lookups_are_granted_and_a_denied_one_changes_no_status() {
+    let emulator = Emulator::start();
+    let url = emulator.url();
+    let rt = runtime();
+    // The endpoint security group admits 443 only: endpoint-sg-ingress fails naming it.
+    let world = rt.block_on(World::build(
+        &url,
+        &Spec {
+            endpoint_sg_ports: vec![443],
+            ..Spec::default()
+        },
+    ));
+    let (key_id, secret) = rt.block_on(least_privilege_principals(&url, None));
+    let changes_of = |run: &Report| run.check("endpoint-sg-ingress")["changes"].clone();
+
+    set_auth(&emulator, "0");
+    let granted = Invocation::new(&world.endpoint_id, &url)
+        .access_key(&key_id, &secret)
+        .report();
+    let changes = changes_of(&granted);
+    assert_eq!(
+        granted.statuses()["endpoint-sg-ingress"],
+        "fail",
+        "{}",
+        granted.summary()
+    );
+    assert_eq!(changes["resources"], serde_json::json!([world.endpoint_sg]));
+    assert!(
+        changes.get("missing").is_none(),
+        "looked up with the printed policy: {changes}"
+    );
+
+    restrict_consumer(&emulator, &rt, &url, "cloudtrail:LookupEvents");
+    let denied = Invocation::new(&world.endpoint_id, &url)
+        .access_key(&key_id, &secret)
+        .report();
+    assert_eq!(
+        denied.statuses(),
+        granted.statuses(),
+        "{}",
+        denied.summary()
+    );
+    let missing = changes_of(&denied)["missing"].clone();
+    assert!(
+        missing[0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("missing permission cloudtrail:LookupEvents"),
+        "{missing}"
+    );
 }

@@ -167,6 +167,10 @@ pub struct CheckResult {
     /// endpoint, check and cause in every run (see `crate::fingerprint`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// On `fail` and `warn` only, when the run looked them up: the CloudTrail write
+    /// events on the resources this check names (see `crate::changes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<crate::changes::CheckChanges>,
 }
 
 /// Options that change the evaluation without changing the facts.

@@ -83,7 +83,7 @@ fn walk(key: &str, v: &Value, out: &mut Vec<String>) {
 }
 
 /// An ARN, or `<prefix>-` and 8 or 17 lowercase hex digits (the EC2 id shape).
-fn is_resource_id(s: &str) -> bool {
+pub(crate) fn is_resource_id(s: &str) -> bool {
     if s.starts_with("arn:") {
         return true;
     }

@@ -433,6 +433,7 @@ fn provider_view(
             flow_log_rejects: Fact::Absent(hidden()),
         },
         vantage: None,
+        changes: None,
     }
 }
 

@@ -14,10 +14,12 @@ pub enum Side {
 
 /// The verbs pl-doctor may call: reads, Logs Insights queries over flow logs, and
 /// the STS calls that establish who it is and reach the provider account.
-const READ_ONLY_PREFIXES: [&str; 7] = [
+const READ_ONLY_PREFIXES: [&str; 8] = [
     "Describe",
     "Get",
     "List",
+    // cloudtrail:LookupEvents (what changed behind a failing check).
+    "Lookup",
     "StartQuery",
     "StopQuery",
     "AssumeRole",
@@ -36,7 +38,9 @@ pub fn is_read_only(action: &str) -> bool {
 pub const FLEET_CONSUMER_ACTIONS: &[&str] = &["servicequotas:GetServiceQuota"];
 
 /// Every action the runbook (and, on the consumer side, a fleet run) needs on one side,
-/// sorted and deduplicated.
+/// sorted and deduplicated: the checks' own, and on both sides the CloudTrail lookups
+/// behind any failing or warning check (`crate::changes`), in whichever account owns the
+/// resource.
 pub fn actions(side: Side) -> BTreeSet<&'static str> {
     let fleet: &[&'static str] = match side {
         Side::Consumer => FLEET_CONSUMER_ACTIONS,
@@ -50,6 +54,7 @@ pub fn actions(side: Side) -> BTreeSet<&'static str> {
         })
         .chain(fleet)
         .copied()
+        .chain(std::iter::once(crate::changes::LOOKUP_ACTION))
         .collect()
 }
 

@@ -6,6 +6,7 @@
 // per check run, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod changes;
 pub mod check;
 pub mod checks;
 pub mod client;

@@ -45,6 +45,11 @@ pub struct Snapshot {
     /// from the same place. Absent in snapshots from before it was collected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vantage: Option<Vantage>,
+    /// CloudTrail LookupEvents on the resources the failing and warning checks name
+    /// (`--changes on`, the default). Absent: not looked up (`--changes off`, or a
+    /// snapshot from before it was collected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<crate::changes::ChangeFacts>,
 }
 
 impl Snapshot {

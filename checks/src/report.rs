@@ -23,6 +23,10 @@ pub struct Report {
     /// The path picture: each hop with the verdict of the checks behind it.
     #[serde(default)]
     pub path: crate::path::PathPicture,
+    /// Every failing or warning check's changes, once each, newest first (the
+    /// "Recent changes" section). Empty when none were found or looked up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_changes: Vec<crate::changes::Change>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,7 +188,13 @@ pub fn evaluate(snapshot: &Snapshot, options: &EvalOptions) -> Vec<CheckResult> 
             evidence: outcome.evidence,
             remediation: outcome.remediation,
             fingerprint,
+            changes: None,
         });
+    }
+    // The changes behind each failing or warning check, from the recorded lookups: after
+    // every check ran, so no check's status depends on them.
+    for r in results.iter_mut() {
+        r.changes = crate::changes::for_check(r, snapshot);
     }
     results
 }
@@ -359,6 +369,7 @@ pub fn build(
             &checks,
             root_cause(&checks).map(|r| r.id.as_str()),
         ),
+        recent_changes: crate::changes::recent(&checks),
         checks,
     }
 }

@@ -243,7 +243,7 @@ pub async fn read_member(
 }
 
 pub fn collect_blocking(req: &AccountsRequest) -> Result<FleetSnapshot, Failure> {
-    super::runtime(&req.live)?.block_on(collect(req))
+    super::runtime(&req.live)?.block_on(Box::pin(collect(req)))
 }
 
 /// The caller: its account and ARN (for the partition), read first.
@@ -439,7 +439,8 @@ async fn collect_on(
                     let r = read_member(
                         &req.live, lookup, &conf, tracker, deadline, network, account,
                     )
-                    .await;
+                    .await
+                    .map(|c| (c, conf.clone()));
                     let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                     tracker.headline(format!("accounts × regions: {n}/{total} read"));
                     r
@@ -451,13 +452,17 @@ async fn collect_on(
     .await;
 
     let mut snapshots = Vec::new();
+    // Each snapshot's account's configuration, for the change lookups after the provider
+    // sides are in.
+    let mut member_confs: Vec<SdkConfig> = Vec::new();
     let mut left_out = Vec::new();
     let mut endpoint_quotas = Vec::new();
     let mut read_any = false;
     for result in per_account.into_iter().flatten() {
         match result {
-            Ok(c) => {
+            Ok((c, conf)) => {
                 read_any = true;
+                member_confs.extend(c.snapshots.iter().map(|_| conf.clone()));
                 snapshots.extend(c.snapshots);
                 left_out.extend(c.left_out);
                 endpoint_quotas.extend(c.endpoint_quota);
@@ -480,7 +485,7 @@ async fn collect_on(
         });
     }
 
-    provider_sides(
+    let provider_confs = provider_sides(
         req,
         tracker,
         &hub,
@@ -490,6 +495,25 @@ async fn collect_on(
         deadline,
         &mut snapshots,
         &mut failed,
+    )
+    .await;
+    // The provider sides change what fails: what those checks name and the rows' own
+    // collections did not look up follows now, in the row's account and the owner's.
+    let owners: Vec<Option<SdkConfig>> = snapshots
+        .iter()
+        .map(|s| {
+            provider_confs
+                .get(&(s.region.clone(), s.consumer.endpoint.service_name.clone()))
+                .cloned()
+        })
+        .collect();
+    super::changes::complete_all(
+        tracker,
+        &mut snapshots,
+        &member_confs,
+        &owners,
+        &super::eval_options(&req.live),
+        deadline,
     )
     .await;
 
@@ -581,7 +605,7 @@ async fn provider_sides(
     deadline: tokio::time::Instant,
     snapshots: &mut [Snapshot],
     failed: &mut Vec<ScopeFailure>,
-) {
+) -> BTreeMap<(String, String), SdkConfig> {
     // (region, service name) → owner account, from the consumer's view of the service.
     let mut services: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
     // AWS runs the provider side of its own services (--include-aws-services): no owner
@@ -596,12 +620,12 @@ async fn provider_sides(
             .or_insert(owner);
     }
     if services.is_empty() {
-        return;
+        return BTreeMap::new();
     }
     // Owner account (or "" for the one provider) → a configuration reaching it.
     let mut reach: BTreeMap<String, Result<SdkConfig, Missing>> = BTreeMap::new();
     match &req.provider {
-        ProviderReach::None => return,
+        ProviderReach::None => return BTreeMap::new(),
         ProviderReach::One(access) => {
             let opts = AwsOptions {
                 provider: access.clone(),
@@ -657,6 +681,20 @@ async fn provider_sides(
         start: (window_end - req.live.window).into(),
         end: window_end.into(),
     };
+    // (region, service name) → the provider configuration in that region, for the change lookups.
+    let confs: BTreeMap<(String, String), SdkConfig> = services
+        .iter()
+        .filter_map(|((region, name), owner)| {
+            let key = match &req.provider {
+                ProviderReach::ByOwner(_) => owner.clone().unwrap_or_default(),
+                _ => String::new(),
+            };
+            match reach.get(&key) {
+                Some(Ok(conf)) => Some(((region.clone(), name.clone()), in_region(conf, region))),
+                _ => None,
+            }
+        })
+        .collect();
     let collected = futures_util::stream::iter(services.into_iter())
         .map(|((region, name), owner)| {
             let key = match &req.provider {
@@ -715,6 +753,7 @@ async fn provider_sides(
             }
         }
     }
+    confs
 }
 
 /// Every provider fact absent with `why`.

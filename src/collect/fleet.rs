@@ -21,7 +21,7 @@ pub struct FleetRequest {
 }
 
 pub fn collect_blocking(req: &FleetRequest) -> Result<FleetSnapshot, Failure> {
-    super::runtime(&req.live)?.block_on(collect(req))
+    super::runtime(&req.live)?.block_on(Box::pin(collect(req)))
 }
 
 pub async fn collect(req: &FleetRequest) -> Result<FleetSnapshot, Failure> {

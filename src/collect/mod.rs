@@ -22,6 +22,7 @@
 //! metrics need the TargetGroup dimension).
 
 pub mod accounts;
+pub mod changes;
 pub mod config;
 mod consumer;
 mod convert;
@@ -77,6 +78,9 @@ pub struct LiveRequest {
     pub policy: pl_checks::net::policy::PolicyRequest,
     /// `--include-aws-services`: fleets diagnose interface endpoints to AWS services too.
     pub include_aws_services: bool,
+    /// `--changes-since` with `--changes on`; None with `--changes off`: the CloudTrail
+    /// window looked up behind the failing and warning checks.
+    pub changes_since: Option<Duration>,
 }
 
 /// What to ask from the host pl-doctor runs on, after the AWS facts are in.
@@ -106,8 +110,10 @@ pub const NETWORK_CONCURRENCY: usize = 16;
 const PROVIDER_CONCURRENCY: usize = 4;
 
 /// Collect a snapshot from AWS. Runs its own tokio runtime: only the live path needs one.
+/// The collection's future is boxed (here and in the other scopes' entry points): it is
+/// large, and `--watch` runs it on a worker thread with the default 2 MiB stack.
 pub fn collect_blocking(req: &LiveRequest) -> Result<Snapshot, Failure> {
-    runtime(req)?.block_on(collect(req))
+    runtime(req)?.block_on(Box::pin(collect(req)))
 }
 
 /// The runtime a live collection runs on.
@@ -245,6 +251,10 @@ pub async fn collect_with(
         .provider
         .as_ref()
         .map(aws_sdk_cloudwatch::Client::new);
+    let trail_clients = req
+        .changes_since
+        .map(|_| changes::Clients::new(&configs.consumer, configs.provider.as_ref()));
+    let collected_time = time::OffsetDateTime::now_utc();
     let many = !matches!(lookup, Lookup::Endpoint(_));
     // Where pl-doctor runs, beside the first stage (bounded well under a second).
     let vantage = futures_util::FutureExt::shared(Box::pin(vantage::find()));
@@ -408,28 +418,20 @@ pub async fn collect_with(
                 .await;
             Some(sides)
         };
-        let (details, provider_sides, consumer_metrics, (flow_logs, flow_log_rejects)) = tokio::join!(
-            consumer::details(
-                &tracker,
-                &consumer_clients,
-                &endpoints,
-                req.client.as_ref(),
-                discovery.client_instance
-            ),
-            provider_sides,
-            consumer_metrics,
-            flow_logs,
-        );
-
         let identity = fact(discovery.identity);
-        let vantage = vantage.clone().await;
-        let mut snapshots = Vec::with_capacity(endpoints.len());
-        for (i, ((endpoint, flow_logs), flow_log_rejects)) in endpoints
-            .into_iter()
-            .zip(flow_logs)
-            .zip(flow_log_rejects)
-            .enumerate()
-        {
+        let options = eval_options(req);
+        // One snapshot per endpoint from the shared replies; `flow` is None while the flow
+        // logs are still being read (the provisional snapshot the change lookups start from).
+        let build = |details: &consumer::Details,
+                     provider_sides: &Option<
+            BTreeMap<String, (ProviderSide, Option<provider::ProviderSeries>)>,
+        >,
+                     consumer_metrics: &Option<Vec<Result<Vec<MetricSeries>, Missing>>>,
+                     vantage: &Vantage,
+                     i: usize,
+                     endpoint: Endpoint,
+                     flow: Option<(Fact<Vec<FlowLog>>, Fact<FlowLogRejects>)>|
+         -> Snapshot {
             let consumer = details.consumer_side(endpoint, &discovery.az_map);
             let shared = provider_sides
                 .as_ref()
@@ -449,7 +451,7 @@ pub async fn collect_with(
                     (provider::without_access(owner.as_deref()), None)
                 }
             };
-            let metrics = match &consumer_metrics {
+            let metrics = match consumer_metrics {
                 None => Fact::not_requested(req.skip_metrics.clone().unwrap_or_default()),
                 Some(per_endpoint) => {
                     match metrics::combine(provider_metrics, per_endpoint[i].clone()) {
@@ -458,7 +460,13 @@ pub async fn collect_with(
                     }
                 }
             };
-            snapshots.push(Snapshot {
+            let (flow_logs, flow_log_rejects) = flow.unwrap_or_else(|| {
+                (
+                    Fact::not_requested("flow logs still being read"),
+                    Fact::not_requested("flow logs still being read"),
+                )
+            });
+            Snapshot {
                 snapshot_version: SNAPSHOT_VERSION,
                 collected_by: format!("pl-doctor {}", env!("CARGO_PKG_VERSION")),
                 collected_at: collected_at.clone(),
@@ -489,7 +497,90 @@ pub async fn collect_with(
                     flow_log_rejects,
                 },
                 vantage: Some(vantage.clone()),
-            });
+                changes: None,
+            }
+        };
+        let trail_window = req
+            .changes_since
+            .map(|since| changes::window(collected_time, since));
+        let trail_accounts = |provider_sides: &Option<
+            BTreeMap<String, (ProviderSide, Option<provider::ProviderSeries>)>,
+        >| changes::Accounts {
+            consumer: identity.known().map(|i| i.account.clone()),
+            provider: provider_sides.as_ref().and_then(|sides| {
+                sides
+                    .values()
+                    .find_map(|(side, _)| side.identity.known().map(|i| i.account.clone()))
+            }),
+        };
+        // The structural facts, then (once they are in, while the flow logs and their
+        // Logs Insights query still run) the CloudTrail lookups on what fails so far.
+        let structural = async {
+            let (details, provider_sides, consumer_metrics) = tokio::join!(
+                consumer::details(
+                    &tracker,
+                    &consumer_clients,
+                    &endpoints,
+                    req.client.as_ref(),
+                    discovery.client_instance.clone()
+                ),
+                provider_sides,
+                consumer_metrics,
+            );
+            let mut looked_up = Vec::new();
+            if let (Some(clients), Some((_, start, end))) = (&trail_clients, trail_window) {
+                let vantage = vantage.clone().await;
+                let provisional: Vec<Snapshot> = endpoints
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| {
+                        build(
+                            &details,
+                            &provider_sides,
+                            &consumer_metrics,
+                            &vantage,
+                            i,
+                            e.clone(),
+                            None,
+                        )
+                    })
+                    .collect();
+                let wanted = changes_wanted(&provisional, &options, &[]);
+                looked_up = changes::lookup_all(
+                    &tracker,
+                    clients,
+                    &wanted,
+                    &trail_accounts(&provider_sides),
+                    &region,
+                    (start, end),
+                    deadline,
+                )
+                .await;
+            }
+            (details, provider_sides, consumer_metrics, looked_up)
+        };
+        let (
+            (details, provider_sides, consumer_metrics, mut looked_up),
+            (flow_logs, flow_log_rejects),
+        ) = tokio::join!(structural, flow_logs);
+
+        let vantage = vantage.clone().await;
+        let mut snapshots = Vec::with_capacity(endpoints.len());
+        for (i, ((endpoint, flow_logs), flow_log_rejects)) in endpoints
+            .into_iter()
+            .zip(flow_logs)
+            .zip(flow_log_rejects)
+            .enumerate()
+        {
+            snapshots.push(build(
+                &details,
+                &provider_sides,
+                &consumer_metrics,
+                &vantage,
+                i,
+                endpoint,
+                Some((flow_logs, flow_log_rejects)),
+            ));
         }
 
         // Names and ENI addresses come from the AWS facts, so the network facts come last.
@@ -519,6 +610,42 @@ pub async fn collect_with(
             .collect()
             .await;
 
+        // The checks only the flow logs, DNS and the probe decide: their resources not
+        // looked up yet follow now, then each snapshot gets the lookups of its own checks.
+        let mut snapshots = snapshots;
+        if let (Some(clients), Some((start_time, start, end))) = (&trail_clients, trail_window) {
+            let done: Vec<String> = looked_up.iter().map(|l| l.resource.clone()).collect();
+            let more = changes_wanted(&snapshots, &options, &done);
+            looked_up.extend(
+                changes::lookup_all(
+                    &tracker,
+                    clients,
+                    &more,
+                    &trail_accounts(&provider_sides),
+                    &region,
+                    (start, end),
+                    deadline,
+                )
+                .await,
+            );
+            let since_seconds = (collected_time - start_time).whole_seconds().max(0) as u64;
+            for s in snapshots.iter_mut() {
+                let mine: Vec<String> = changes_wanted(std::slice::from_ref(s), &options, &[])
+                    .into_iter()
+                    .map(|w| w.resource)
+                    .collect();
+                s.changes = Some(pl_checks::changes::ChangeFacts {
+                    since: rfc3339(start_time),
+                    since_seconds,
+                    lookups: looked_up
+                        .iter()
+                        .filter(|l| mine.contains(&l.resource))
+                        .cloned()
+                        .collect(),
+                });
+            }
+        }
+
         let endpoint_quota = applied_quota.map(|applied| pl_checks::quota::EndpointQuotaFacts {
             account: account.clone(),
             region: region.clone(),
@@ -544,6 +671,42 @@ pub async fn collect_with(
     };
     vantage_driver.abort();
     result
+}
+
+/// How the collection evaluates its snapshots to learn what fails (the change lookups):
+/// as the report will, from the same inputs.
+pub(crate) fn eval_options(req: &LiveRequest) -> pl_checks::EvalOptions {
+    pl_checks::EvalOptions {
+        client: req.client.clone(),
+        ports: req.ports.clone(),
+        only: req.only.clone(),
+        skip: req.skip.clone(),
+        policy: req.policy.clone(),
+    }
+}
+
+/// The resources the failing and warning checks of `snapshots` name (evaluated as they
+/// stand), once each, without those in `done`.
+fn changes_wanted(
+    snapshots: &[Snapshot],
+    options: &pl_checks::EvalOptions,
+    done: &[String],
+) -> Vec<changes::Wanted> {
+    let mut out: Vec<changes::Wanted> = Vec::new();
+    for s in snapshots {
+        let results = pl_checks::report::evaluate(s, options);
+        for (resource, side) in pl_checks::changes::wanted(s, &results) {
+            if done.contains(&resource) || out.iter().any(|w| w.resource == resource) {
+                continue;
+            }
+            out.push(changes::Wanted {
+                global: pl_checks::changes::is_hosted_zone(&resource, s),
+                resource,
+                side,
+            });
+        }
+    }
+    out
 }
 
 /// DNS resolution and the connect probe for one endpoint, from this host, unless

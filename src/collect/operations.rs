@@ -33,6 +33,8 @@ pub const CONSUMER: &[&str] = &[
     "logs:StartQuery",
     "logs:GetQueryResults",
     "logs:StopQuery",
+    // What changed: CloudTrail write events on the resources of failing/warning checks.
+    "cloudtrail:LookupEvents",
     // --all: the applied interface-endpoints-per-VPC quota (pl_checks::quota).
     "servicequotas:GetServiceQuota",
 ];
@@ -60,6 +62,7 @@ pub const PROVIDER: &[&str] = &[
     "elasticloadbalancing:DescribeTargetGroupAttributes",
     "elasticloadbalancing:DescribeTargetHealth",
     "cloudwatch:GetMetricData",
+    "cloudtrail:LookupEvents",
 ];
 
 /// Called with the hub caller's credentials in a many-account run (`--accounts`/`--org`,
@@ -118,7 +121,8 @@ mod tests {
 
     /// Every `"service:Operation"` literal of the product code.
     fn action_literals(text: &str) -> Vec<String> {
-        const SERVICES: [&str; 10] = [
+        const SERVICES: [&str; 11] = [
+            "cloudtrail",
             "ec2",
             "elasticloadbalancing",
             "sts",
@@ -147,8 +151,9 @@ mod tests {
     /// Every SDK fluent call on a client (`ec2.describe_vpcs()`, across line breaks),
     /// as `(client, Operation)`.
     fn sdk_calls(text: &str) -> Vec<(String, String)> {
-        const CLIENTS: [&str; 10] = [
+        const CLIENTS: [&str; 11] = [
             "ec2", "elb", "sts", "logs", "cw", "route53", "resolver", "org", "sns", "quotas",
+            "trail",
         ];
         let flat: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         let mut found = Vec::new();

@@ -59,7 +59,7 @@ pub fn collect_blocking(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> 
             reason: format!("cannot start the async runtime: {e}"),
             hint: "check the process limits (threads)".into(),
         })?;
-    runtime.block_on(collect(req))
+    runtime.block_on(Box::pin(collect(req)))
 }
 
 pub async fn collect(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {

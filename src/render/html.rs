@@ -118,6 +118,11 @@ fn report_body(report: &Report, nested: bool) -> Markup {
                 @if let Some(fix) = &rc.remediation { p { strong { "Fix: " } span class="fix" { (fix) } } }
             }
         }
+        @let recent = super::recent_change_lines(report);
+        @if !recent.is_empty() {
+            @if nested { h3 { "Recent changes" } } @else { h2 { "Recent changes" } }
+            ul class="changes" { @for l in &recent { li { (l) } } }
+        }
         @if nested { h3 { "Checks" } } @else { h2 { "Checks" } }
         @for c in &report.checks {
             (check_block(c, report.root_cause.as_deref() == Some(c.id.as_str()), &anchor(&c.id)))
@@ -136,6 +141,8 @@ fn check_block(c: &CheckResult, is_root: bool, anchor: &str) -> Markup {
             }
             @if !c.details.is_empty() { ul { @for d in &c.details { li { (d) } } } }
             @if let Some(fix) = &c.remediation { p { strong { "Fix: " } span class="fix" { (fix) } } }
+            @let changes = super::change_lines(c);
+            @if !changes.is_empty() { p { strong { "What changed:" } } ul class="changes" { @for l in &changes { li { (l) } } } }
             @if let Some(fp) = &c.fingerprint { p class="fp" { "fingerprint " code { (fp) } } }
             @if !c.evidence.is_empty() {
                 details class="evidence" { summary { "Evidence" } pre { (evidence) } }

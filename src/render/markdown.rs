@@ -62,11 +62,25 @@ pub fn markdown(report: &Report) -> String {
         if let Some(fix) = &c.remediation {
             out.push_str(&format!("\n**Fix:** {fix}\n"));
         }
+        let changes = super::change_lines(c);
+        if !changes.is_empty() {
+            out.push_str("\n**What changed:**\n");
+            for line in changes {
+                out.push_str(&format!("- {line}\n"));
+            }
+        }
         if !c.evidence.is_empty() {
             let ev = serde_json::to_string_pretty(&c.evidence).unwrap_or_default();
             out.push_str(&format!(
                 "\n<details><summary>Evidence</summary>\n\n```json\n{ev}\n```\n\n</details>\n"
             ));
+        }
+    }
+    let recent = super::recent_change_lines(report);
+    if !recent.is_empty() {
+        out.push_str("\n### Recent changes\n\n");
+        for line in recent {
+            out.push_str(&format!("- {line}\n"));
         }
     }
     out

@@ -20,6 +20,31 @@ use pl_checks::registry::RUNBOOK;
 use pl_checks::report::Report;
 use std::io::IsTerminal;
 
+/// The lines under a failing or warning check: each change (newest first), that nothing
+/// changed on what was looked up, and which lookups are missing and why.
+pub(crate) fn change_lines(c: &pl_checks::CheckResult) -> Vec<String> {
+    let Some(ch) = &c.changes else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = ch.events.iter().map(|e| e.line()).collect();
+    if ch.events.is_empty() && !ch.resources.is_empty() {
+        out.push(format!(
+            "no changes (CloudTrail write events) on {} since {}",
+            ch.resources.join(", "),
+            ch.since
+        ));
+    }
+    for m in &ch.missing {
+        out.push(format!("changes on {} missing: {}", m.resource, m.reason));
+    }
+    out
+}
+
+/// The report's "Recent changes", newest first.
+pub(crate) fn recent_change_lines(report: &Report) -> Vec<String> {
+    report.recent_changes.iter().map(|c| c.line()).collect()
+}
+
 /// Whether to colour (and draw the path with box-drawing characters): `--color`, else
 /// NO_COLOR (no-color.org: set and non-empty turns colour off), else CLICOLOR_FORCE (set
 /// and not `0` turns it on even when piped), else only for a terminal.

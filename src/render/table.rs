@@ -139,6 +139,7 @@ pub fn table(report: &Report, style: Style) -> String {
             finding(&mut out, c, style.width);
         }
     }
+    out.push_str(&recent_changes(report, style.width));
     let n = &report.counts;
     let verdict = colored_verdict(report.verdict);
     out.push_str(&format!(
@@ -159,5 +160,28 @@ pub(super) fn finding(out: &mut String, c: &CheckResult, width: u16) {
         let w = super::wrap(fix, width, "       ");
         out.push_str(&format!("  {} {}\n", "Fix:".bold(), w.trim_start()));
     }
+    let changes = super::change_lines(c);
+    if !changes.is_empty() {
+        out.push_str(&format!("  {}\n", "What changed:".bold()));
+    }
+    for line in changes {
+        let w = super::wrap(&line, width, "      ");
+        out.push_str(&format!("    - {}\n", w.trim_start()));
+    }
     out.push('\n');
+}
+
+/// "Recent changes": every failing or warning check's changes, newest first.
+fn recent_changes(report: &Report, width: u16) -> String {
+    let lines = super::recent_change_lines(report);
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("{}\n", "Recent changes:".bold());
+    for line in lines {
+        let w = super::wrap(&line, width, "    ");
+        out.push_str(&format!("  - {}\n", w.trim_start()));
+    }
+    out.push('\n');
+    out
 }

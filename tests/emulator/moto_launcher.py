@@ -30,6 +30,17 @@ production:
   names the endpoint `vpce-<id>-<8 chars>[-<az>].<service>.<region>.vpce.amazonaws.com`
   (for S3 under a wildcard label, `*.vpce-…`) and lists the service's own regional name
   (e.g. `ssm.us-east-1.amazonaws.com`) when private DNS is enabled; moto lists neither.
+* CloudTrail LookupEvents is not implemented in moto. AWS answers it (CloudTrail API
+  Reference, LookupEvents; JSON 1.1, X-Amz-Target
+  com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents) from the caller's
+  account and Region, newest first, filtered by one LookupAttribute (ResourceName,
+  EventName, ReadOnly, ...) and StartTime/EndTime, in pages with NextToken. Here the
+  events are the ones a test records (`POST /_pl_doctor/cloudtrail/events` with
+  `{"account", "region", "events": [Event, ...]}`, each shaped as the API's Event:
+  EventId, EventName, ReadOnly, EventTime in epoch seconds, EventSource, Username,
+  Resources, CloudTrailEvent as a JSON string); pages hold at most LOOKUP_PAGE_SIZE events
+  (AWS may return fewer than MaxResults), so a client's paging is exercised. It goes
+  through moto's dispatch, so moto's IAM enforcement covers cloudtrail:LookupEvents.
 * With IAM enforcement on, moto re-computes a request's SigV4 signature over the parsed
   query parameters as if they were the body of a GET, so a signed GET with
   a query string (route53 ListHostedZonesByVPC: `?vpcid=…&vpcregion=…`) fails with
@@ -43,6 +54,7 @@ that started it, even when that process is killed).
 """
 
 import ipaddress
+import json
 import os
 import random
 import sys
@@ -51,6 +63,8 @@ import threading
 from werkzeug.serving import make_server
 
 import moto
+from moto.cloudtrail.responses import CloudTrailResponse
+from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
@@ -318,6 +332,81 @@ def service_to_dict(self):
     return detail
 
 
+# Recorded CloudTrail events per (account, region), as the LookupEvents API returns them.
+_TRAIL_EVENTS = {}
+_TRAIL_LOCK = threading.Lock()
+LOOKUP_PAGE_SIZE = 2
+
+
+def record_trail_events(body):
+    key = (body["account"], body["region"])
+    with _TRAIL_LOCK:
+        _TRAIL_EVENTS.setdefault(key, []).extend(body["events"])
+
+
+def _attribute_matches(event, attribute):
+    key, value = attribute.get("AttributeKey"), attribute.get("AttributeValue")
+    if key == "ResourceName":
+        return any(r.get("ResourceName") == value for r in event.get("Resources", []))
+    if key == "ResourceType":
+        return any(r.get("ResourceType") == value for r in event.get("Resources", []))
+    field = {
+        "EventId": "EventId",
+        "EventName": "EventName",
+        "ReadOnly": "ReadOnly",
+        "Username": "Username",
+        "EventSource": "EventSource",
+        "AccessKeyId": "AccessKeyId",
+    }.get(key)
+    return field is not None and event.get(field) == value
+
+
+# As AWS documents it: CloudTrail API Reference, LookupEvents (at most one lookup
+# attribute; StartTime/EndTime bound EventTime; newest first; MaxResults at most 50;
+# NextToken pages).
+def lookup_events(self):
+    attributes = self._get_param("LookupAttributes") or []
+    if len(attributes) > 1:
+        raise JsonRESTError(
+            "InvalidLookupAttributesException",
+            "You cannot specify more than one lookup attribute.",
+        )
+    start = self._get_param("StartTime")
+    end = self._get_param("EndTime")
+    max_results = min(int(self._get_param("MaxResults") or 50), 50, LOOKUP_PAGE_SIZE)
+    offset = int(self._get_param("NextToken") or 0)
+    with _TRAIL_LOCK:
+        events = list(_TRAIL_EVENTS.get((self.current_account, self.region), []))
+    selected = [
+        e
+        for e in events
+        if all(_attribute_matches(e, a) for a in attributes)
+        and (start is None or e["EventTime"] >= float(start))
+        and (end is None or e["EventTime"] <= float(end))
+    ]
+    selected.sort(key=lambda e: e["EventTime"], reverse=True)
+    page = selected[offset : offset + max_results]
+    answer = {"Events": page}
+    if offset + max_results < len(selected):
+        answer["NextToken"] = str(offset + max_results)
+    return json.dumps(answer)
+
+
+def with_test_endpoints(app):
+    """The launcher's own endpoint for tests to record CloudTrail events; every other
+    request goes to moto."""
+
+    def wsgi(environ, start_response):
+        if environ.get("PATH_INFO") == "/_pl_doctor/cloudtrail/events" and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            record_trail_events(json.loads(environ["wsgi.input"].read(length)))
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [b"{}"]
+        return app(environ, start_response)
+
+    return wsgi
+
+
 MOTO_CREATE_AWS_REQUEST = IAMRequest._create_aws_request
 
 
@@ -345,6 +434,7 @@ def install_extensions():
     EC2Response.describe_vpc_endpoint_connection_notifications = (
         describe_vpc_endpoint_connection_notifications
     )
+    CloudTrailResponse.lookup_events = lookup_events
 
 
 def exit_when_stdin_closes():
@@ -356,7 +446,7 @@ def main():
     if moto.__version__ != PINNED:
         sys.exit(f"moto {moto.__version__} found, the suite pins {PINNED}: run bash scripts/emulator.sh")
     install_extensions()
-    app = DomainDispatcherApplication(create_backend_app)
+    app = with_test_endpoints(DomainDispatcherApplication(create_backend_app))
     server = make_server(
         "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
     )

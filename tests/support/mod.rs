@@ -15,4 +15,5 @@ pub mod imds;
 pub mod run;
 pub mod service_world;
 pub mod tcp;
+pub mod trail;
 pub mod world;

@@ -354,6 +354,7 @@ mod tests {
                 .collect(),
             remediation: None,
             fingerprint: None,
+            changes: None,
         }
     }
 

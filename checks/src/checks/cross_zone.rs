@@ -676,6 +676,7 @@ mod tests {
             evidence: Default::default(),
             remediation: None,
             fingerprint: None,
+            changes: None,
         }];
         let o = evaluate(&Context::new(
             &base::healthy(),

@@ -623,6 +623,7 @@ mod tests {
                 evidence: Default::default(),
                 remediation: None,
                 fingerprint: None,
+                changes: None,
             })
             .collect()
     }
@@ -813,6 +814,7 @@ mod tests {
             evidence: Default::default(),
             remediation: Some("disassociate rslvr-rr-1".into()),
             fingerprint: None,
+            changes: None,
         });
         let o = run(&s, &prior);
         assert_eq!(o.status, Status::Fail);

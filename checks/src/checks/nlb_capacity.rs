@@ -364,6 +364,7 @@ mod tests {
             evidence: Default::default(),
             remediation: None,
             fingerprint: None,
+            changes: None,
         }];
         evaluate(&Context::new(s, &EvalOptions::default(), &prior))
     }

@@ -237,6 +237,7 @@ mod tests {
             evidence: Default::default(),
             remediation: None,
             fingerprint: None,
+            changes: None,
         }];
         let o = run_with(&disabled(), &prior);
         assert_eq!(o.status, Status::Skip);

@@ -522,6 +522,7 @@ mod tests {
             evidence: Default::default(),
             remediation: None,
             fingerprint: None,
+            changes: None,
         }];
         let o = evaluate(&Context::new(&s, &EvalOptions::default(), &prior));
         assert_eq!(o.status, Status::Skip);

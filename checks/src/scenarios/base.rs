@@ -590,6 +590,7 @@ pub fn healthy() -> Snapshot {
             }),
         },
         vantage: None,
+        changes: None,
     }
 }
 

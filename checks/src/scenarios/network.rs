@@ -267,9 +267,99 @@ fn target_sg_blocks_nlb() -> Scenario {
     )
 }
 
+/// The missing 8443 rule of `endpoint-sg-missing-port`, with the CloudTrail event behind
+/// it: a deploy role's `ci` session revoked it 42 minutes before the collection. Every
+/// resource the failing checks name was looked up (LookupEvents, write events only);
+/// only the group changed. The statuses are exactly those without the lookups.
+fn endpoint_sg_rule_revoked() -> Scenario {
+    use crate::changes::{ChangeFacts, ResourceLookup, Side, TrailEvent};
+    let mut s = endpoint_sg_missing_port().snapshot;
+    let results = crate::report::evaluate(&s, &Default::default());
+    let record = serde_json::json!({
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "principalId": "AROA2EXAMPLEDEPLOY:ci",
+            "arn": format!("arn:aws:sts::{CONSUMER_ACCOUNT}:assumed-role/deploy/ci"),
+            "accountId": CONSUMER_ACCOUNT,
+            "sessionContext": {"sessionIssuer": {
+                "type": "Role",
+                "arn": format!("arn:aws:iam::{CONSUMER_ACCOUNT}:role/deploy"),
+                "accountId": CONSUMER_ACCOUNT,
+                "userName": "deploy"
+            }}
+        },
+        "eventTime": "2026-11-24T09:18:00Z",
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "RevokeSecurityGroupIngress",
+        "awsRegion": REGION,
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "terraform/1.9.5 aws-sdk-go-v2/1.30.0",
+        "requestParameters": {
+            "groupId": ENDPOINT_SG,
+            "ipPermissions": {"items": [{
+                "ipProtocol": "tcp", "fromPort": PORT, "toPort": PORT,
+                "groups": {}, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/16"}]},
+                "ipv6Ranges": {}, "prefixListIds": {}
+            }]}
+        },
+        "responseElements": {"requestId": "5b7ad3a1-6f1e-4f5e-9d3b-0c1f2a3b4c5d", "_return": true},
+        "requestID": "5b7ad3a1-6f1e-4f5e-9d3b-0c1f2a3b4c5d",
+        "eventID": "0b3e5c1a-7d2f-4e8a-9b6c-1d2e3f4a5b6c",
+        "readOnly": false,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": CONSUMER_ACCOUNT,
+        "eventCategory": "Management"
+    });
+    let lookups = crate::changes::wanted(&s, &results)
+        .into_iter()
+        .map(|(resource, side)| ResourceLookup {
+            events: Fact::Known(if resource == ENDPOINT_SG {
+                vec![TrailEvent {
+                    event_id: "0b3e5c1a-7d2f-4e8a-9b6c-1d2e3f4a5b6c".into(),
+                    event_name: "RevokeSecurityGroupIngress".into(),
+                    event_time: "2026-11-24T09:18:00Z".into(),
+                    event_source: Some("ec2.amazonaws.com".into()),
+                    username: Some("ci".into()),
+                    read_only: Some("false".into()),
+                    resources: vec![ENDPOINT_SG.into()],
+                    cloud_trail_event: record.clone(),
+                }]
+            } else {
+                vec![]
+            }),
+            account: Some(match side {
+                Side::Consumer => CONSUMER_ACCOUNT.into(),
+                Side::Provider => PROVIDER_ACCOUNT.into(),
+            }),
+            region: REGION.into(),
+            resource,
+            side,
+        })
+        .collect();
+    s.changes = Some(ChangeFacts {
+        since: "2026-11-23T10:00:00Z".into(),
+        since_seconds: 86400,
+        lookups,
+    });
+    Scenario::new(
+        "endpoint-sg-rule-revoked",
+        "endpoint-sg-missing-port with its CloudTrail: the 8443 rule was revoked 42 minutes before the collection (RevokeSecurityGroupIngress by the deploy role's ci session); the report names the change under the failing check and changes no status.",
+        s,
+        Some("endpoint-sg-ingress"),
+        &[
+            ("endpoint-sg-ingress", Fail),
+            ("flow-log-rejects", Fail),
+            ("connect-probe", Fail),
+        ],
+    )
+}
+
 pub fn all() -> Vec<Scenario> {
     vec![
         endpoint_sg_missing_port(),
+        endpoint_sg_rule_revoked(),
         client_sg_egress_missing(),
         nacl_deny(),
         nlb_sg_drops_privatelink(),
