@@ -118,6 +118,11 @@ fn eval_options(args: &DiagnoseArgs) -> Result<EvalOptions, Failure> {
         ports: args.port.clone(),
         only: args.only.clone(),
         skip: args.skip.clone(),
+        policy: pl_checks::net::policy::PolicyRequest {
+            action: args.action.clone(),
+            principal: args.principal.clone(),
+            resource: args.resource.clone(),
+        },
     })
 }
 
@@ -177,6 +182,11 @@ fn scope(args: &DiagnoseArgs) -> Result<Scope, Failure> {
                 "--service: {svc:?} is not an endpoint service id (vpce-svc- then 8 or 17 hex digits, e.g. vpce-svc-0123456789abcdef0)"
             )));
         }
+    }
+    if args.include_aws_services && !args.all {
+        return Err(Failure::BadInput(
+            "--include-aws-services widens a fleet scan (--all) to the endpoints to AWS services: add --all (with --endpoint, an endpoint to an AWS service is diagnosed as it is)".into(),
+        ));
     }
     if let Some(vpc) = &args.vpc {
         // clap counts --all's default (false) as present, so `requires` cannot say this.
@@ -468,6 +478,8 @@ pub fn live_request(endpoint_id: &str, args: &DiagnoseArgs, options: &EvalOption
         },
         only: options.only.clone(),
         skip: options.skip.clone(),
+        policy: options.policy.clone(),
+        include_aws_services: args.include_aws_services,
     }
 }
 

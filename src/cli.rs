@@ -76,6 +76,10 @@ pub struct DiagnoseArgs {
     #[arg(long, conflicts_with_all = ["endpoint", "from_snapshot"])]
     pub all: bool,
 
+    /// With --all: also diagnose the interface endpoints to AWS services (com.amazonaws.<region>.<service>), which fleets leave out by default.
+    #[arg(long)]
+    pub include_aws_services: bool,
+
     /// With --all: only the endpoints in this VPC (vpc-…).
     #[arg(long, value_name = "VPC_ID", requires = "all")]
     pub vpc: Option<String>,
@@ -99,6 +103,18 @@ pub struct DiagnoseArgs {
     /// Service port(s) to test (default: the NLB's listener ports). Repeat or comma-separate.
     #[arg(long, value_name = "PORT", value_delimiter = ',', value_parser = parse_port)]
     pub port: Vec<u16>,
+
+    /// endpoint-policy: the API action the client makes through an endpoint to an AWS service, e.g. s3:GetObject.
+    #[arg(long, value_name = "SERVICE:ACTION", value_parser = parse_action)]
+    pub action: Option<String>,
+
+    /// endpoint-policy: the IAM principal the client signs as (a role, user or assumed-role ARN, or an account root).
+    #[arg(long, value_name = "ARN", value_parser = parse_principal)]
+    pub principal: Option<String>,
+
+    /// endpoint-policy: the resource ARN the client acts on, e.g. arn:aws:s3:::my-bucket/key.
+    #[arg(long, value_name = "ARN", value_parser = parse_resource)]
+    pub resource: Option<String>,
 
     /// Run only these checks (comma-separated ids).
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
@@ -323,6 +339,64 @@ fn parse_role_arn(s: &str) -> Result<String, String> {
     }
 }
 
+/// An IAM action as a client makes it: `service:Operation` (no wildcards: one request).
+fn parse_action(s: &str) -> Result<String, String> {
+    let ok = s.split_once(':').is_some_and(|(svc, op)| {
+        !svc.is_empty()
+            && svc
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !op.is_empty()
+            && op.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not an API action (service:Operation, e.g. s3:GetObject or ssm:GetParameter)"
+        ))
+    }
+}
+
+/// An IAM principal ARN (`arn:aws:iam::<account>:role/…`, `…:user/…`, `…:root`, or an STS
+/// assumed-role session ARN).
+fn parse_principal(s: &str) -> Result<String, String> {
+    let f: Vec<&str> = s.splitn(6, ':').collect();
+    let ok = f.len() == 6
+        && f[0] == "arn"
+        && f[1].starts_with("aws")
+        && (f[2] == "iam" || f[2] == "sts")
+        && f[3].is_empty()
+        && f[4].len() == 12
+        && f[4].bytes().all(|b| b.is_ascii_digit())
+        && !f[5].is_empty();
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not an IAM principal ARN (e.g. arn:aws:iam::123456789012:role/app or arn:aws:sts::123456789012:assumed-role/app/session)"
+        ))
+    }
+}
+
+/// A resource ARN: `arn:<partition>:<service>:<region>:<account>:<resource>`.
+fn parse_resource(s: &str) -> Result<String, String> {
+    let f: Vec<&str> = s.splitn(6, ':').collect();
+    let ok = f.len() == 6
+        && f[0] == "arn"
+        && f[1].starts_with("aws")
+        && !f[2].is_empty()
+        && !f[5].is_empty()
+        && !s.contains(char::is_whitespace);
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a resource ARN (arn:aws:<service>:<region>:<account>:<resource>, e.g. arn:aws:s3:::my-bucket/key)"
+        ))
+    }
+}
+
 /// An IAM role name (optionally with its path, `path/name`): letters, digits and `+=,.@_-`.
 fn parse_role_name(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
@@ -453,5 +527,18 @@ mod tests {
         assert!(parse_concurrency("0").is_err());
         assert_eq!(parse_concurrency("8"), Ok(8));
         assert_eq!(parse_watch_interval("2s"), Ok(Duration::from_secs(2)));
+        assert!(parse_action("s3:GetObject").is_ok());
+        assert!(parse_action("ecr-public:GetAuthorizationToken").is_ok());
+        assert!(parse_action("s3:*")
+            .unwrap_err()
+            .contains("service:Operation"));
+        assert!(parse_action("GetObject").is_err());
+        assert!(parse_principal("arn:aws:iam::222222222222:role/app").is_ok());
+        assert!(parse_principal("arn:aws:sts::222222222222:assumed-role/app/i-1").is_ok());
+        assert!(parse_principal("222222222222").is_err());
+        assert!(parse_principal("arn:aws:s3:::bucket").is_err());
+        assert!(parse_resource("arn:aws:s3:::my-bucket/key").is_ok());
+        assert!(parse_resource("arn:aws:ssm:us-east-1:222222222222:parameter/app/db").is_ok());
+        assert!(parse_resource("my-bucket/key").is_err());
     }
 }

@@ -62,6 +62,7 @@ fn checks_lists_the_runbook_ids_in_design_order() {
             "client-sg-egress",
             "subnet-nacl",
             "ip-address-type",
+            "endpoint-policy",
             "nlb-listener",
             "nlb-security-group",
             "target-health",
@@ -84,6 +85,20 @@ fn checks_lists_the_runbook_ids_in_design_order() {
         .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
         .collect();
     assert_eq!(steps, (1..=ids.len() as u32).collect::<Vec<_>>());
+    assert_eq!(ids.len(), 24);
+    // Which kind of endpoint each check applies to.
+    let applies = |id: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(id))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(applies("endpoint-policy"), "aws-svc");
+    assert_eq!(applies("nlb-listener"), "endpoint-svc");
+    assert_eq!(applies("allowed-principals"), "endpoint-svc");
+    assert_eq!(applies("endpoint-sg-ingress"), "both");
+    assert_eq!(applies("dns-resolution"), "both");
 }
 
 #[test]
@@ -99,6 +114,7 @@ fn explain_prints_every_checks_documentation_sections() {
             "How to fix",
             "IAM actions",
             "Docs: https://docs.aws.amazon.com/",
+            "Applies to: interface endpoints to",
         ] {
             assert!(text.contains(section), "{id} explain lacks {section:?}");
         }
@@ -584,7 +600,7 @@ fn other_endpoint_types_are_named_and_exit_3() {
         assert_one_line_error(
             &out,
             3,
-            "pl-doctor diagnoses Interface endpoints to PrivateLink endpoint services",
+            "pl-doctor diagnoses Interface endpoints (to PrivateLink endpoint services and to AWS services)",
         );
     }
 }

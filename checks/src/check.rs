@@ -61,6 +61,9 @@ pub struct CheckMeta {
     /// Where the seed article (or AWS docs, beyond it) covers this.
     pub source: &'static str,
     pub severity: Severity,
+    /// Which kinds of interface endpoint the check applies to (to endpoint services, to
+    /// AWS services, or both); elsewhere it is `skip`, saying why.
+    pub applies_to: crate::endpoint_type::AppliesTo,
     /// Snapshot facts the check reads (paths into the snapshot model).
     pub reads: &'static [&'static str],
     /// IAM actions behind those facts, in the consumer account.
@@ -181,6 +184,9 @@ pub struct EvalOptions {
     pub only: Vec<String>,
     /// `--skip`.
     pub skip: Vec<String>,
+    /// `--action`, `--principal`, `--resource` (endpoint-policy); each overrides the
+    /// snapshot's recorded one.
+    pub policy: crate::net::policy::PolicyRequest,
 }
 
 impl EvalOptions {
@@ -198,6 +204,9 @@ pub struct Context<'a> {
     pub options: &'a EvalOptions,
     pub(crate) prior: &'a [CheckResult],
 }
+
+/// The port AWS service endpoints answer on (HTTPS), unless `--port` says otherwise.
+pub const AWS_SERVICE_PORT: u16 = 443;
 
 /// Where the ports under test came from, for the evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -243,6 +252,15 @@ impl<'a> Context<'a> {
                 source: "--port at collection",
             });
         }
+        // AWS service APIs are HTTPS: the SDKs connect on 443.
+        if crate::endpoint_type::service_kind(self.snapshot)
+            == crate::endpoint_type::ServiceKind::AwsService
+        {
+            return Ok(PortsUnderTest {
+                ports: vec![AWS_SERVICE_PORT],
+                source: "HTTPS, the port of AWS service APIs",
+            });
+        }
         match self.listener_ports() {
             Ok(p) if !p.is_empty() => Ok(PortsUnderTest {
                 ports: p,
@@ -267,6 +285,21 @@ impl<'a> Context<'a> {
         }
         ports.sort_unstable();
         Ok(ports)
+    }
+
+    /// The request endpoint-policy judges: `--action`/`--principal`/`--resource`, each
+    /// else the one recorded at collection.
+    pub fn policy_request(&self) -> crate::net::policy::PolicyRequest {
+        let given = &self.options.policy;
+        let recorded = &self.snapshot.inputs;
+        crate::net::policy::PolicyRequest {
+            action: given.action.clone().or_else(|| recorded.action.clone()),
+            principal: given
+                .principal
+                .clone()
+                .or_else(|| recorded.principal.clone()),
+            resource: given.resource.clone().or_else(|| recorded.resource.clone()),
+        }
     }
 
     /// The client under test: `--client`, else the one recorded at collection.

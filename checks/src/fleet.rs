@@ -39,15 +39,7 @@ pub const SERVICE_WIDE: &[&str] = &[
     "idle-timeout-resets",
 ];
 
-/// Whether a service name is a PrivateLink endpoint service's
-/// (`com.amazonaws.vpce.<region>.vpce-svc-…`), not an AWS service's such as
-/// `com.amazonaws.<region>.s3`: its last label is the `vpce-svc-` id.
-pub fn is_endpoint_service(service_name: &str) -> bool {
-    service_name
-        .rsplit('.')
-        .next()
-        .is_some_and(|last| last.starts_with("vpce-svc-"))
-}
+pub use crate::endpoint_type::is_endpoint_service_name as is_endpoint_service;
 
 /// The line a fleet report gives to the endpoints it left out, or None when none were:
 /// how many go to AWS services, and how many were left out for another reason.
@@ -85,7 +77,7 @@ pub fn left_out_summary(scope: &FleetScope) -> Option<String> {
     }
     if aws > 0 {
         parts.push(format!(
-            "{aws} interface endpoint{} to an AWS service left out (not PrivateLink endpoint services)",
+            "{aws} interface endpoint{} to an AWS service left out (--include-aws-services diagnoses them too)",
             plural(aws)
         ));
     }
@@ -334,6 +326,8 @@ pub fn service_snapshot(
         ip_address_type: None,
         dns_record_ip_type: None,
         service_region: None,
+        policy_document: None,
+        private_dns_only_for_inbound_resolver_endpoint: None,
     };
     provider_view(header, endpoint, provider, metrics)
 }
@@ -1072,6 +1066,8 @@ mod tests {
             ip_address_type: None,
             dns_record_ip_type: None,
             service_region: None,
+            policy_document: None,
+            private_dns_only_for_inbound_resolver_endpoint: None,
         };
         let connection = connection_snapshot(&service, endpoint);
         (service, connection)

@@ -104,6 +104,15 @@ pub struct CollectionInputs {
     /// the consumer-side checks are then `unknown` with this reason instead of `skip`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumer_unread: Option<crate::fact::Missing>,
+    /// `--action` as given (endpoint-policy): the API action the client makes, e.g. `s3:GetObject`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// `--principal` as given (endpoint-policy): the IAM principal ARN the client signs as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// `--resource` as given (endpoint-policy): the resource ARN the client acts on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 /// Which account's credentials a snapshot was collected with.
@@ -234,6 +243,16 @@ pub struct Endpoint {
     /// the snapshot's region for a same-region service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_region: Option<String>,
+    /// PolicyDocument: the endpoint policy (JSON text) of an endpoint to an AWS service;
+    /// AWS reports the default full-access policy when none was attached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_document: Option<String>,
+    /// DnsOptions.PrivateDnsOnlyForInboundResolverEndpoint (services with both gateway and
+    /// interface endpoints, such as S3): true = the private DNS name answers with this
+    /// endpoint only for Route 53 Resolver inbound endpoints (on-premises queries), while
+    /// the VPC's own queries go to the gateway endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_only_for_inbound_resolver_endpoint: Option<bool>,
 }
 
 impl Endpoint {
@@ -404,6 +423,10 @@ pub struct ServiceView {
     pub service_region: Option<String>,
     #[serde(default)]
     pub supported_ip_address_types: Vec<String>,
+    /// VpcEndpointPolicySupported: whether the service honours endpoint policies (AWS
+    /// allows full access through endpoints of services that do not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_endpoint_policy_supported: Option<bool>,
 }
 
 /// What `--client` named, resolved to addresses and groups.
@@ -556,6 +579,32 @@ pub struct ProviderSide {
     /// groups (DescribeTargetGroups by LoadBalancerArn, DescribeTargetGroupAttributes).
     #[serde(default = "not_in_snapshot")]
     pub alb_target_groups: Fact<Vec<AlbTargetGroup>>,
+}
+
+impl ProviderSide {
+    /// The provider side of an endpoint to an AWS service: AWS runs it, so nothing of it is
+    /// asked for (the checks that read it are `skip`, "AWS-managed service").
+    pub fn aws_managed(service_name: &str) -> Self {
+        fn f<T>(service_name: &str) -> Fact<T> {
+            Fact::Absent(Missing::NotRequested {
+                hint: format!("AWS-managed service: {service_name} is run by AWS, which keeps its provider side out of view"),
+            })
+        }
+        ProviderSide {
+            identity: f(service_name),
+            service_configuration: f(service_name),
+            allowed_principals: f(service_name),
+            connections: f(service_name),
+            az_map: f(service_name),
+            load_balancers: f(service_name),
+            target_groups: f(service_name),
+            subnets: f(service_name),
+            security_groups: f(service_name),
+            prefix_lists: f(service_name),
+            connection_notifications: f(service_name),
+            alb_target_groups: f(service_name),
+        }
+    }
 }
 
 /// A fact an older snapshot did not record: absent with that reason, never read as "none".

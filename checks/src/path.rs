@@ -179,7 +179,7 @@ pub fn build(snapshot: &Snapshot, checks: &[CheckResult], root_cause: Option<&st
                 HopKind::Targets => {
                     let zones = target_zones(snapshot, cross_zone_failed);
                     let facts = match (&snapshot.provider.target_groups, zones.is_empty()) {
-                        (Fact::Absent(_), _) => vec!["not visible (no provider access)".into()],
+                        (Fact::Absent(_), _) => vec![provider_hidden(snapshot)],
                         (Fact::Known(_), true) => vec!["no target health known".into()],
                         (Fact::Known(_), false) => Vec::new(),
                     };
@@ -256,9 +256,19 @@ fn connection_facts(s: &Snapshot) -> Vec<String> {
     f
 }
 
+/// Why a provider hop shows nothing: AWS runs it (an AWS service), or no provider access.
+fn provider_hidden(s: &Snapshot) -> String {
+    match crate::endpoint_type::service_kind(s) {
+        crate::endpoint_type::ServiceKind::AwsService => "AWS-managed (not visible)".into(),
+        crate::endpoint_type::ServiceKind::EndpointService => {
+            "not visible (no provider access)".into()
+        }
+    }
+}
+
 fn nlb_facts(s: &Snapshot) -> Vec<String> {
     let Fact::Known(lbs) = &s.provider.load_balancers else {
-        return vec!["not visible (no provider access)".into()];
+        return vec![provider_hidden(s)];
     };
     let mut f = Vec::new();
     for lb in lbs {
@@ -279,7 +289,7 @@ fn nlb_facts(s: &Snapshot) -> Vec<String> {
 
 fn target_group_facts(s: &Snapshot) -> Vec<String> {
     let Fact::Known(tgs) = &s.provider.target_groups else {
-        return vec!["not visible (no provider access)".into()];
+        return vec![provider_hidden(s)];
     };
     let lb_cross_zone = s
         .provider

@@ -24,6 +24,7 @@ pub static RUNBOOK: &[Check] = &[
     check!(client_sg_egress),
     check!(subnet_nacl),
     check!(ip_address_type),
+    check!(endpoint_policy),
     check!(nlb_listener),
     check!(nlb_security_group),
     check!(target_health),

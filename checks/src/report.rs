@@ -33,6 +33,9 @@ pub struct Report {
 pub struct Target {
     pub endpoint_id: String,
     pub service_name: String,
+    /// `endpoint_service` or `aws_service`: which runbook checks apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_kind: Option<crate::endpoint_type::ServiceKind>,
     pub service_id: Option<String>,
     pub region: String,
     pub consumer_account: Option<String>,
@@ -59,6 +62,20 @@ pub struct Target {
     /// was not collected (no provider access).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_rst_packets_sent: Option<f64>,
+}
+
+impl Target {
+    /// Who provides the service, for the report headers: the provider's account, `AWS`
+    /// for an AWS service, or `unknown`.
+    pub fn provider_label(&self) -> String {
+        match (&self.provider_account, self.service_kind) {
+            (Some(a), _) => a.clone(),
+            (None, Some(crate::endpoint_type::ServiceKind::AwsService)) => {
+                "AWS (AWS-managed service)".into()
+            }
+            (None, _) => "unknown".into(),
+        }
+    }
 }
 
 /// RstPacketsSent (AWS/PrivateLinkServices) to this endpoint over the window, when collected.
@@ -141,6 +158,8 @@ pub fn evaluate(snapshot: &Snapshot, options: &EvalOptions) -> Vec<CheckResult> 
         let outcome = if let Some(why) = unread {
             crate::check::Outcome::missing("the consumer side", why)
         } else if let Some(why) = crate::view::out_of_view(snapshot, meta.id) {
+            crate::check::Outcome::skip(why)
+        } else if let Some(why) = crate::endpoint_type::not_applicable(snapshot, meta) {
             crate::check::Outcome::skip(why)
         } else if !options.selects(meta.id) {
             let why = if options.skip.iter().any(|i| i == meta.id) {
@@ -295,7 +314,13 @@ pub fn build(
     let service = consumer.service.known();
     let provider_account = match (&snapshot.provider.identity, service) {
         (Fact::Known(id), _) => Some(id.account.clone()),
-        (_, Some(s)) if !s.owner.is_empty() => Some(s.owner.clone()),
+        // An AWS service's Owner is `amazon`, not an account (service_kind says so).
+        (_, Some(s))
+            if !s.owner.is_empty()
+                && !crate::model::eq_wire(&s.owner, crate::endpoint_type::AWS_OWNER) =>
+        {
+            Some(s.owner.clone())
+        }
         _ => None,
     };
     Report {
@@ -305,6 +330,7 @@ pub fn build(
         target: Target {
             endpoint_id: consumer.endpoint.id.clone(),
             service_name: consumer.endpoint.service_name.clone(),
+            service_kind: Some(crate::endpoint_type::service_kind(snapshot)),
             service_id: service.map(|s| s.service_id.clone()).or_else(|| {
                 snapshot
                     .provider

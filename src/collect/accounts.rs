@@ -386,6 +386,7 @@ async fn collect_on(
     let network = NetworkScope::OnlyInVpc(here);
     let lookup = Lookup::Fleet {
         vpc_id: req.vpc_id.clone(),
+        include_aws_services: req.live.include_aws_services,
     };
     let total = accounts.len() * regions.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -616,7 +617,12 @@ async fn provider_sides(
 ) -> BTreeMap<(String, String), SdkConfig> {
     // (region, service name) → owner account, from the consumer's view of the service.
     let mut services: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
-    for s in snapshots.iter() {
+    // AWS runs the provider side of its own services (--include-aws-services): no owner
+    // account to reach for them, and their snapshots keep `ProviderSide::aws_managed`.
+    for s in snapshots.iter().filter(|s| {
+        pl_checks::endpoint_type::service_kind(s)
+            != pl_checks::endpoint_type::ServiceKind::AwsService
+    }) {
         let owner = s.consumer.service.known().map(|v| v.owner.clone());
         services
             .entry((s.region.clone(), s.consumer.endpoint.service_name.clone()))

@@ -45,8 +45,12 @@ impl Clients {
 pub enum Lookup {
     /// `--endpoint`: this one, whatever its service.
     Endpoint(String),
-    /// `--all [--vpc]`: every interface endpoint to a PrivateLink endpoint service.
-    Fleet { vpc_id: Option<String> },
+    /// `--all [--vpc]`: every interface endpoint to a PrivateLink endpoint service, and
+    /// with `--include-aws-services` those to AWS services too.
+    Fleet {
+        vpc_id: Option<String>,
+        include_aws_services: bool,
+    },
     /// `--service --consumer-role-name`: these endpoints of one consumer account (those
     /// connected to the service), by the `vpc-endpoint-id` filter: unlike an id list, a
     /// filter does not fail the whole call when one endpoint was deleted meanwhile.
@@ -88,7 +92,7 @@ pub async fn discover(
                 .build(),
         ),
         // Every type: the fleet names the ones it leaves out (scope.left_out, by type).
-        Lookup::Fleet { vpc_id } => match vpc_id {
+        Lookup::Fleet { vpc_id, .. } => match vpc_id {
             Some(vpc) => describe.filters(Filter::builder().name("vpc-id").values(vpc).build()),
             None => describe,
         },
@@ -154,11 +158,14 @@ pub async fn discover(
                     .map_err(EndpointLookupError::Unreadable),
                 None => Err(EndpointLookupError::NotFound),
             },
-            Lookup::Fleet { .. } => Ok(Found {
+            Lookup::Fleet {
+                include_aws_services,
+                ..
+            } => Ok(Found {
                 in_use_per_vpc: super::quotas::in_use_per_vpc(&list),
-                ..fleet_members(&list)
+                ..fleet_members(&list, *include_aws_services)
             }),
-            Lookup::Endpoints(_) => Ok(fleet_members(&list)),
+            Lookup::Endpoints(_) => Ok(fleet_members(&list, false)),
         },
         Err(f) => Err(EndpointLookupError::Call(f)),
     };
@@ -171,9 +178,10 @@ pub async fn discover(
     }
 }
 
-/// The interface endpoints to PrivateLink endpoint services, sorted by id; the others
-/// (endpoints to AWS services, unreadable items) are left out with why.
-fn fleet_members(list: &[ec2t::VpcEndpoint]) -> Found {
+/// The interface endpoints to PrivateLink endpoint services (and to AWS services when
+/// `include_aws_services`), sorted by id; the others (other endpoint types, endpoints to
+/// AWS services by default, unreadable items) are left out with why.
+fn fleet_members(list: &[ec2t::VpcEndpoint], include_aws_services: bool) -> Found {
     let mut found = Found::default();
     for e in list {
         let id = e.vpc_endpoint_id().unwrap_or("(no id)").to_owned();
@@ -185,9 +193,9 @@ fn fleet_members(list: &[ec2t::VpcEndpoint]) -> Found {
             .unwrap_or_default();
         let reason = if !endpoint_type::is_interface(endpoint_type) {
             Some(endpoint_type::left_out_reason(endpoint_type))
-        } else if !is_endpoint_service(&service_name) {
+        } else if !is_endpoint_service(&service_name) && !include_aws_services {
             Some(
-                "an AWS service, not a PrivateLink endpoint service (com.amazonaws.vpce.<region>.vpce-svc-…)"
+                "an AWS service, not a PrivateLink endpoint service (com.amazonaws.vpce.<region>.vpce-svc-…); --include-aws-services diagnoses it too"
                     .to_owned(),
             )
         } else {
@@ -1010,7 +1018,7 @@ mod tests {
     #[test]
     fn the_fleet_keeps_privatelink_interface_endpoints_and_says_why_others_are_left_out() {
         let svc = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
-        let found = fleet_members(&[
+        let list = [
             sdk_endpoint("vpce-0000000000000000b", svc, "Interface"),
             sdk_endpoint(
                 "vpce-0000000000000000c",
@@ -1028,7 +1036,8 @@ mod tests {
             sdk_endpoint("vpce-00000000000000010", svc, "ServiceNetwork"),
             // A type AWS adds after this SDK was built: kept verbatim, not mis-parsed.
             sdk_endpoint("vpce-00000000000000011", svc, "FutureType"),
-        ]);
+        ];
+        let found = fleet_members(&list, false);
         let ids: Vec<&str> = found.endpoints.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids, ["vpce-0000000000000000a", "vpce-0000000000000000b"]);
         let left: Vec<(&str, &str)> = found
@@ -1070,5 +1079,23 @@ mod tests {
             left[1].1
         );
         assert_eq!(found.left_out[1].endpoint_type, "GatewayLoadBalancer");
+
+        // --include-aws-services: the interface endpoint to S3 is diagnosed too; the
+        // Gateway endpoint to S3 stays out by type.
+        let found = fleet_members(&list, true);
+        let ids: Vec<&str> = found.endpoints.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "vpce-0000000000000000a",
+                "vpce-0000000000000000b",
+                "vpce-0000000000000000c"
+            ]
+        );
+        assert_eq!(found.left_out.len(), 5);
+        assert!(found
+            .left_out
+            .iter()
+            .all(|l| l.endpoint_id != "vpce-0000000000000000c"));
     }
 }

@@ -27,6 +27,7 @@ pub fn collect_blocking(req: &FleetRequest) -> Result<FleetSnapshot, Failure> {
 pub async fn collect(req: &FleetRequest) -> Result<FleetSnapshot, Failure> {
     let lookup = Lookup::Fleet {
         vpc_id: req.vpc_id.clone(),
+        include_aws_services: req.live.include_aws_services,
     };
     let c = super::collect_many(&req.live, &lookup).await?;
     Ok(FleetSnapshot {

@@ -74,6 +74,10 @@ pub struct LiveRequest {
     /// `--only`/`--skip`, recorded in the snapshot so a replay keeps the selection.
     pub only: Vec<String>,
     pub skip: Vec<String>,
+    /// `--action`/`--principal`/`--resource` (endpoint-policy), recorded in the snapshot.
+    pub policy: pl_checks::net::policy::PolicyRequest,
+    /// `--include-aws-services`: fleets diagnose interface endpoints to AWS services too.
+    pub include_aws_services: bool,
     /// `--changes-since` with `--changes on`; None with `--changes off`: the CloudTrail
     /// window looked up behind the failing and warning checks.
     pub changes_since: Option<Duration>,
@@ -292,7 +296,7 @@ pub async fn collect_with(
                     Lookup::Endpoints(_) => {
                         fleet::fatal(None, &region, account.as_deref(), &lookup_error)
                     }
-                    Lookup::Fleet { vpc_id } => fleet::fatal(
+                    Lookup::Fleet { vpc_id, .. } => fleet::fatal(
                         vpc_id.as_deref(),
                         &region,
                         account.as_deref(),
@@ -382,7 +386,13 @@ pub async fn collect_with(
         // shared by its endpoints.
         let provider_sides = async {
             let clients = provider_clients.as_ref()?;
-            let names = sorted_unique(endpoints.iter().map(|e| e.service_name.clone()));
+            // AWS runs the provider side of its own services: nothing to ask there.
+            let names = sorted_unique(
+                endpoints
+                    .iter()
+                    .filter(|e| !pl_checks::endpoint_type::is_aws_service_name(&e.service_name))
+                    .map(|e| e.service_name.clone()),
+            );
             let sides = futures_util::stream::iter(names)
                 .map(|name| {
                     let tracker = &tracker;
@@ -426,7 +436,15 @@ pub async fn collect_with(
             let shared = provider_sides
                 .as_ref()
                 .and_then(|sides| sides.get(&consumer.endpoint.service_name));
+            let kind = pl_checks::endpoint_type::kind_of(
+                &consumer.endpoint.service_name,
+                consumer.service.known().map(|s| s.owner.as_str()),
+            );
             let (provider, provider_metrics) = match shared {
+                _ if kind == pl_checks::endpoint_type::ServiceKind::AwsService => (
+                    ProviderSide::aws_managed(&consumer.endpoint.service_name),
+                    None,
+                ),
                 Some((side, series)) => (side.clone(), series.clone()),
                 None => {
                     let owner = consumer.service.known().map(|s| s.owner.clone());
@@ -462,6 +480,9 @@ pub async fn collect_with(
                     skip: req.skip.clone(),
                     view: View::Consumer,
                     consumer_unread: None,
+                    action: req.policy.action.clone(),
+                    principal: req.policy.principal.clone(),
+                    resource: req.policy.resource.clone(),
                 },
                 consumer_identity: identity.clone(),
                 consumer,
@@ -660,6 +681,7 @@ pub(crate) fn eval_options(req: &LiveRequest) -> pl_checks::EvalOptions {
         ports: req.ports.clone(),
         only: req.only.clone(),
         skip: req.skip.clone(),
+        policy: req.policy.clone(),
     }
 }
 

@@ -132,6 +132,9 @@ pub async fn collect(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
             skip: live.skip.clone(),
             view: View::Provider,
             consumer_unread: None,
+            action: None,
+            principal: None,
+            resource: None,
         },
         window_start: rfc3339(window_start),
         window_end: rfc3339(window_end),
@@ -386,6 +389,8 @@ fn connection_endpoint(
         ip_address_type: c.ip_address_type().map(|t| t.as_str().to_owned()),
         dns_record_ip_type: None,
         service_region: None,
+        policy_document: None,
+        private_dns_only_for_inbound_resolver_endpoint: None,
     })
 }
 

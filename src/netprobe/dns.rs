@@ -52,8 +52,27 @@ fn is_vpce_name(name: &str) -> bool {
     n.contains(".vpce.amazonaws.com")
 }
 
+/// The endpoint's own label of a vpce name: the first one, or for a wildcard name (S3's
+/// `*.vpce-….s3.<region>.vpce.amazonaws.com`) the one after the wildcard.
 fn first_label(name: &str) -> &str {
-    name.split('.').next().unwrap_or("")
+    let mut labels = name.split('.');
+    match labels.next() {
+        Some("*") => labels.next().unwrap_or(""),
+        Some(l) => l,
+        None => "",
+    }
+}
+
+/// The label asked under a wildcard name: S3's endpoint-specific names for bucket
+/// requests are `bucket.vpce-….s3.<region>.vpce.amazonaws.com` (the S3 User Guide).
+pub const WILDCARD_LABEL: &str = "bucket";
+
+/// A concrete name to ask for a wildcard one (`*.x` → `bucket.x`); others unchanged.
+fn concrete(name: &str) -> String {
+    match name.strip_prefix("*.") {
+        Some(rest) => format!("{WILDCARD_LABEL}.{rest}"),
+        None => name.to_owned(),
+    }
 }
 
 fn same_name(a: &str, b: &str) -> bool {
@@ -68,8 +87,27 @@ fn same_name(a: &str, b: &str) -> bool {
 /// regional name's first label plus `-<AZ>`), then the private DNS name when private
 /// DNS is enabled; that last one is the service's name again and is asked once.
 pub fn names_to_resolve(snapshot: &Snapshot) -> Vec<NameToResolve> {
+    let aws_service = pl_checks::endpoint_type::service_kind(snapshot)
+        == pl_checks::endpoint_type::ServiceKind::AwsService;
+    // S3 and the like with private DNS for inbound Resolver endpoints only: the VPC's own
+    // queries for the private name are answered for the gateway endpoint, not this one.
+    let private_for_inbound_only = snapshot
+        .consumer
+        .endpoint
+        .private_dns_only_for_inbound_resolver_endpoint
+        == Some(true);
     let mut out: Vec<NameToResolve> = Vec::new();
     let mut push = |name: &str, role: DnsNameRole| {
+        if role == DnsNameRole::PrivateDnsName && private_for_inbound_only {
+            return;
+        }
+        // Wildcard names: the endpoint's own (S3's) always, an AWS service's private name;
+        // an endpoint service's wildcard private name is left as it is (refused, said).
+        let name = if role != DnsNameRole::PrivateDnsName || aws_service {
+            concrete(name)
+        } else {
+            name.to_owned()
+        };
         let name = name.trim_end_matches('.');
         if !name.is_empty() && !out.iter().any(|n| same_name(&n.name, name)) {
             out.push(NameToResolve {
@@ -407,6 +445,48 @@ mod tests {
             .starts_with("vpce-0a1b2c3d4e5f6a7b8-abcd1234.vpce-svc-"));
         assert!(got[2].0.contains("-abcd1234-us-east-1a."));
         assert!(got[3].0.contains("-abcd1234-us-east-1b."));
+    }
+
+    #[test]
+    fn aws_services_ask_their_own_name_and_s3_a_concrete_name_under_its_wildcards() {
+        let got = names(&pl_checks::scenarios::awsservice::ssm());
+        assert_eq!(
+            got[0],
+            (
+                "ssm.us-east-1.amazonaws.com".into(),
+                DnsNameRole::PrivateDnsName
+            )
+        );
+        assert!(
+            got[1].0.ends_with(".ssm.us-east-1.vpce.amazonaws.com"),
+            "{got:?}"
+        );
+        assert_eq!(got.len(), 4, "{got:?}");
+        // S3: the wildcard entries are asked as bucket.vpce-…, zonal ones recognised as
+        // such; private DNS for inbound Resolver endpoints only: the private name is not
+        // the VPC's to ask.
+        let got = names(&pl_checks::scenarios::awsservice::s3());
+        let roles: Vec<DnsNameRole> = got.iter().map(|(_, r)| *r).collect();
+        assert_eq!(
+            roles,
+            vec![
+                DnsNameRole::Regional,
+                DnsNameRole::Zonal,
+                DnsNameRole::Zonal
+            ],
+            "{got:?}"
+        );
+        assert!(got[0]
+            .0
+            .starts_with("bucket.vpce-0a1b2c3d4e5f6a7b8-abcd1234.s3.us-east-1.vpce."));
+        for (n, _) in &got {
+            assert!(valid_hostname(n).is_ok(), "{n}");
+        }
+        let mut s = pl_checks::scenarios::awsservice::s3();
+        s.consumer
+            .endpoint
+            .private_dns_only_for_inbound_resolver_endpoint = Some(false);
+        assert_eq!(names(&s)[0].1, DnsNameRole::PrivateDnsName);
     }
 
     #[test]

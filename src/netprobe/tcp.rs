@@ -108,6 +108,12 @@ pub fn probe_port(snapshot: &Snapshot) -> Option<u16> {
     if let Some(p) = snapshot.inputs.ports.first() {
         return Some(*p);
     }
+    // AWS service APIs are HTTPS (443), whatever the provider side, which AWS keeps.
+    if pl_checks::endpoint_type::service_kind(snapshot)
+        == pl_checks::endpoint_type::ServiceKind::AwsService
+    {
+        return Some(pl_checks::check::AWS_SERVICE_PORT);
+    }
     snapshot
         .provider
         .load_balancers
@@ -119,7 +125,8 @@ pub fn probe_port(snapshot: &Snapshot) -> Option<u16> {
         .next()
 }
 
-/// The SNI for `--probe-tls`: the service's private DNS name, when it has a concrete one.
+/// The SNI for `--probe-tls`: the service's private DNS name, when it has a concrete one
+/// (for an AWS service, the service's own name: `ssm.us-east-1.amazonaws.com`).
 pub fn tls_server_name(snapshot: &Snapshot) -> Option<String> {
     let from_service = snapshot
         .consumer
@@ -136,7 +143,16 @@ pub fn tls_server_name(snapshot: &Snapshot) -> Option<String> {
             .map(|e| e.dns_name.clone())
     };
     let name = from_service.or_else(from_entries)?;
-    let name = name.trim_end_matches('.').to_owned();
+    let mut name = name.trim_end_matches('.').to_owned();
+    // An AWS service's wildcard name (S3's `*.s3.<region>.amazonaws.com`) is served under
+    // the service's own name, which its certificate covers.
+    if pl_checks::endpoint_type::service_kind(snapshot)
+        == pl_checks::endpoint_type::ServiceKind::AwsService
+    {
+        if let Some(parent) = name.strip_prefix("*.") {
+            name = parent.to_owned();
+        }
+    }
     super::dns::valid_hostname(&name).ok().map(|_| name)
 }
 
@@ -446,5 +462,26 @@ mod tests {
             v.private_dns_name = Some("*.internal.example.com".into());
         }
         assert_eq!(tls_server_name(&s), None);
+    }
+
+    #[test]
+    fn an_aws_service_is_probed_on_443_with_its_own_name_as_sni() {
+        use pl_checks::scenarios::awsservice;
+        let mut s = awsservice::ssm();
+        assert_eq!(probe_port(&s), Some(443));
+        assert_eq!(
+            tls_server_name(&s).as_deref(),
+            Some("ssm.us-east-1.amazonaws.com")
+        );
+        s.inputs.ports = vec![8443];
+        assert_eq!(probe_port(&s), Some(8443));
+        let mut s = awsservice::s3();
+        if let Fact::Known(v) = &mut s.consumer.service {
+            v.private_dns_name = Some("*.s3.us-east-1.amazonaws.com".into());
+        }
+        assert_eq!(
+            tls_server_name(&s).as_deref(),
+            Some("s3.us-east-1.amazonaws.com")
+        );
     }
 }

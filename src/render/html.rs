@@ -101,7 +101,7 @@ fn report_body(report: &Report, nested: bool) -> Markup {
         p class="meta" {
             "region " code { (t.region) }
             " · consumer " code { (t.consumer_account.as_deref().unwrap_or("unknown")) }
-            " · provider " code { (t.provider_account.as_deref().unwrap_or("unknown")) }
+            " · provider " code { (t.provider_label()) }
             @if let Some(vpc) = &t.vpc_id { " · " code { (vpc) } }
             " · pl-doctor " (report.version) " · " (report.started_at)
             " · " (report.counts.pass) " pass, " (report.counts.warn) " warn, " (report.counts.fail) " fail, "

@@ -23,7 +23,7 @@ pub fn markdown(report: &Report) -> String {
             .map(|r| format!(" · root cause: `{r}`"))
             .unwrap_or_default(),
         t.consumer_account.as_deref().unwrap_or("unknown"),
-        t.provider_account.as_deref().unwrap_or("unknown"),
+        t.provider_label(),
         report.version,
         report.started_at,
     ));

@@ -100,17 +100,30 @@ pub fn json(report: &Report) -> String {
     s
 }
 
+/// The runbook, one check a line: step, id, which endpoints it applies to (`both`,
+/// `endpoint-svc` only, `aws-svc` only), title.
 pub fn checks_list(_style: Style) -> String {
     let mut out = String::new();
     for (i, c) in RUNBOOK.iter().enumerate() {
         out.push_str(&format!(
-            "{:>2}  {:<26} {}\n",
+            "{:>2}  {:<26} {:<13} {}\n",
             i + 1,
             c.meta.id,
+            applies_marker(c.meta.applies_to),
             c.meta.title
         ));
     }
     out
+}
+
+/// The short form of `applies_to` in `pl-doctor checks` and the README runbook table.
+pub fn applies_marker(a: pl_checks::endpoint_type::AppliesTo) -> &'static str {
+    use pl_checks::endpoint_type::AppliesTo;
+    match a {
+        AppliesTo::Both => "both",
+        AppliesTo::EndpointServices => "endpoint-svc",
+        AppliesTo::AwsServices => "aws-svc",
+    }
 }
 
 fn severity(s: Severity) -> &'static str {
@@ -154,6 +167,7 @@ pub fn explain(meta: &CheckMeta, style: Style) -> String {
     format!(
         "{id} (runbook step {step} of {total}): {title}\n\
          Severity: {sev}   Source: {src}\n\
+         Applies to: {applies}\n\
          Reads: {reads}\n\
          IAM actions, consumer account: {ca}\n\
          IAM actions, provider account: {pa}\n\
@@ -167,6 +181,7 @@ pub fn explain(meta: &CheckMeta, style: Style) -> String {
         title = meta.title,
         sev = severity(meta.severity),
         src = meta.source,
+        applies = meta.applies_to.describe(),
         reads = meta.reads.join(", "),
         ca = list(meta.consumer_actions),
         pa = list(meta.provider_actions),

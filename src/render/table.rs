@@ -92,7 +92,7 @@ pub fn table(report: &Report, style: Style) -> String {
     out.push_str(&format!(
         "consumer {}  provider {}\n\n",
         t.consumer_account.as_deref().unwrap_or("unknown"),
-        t.provider_account.as_deref().unwrap_or("unknown")
+        t.provider_label()
     ));
 
     out.push_str(&super::path::text(&report.path, style));

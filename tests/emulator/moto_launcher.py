@@ -34,6 +34,10 @@ production:
 * Organizations ListAccounts in moto returns up to 100 accounts per page; AWS returns at
   most 20 (MaxResults: 1 to 20), so a large organization costs its real number of
   sequential pages (121 accounts: 7).
+* For an interface endpoint to an AWS service (`com.amazonaws.<region>.<service>`), AWS
+  names the endpoint `vpce-<id>-<8 chars>[-<az>].<service>.<region>.vpce.amazonaws.com`
+  (for S3 under a wildcard label, `*.vpce-…`) and lists the service's own regional name
+  (e.g. `ssm.us-east-1.amazonaws.com`) when private DNS is enabled; moto lists neither.
 * CloudTrail LookupEvents is not implemented in moto. AWS answers it (CloudTrail API
   Reference, LookupEvents; JSON 1.1, X-Amz-Target
   com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents) from the caller's
@@ -128,9 +132,14 @@ def describe_vpc_endpoint_services(self, service_names, filters, max_results, ne
         for service_id, config in list(backend.configurations.items()):
             if any(principal_allows(p, self.account_id) for p in config.principals):
                 visible[service_id] = config
-    return _original_describe_services(
+    result = _original_describe_services(
         _BackendWithServices(self, visible), service_names, filters, max_results, next_token, region
     )
+    # AWS's own services report their address types too (moto's defaults carry none).
+    for detail in result.get("servicesDetails", []):
+        if not detail.get("SupportedIpAddressTypes"):
+            detail["SupportedIpAddressTypes"] = ["ipv4"]
+    return result
 
 
 # As AWS documents it: EC2 API Reference, DescribeVpcEndpointConnections (the owner of a
@@ -287,21 +296,43 @@ def private_dns_name_of(region, service_name):
     return None
 
 
+def aws_service_detail(backend, service_name):
+    """The AWS service (com.amazonaws.<region>.<service>) moto lists under this name, if any."""
+    for detail in VPCBackend._collect_default_endpoint_services(backend.account_id, backend.region_name):
+        if detail.get("ServiceName") == service_name and any(
+            t.get("ServiceType") == "Interface" for t in detail.get("ServiceType", [])
+        ):
+            return detail
+    return None
+
+
 # As AWS documents it: EC2 API Reference, DnsEntry in VpcEndpoint.DnsEntries; PrivateLink guide,
-# "DNS hostnames" (vpce-<id>-<suffix>[-<az>].vpce-svc-<id>.<region>.vpce.amazonaws.com).
+# "DNS hostnames" (vpce-<id>-<suffix>[-<az>].vpce-svc-<id>.<region>.vpce.amazonaws.com; for an AWS
+# service vpce-<id>-<suffix>[-<az>].<service>.<region>.vpce.amazonaws.com, and the service's own
+# name, e.g. ssm.us-east-1.amazonaws.com, as its private DNS name); S3 User Guide, "AWS PrivateLink
+# for Amazon S3" (S3's endpoint-specific names are wildcards: *.vpce-<id>-<suffix>.s3.<region>...).
 def aws_dns_entries(backend, endpoint):
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
     suffix = "".join(random.choice(alphabet) for _ in range(8))
-    service_id = endpoint.service_name.rsplit(".", 1)[-1]
     region = backend.region_name
+    aws_service = aws_service_detail(backend, endpoint.service_name)
+    prefix = f"com.amazonaws.{region}."
+    if aws_service is not None and endpoint.service_name.startswith(prefix):
+        label = endpoint.service_name[len(prefix):]
+    else:
+        label = endpoint.service_name.rsplit(".", 1)[-1]
+    wildcard = "*." if aws_service is not None and label == "s3" else ""
     zone = VPCE_ZONE_IDS.get(region, "Z" + "".join(random.choice(alphabet.upper()) for _ in range(12)))
-    base = f"{endpoint.id}-{suffix}"
-    tail = f"{service_id}.{region}.vpce.amazonaws.com"
+    base = f"{wildcard}{endpoint.id}-{suffix}"
+    tail = f"{label}.{region}.vpce.amazonaws.com"
     entries = [{"dns_name": f"{base}.{tail}", "hosted_zone_id": zone}]
     for subnet_id in endpoint.subnet_ids or []:
         az = backend.get_subnet(subnet_id).availability_zone
         entries.append({"dns_name": f"{base}-{az}.{tail}", "hosted_zone_id": zone})
-    private_name = private_dns_name_of(region, endpoint.service_name)
+    if aws_service is not None:
+        private_name = aws_service.get("PrivateDnsName")
+    else:
+        private_name = private_dns_name_of(region, endpoint.service_name)
     if endpoint.private_dns_enabled and private_name:
         managed_zone = "Z" + "".join(random.choice(alphabet.upper()) for _ in range(20))
         entries.append({"dns_name": private_name, "hosted_zone_id": managed_zone})

@@ -88,6 +88,8 @@ pub struct Spec {
     pub notification: Option<TopicPolicy>,
     /// PrivateDnsEnabled on the interface endpoint.
     pub private_dns_enabled: bool,
+    /// The interface endpoint's PolicyDocument (endpoints to AWS services); None: AWS's default.
+    pub endpoint_policy: Option<&'static str>,
 }
 
 /// The policy of a connection-notification topic.
@@ -119,6 +121,50 @@ impl Default for Spec {
             acceptance_required: false,
             notification: None,
             private_dns_enabled: true,
+            endpoint_policy: None,
+        }
+    }
+}
+
+impl Spec {
+    /// The consumer side of an interface endpoint to an AWS service, healthy: HTTPS (443)
+    /// admitted by the endpoint security group and the NACL.
+    pub fn aws_service() -> Self {
+        Spec {
+            endpoint_sg_ports: vec![443],
+            nacl_ingress: (443, 443),
+            ..Spec::default()
+        }
+    }
+}
+
+/// An interface endpoint to an AWS service (`com.amazonaws.us-east-1.<service>`), built in
+/// the consumer account only: AWS runs the provider side.
+#[derive(Debug, Clone)]
+pub struct AwsServiceWorld {
+    pub endpoint_id: String,
+    pub service_name: String,
+    pub consumer_vpc: String,
+    pub endpoint_sg: String,
+    pub endpoint_enis: Vec<EndpointEni>,
+    pub endpoint_dns_names: Vec<String>,
+}
+
+impl AwsServiceWorld {
+    pub async fn build(url: &str, service: &str, spec: &Spec) -> Self {
+        let consumer_conf = sdk_config(url, consumer_credentials()).await;
+        let ec2 = aws_sdk_ec2::Client::new(&consumer_conf);
+        let service_name = format!("com.amazonaws.{REGION}.{service}");
+        let consumer = build_consumer(&ec2, spec, &service_name).await;
+        let (endpoint_enis, endpoint_dns_names) =
+            endpoint_details(&ec2, &consumer.endpoint_id).await;
+        AwsServiceWorld {
+            endpoint_id: consumer.endpoint_id,
+            service_name,
+            consumer_vpc: consumer.vpc,
+            endpoint_sg: consumer.sg,
+            endpoint_enis,
+            endpoint_dns_names,
         }
     }
 }
@@ -780,6 +826,7 @@ async fn build_consumer(ec2: &aws_sdk_ec2::Client, spec: &Spec, service_name: &s
             .set_subnet_ids(Some(subnets.clone()))
             .security_group_ids(&sg)
             .private_dns_enabled(spec.private_dns_enabled)
+            .set_policy_document(spec.endpoint_policy.map(str::to_owned))
             .send()
             .await,
         "CreateVpcEndpoint (Interface)",

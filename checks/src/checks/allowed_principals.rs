@@ -10,6 +10,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Consumer is an allowed principal of the service",
     source: "seed: Step 3 (Allowed principals), Step 2 (open allow-list warning)",
     severity: Severity::Critical,
+    applies_to: crate::endpoint_type::AppliesTo::EndpointServices,
     reads: &[
         "provider.allowed_principals",
         "provider.service_configuration.acceptance_required",

@@ -11,6 +11,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Endpoint subnets are in AZ IDs the service publishes",
     source: "seed: Step 4 (AZ alignment), Troubleshooting runbook 4",
     severity: Severity::High,
+    applies_to: crate::endpoint_type::AppliesTo::Both,
     reads: &[
         "consumer.endpoint.subnet_ids",
         "consumer.subnets",

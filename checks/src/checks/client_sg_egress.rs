@@ -10,6 +10,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Client security groups allow egress to the endpoint",
     source: "seed: Step 4 (\"consumer-side SGs on the clients still need egress to the endpoint\")",
     severity: Severity::High,
+    applies_to: crate::endpoint_type::AppliesTo::Both,
     reads: &[
         "consumer.client",
         "consumer.endpoint_enis",

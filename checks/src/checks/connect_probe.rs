@@ -9,6 +9,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "TCP connect to the endpoint succeeds",
     source: "seed: Verify 5, Troubleshooting runbook 2",
     severity: Severity::Critical,
+    applies_to: crate::endpoint_type::AppliesTo::Both,
     reads: &[
         "probe.port",
         "probe.attempts",

@@ -11,6 +11,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Provider accepted the connection",
     source: "seed: Step 3 (Acceptance, connection notifications), Verify 2",
     severity: Severity::Critical,
+    applies_to: crate::endpoint_type::AppliesTo::EndpointServices,
     reads: &[
         "provider.connections",
         "provider.service_configuration.acceptance_required",

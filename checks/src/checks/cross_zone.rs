@@ -14,6 +14,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Cross-zone load balancing on, or healthy targets in every endpoint AZ",
     source: "seed: Step 1 (cross-zone), Scaling (cross-zone load balancing), Troubleshooting runbook 4",
     severity: Severity::High,
+    applies_to: crate::endpoint_type::AppliesTo::EndpointServices,
     reads: &[
         "provider.load_balancers[].attributes.cross_zone_enabled",
         "provider.target_groups[].cross_zone",

@@ -18,6 +18,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Nothing in the VPC's DNS configuration overrides the private DNS name",
     source: "seed: Troubleshooting runbook 3 (DNS returns the long vpce name); Route 53 Resolver documentation",
     severity: Severity::High,
+    applies_to: crate::endpoint_type::AppliesTo::Both,
     reads: &[
         "consumer.dns_config.dhcp_options",
         "consumer.dns_config.resolver_rules",

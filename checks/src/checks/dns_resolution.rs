@@ -13,6 +13,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Endpoint names resolve to the endpoint ENIs",
     source: "seed: Verify 4, Troubleshooting runbook 3",
     severity: Severity::High,
+    applies_to: crate::endpoint_type::AppliesTo::Both,
     reads: &[
         "dns.resolver",
         "dns.lookups",
@@ -142,9 +143,13 @@ impl Reading {
     }
 }
 
-/// The AZ a zonal name is for: its first label ends with `-<AZ name>`.
+/// The AZ a zonal name is for: its endpoint label (the first, or for a name asked under
+/// a wildcard such as S3's `bucket.vpce-…`, the `vpce-…` one) ends with `-<AZ name>`.
 fn zonal_az<'a>(name: &str, enis: &'a [NetworkInterface]) -> Option<&'a str> {
-    let first = name.split('.').next()?;
+    let first = name
+        .split('.')
+        .find(|l| l.starts_with("vpce-"))
+        .or_else(|| name.split('.').next())?;
     enis.iter()
         .map(|e| e.availability_zone.as_str())
         .find(|az| first.ends_with(&format!("-{az}")))

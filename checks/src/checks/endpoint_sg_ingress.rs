@@ -9,6 +9,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Endpoint security group allows the client on the service port",
     source: "seed: Step 4 (\"the most common stumble\"), Troubleshooting runbook 2",
     severity: Severity::Critical,
+    applies_to: crate::endpoint_type::AppliesTo::Both,
     reads: &[
         "consumer.endpoint.security_group_ids",
         "consumer.security_groups",

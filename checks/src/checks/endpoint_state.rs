@@ -8,6 +8,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Endpoint is available",
     source: "seed: Troubleshooting runbook 1, Verify 3",
     severity: Severity::Critical,
+    applies_to: crate::endpoint_type::AppliesTo::Both,
     reads: &["consumer.endpoint.state", "consumer.endpoint.last_error", "consumer.endpoint.endpoint_type"],
     consumer_actions: &["ec2:DescribeVpcEndpoints"],
     provider_actions: &[],

@@ -8,6 +8,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Flow logs show no rejects at the endpoint",
     source: "seed: Observability and cost (VPC Flow Logs on the endpoint ENIs, the Logs Insights REJECT query)",
     severity: Severity::Medium,
+    applies_to: crate::endpoint_type::AppliesTo::Both,
     reads: &[
         "observability.flow_logs",
         "observability.flow_log_rejects",

@@ -10,6 +10,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "No idle-timeout reset pattern",
     source: "seed: Scaling (Idle timeout), Observability, Troubleshooting runbook 5",
     severity: Severity::Medium,
+    applies_to: crate::endpoint_type::AppliesTo::EndpointServices,
     reads: &[
         "observability.metrics",
         "observability.window_start",

@@ -13,6 +13,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Endpoint, subnets, service and NLBs agree on the IP address type",
     source: "beyond the seed: PrivateLink IP address types (IPv4, dual-stack, IPv6)",
     severity: Severity::High,
+    applies_to: crate::endpoint_type::AppliesTo::Both,
     reads: &[
         "consumer.endpoint.ip_address_type",
         "consumer.endpoint.dns_record_ip_type",
@@ -136,10 +137,11 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         }
         None => f.unknowns.push(
             match (&s.provider.service_configuration, &s.consumer.service) {
-                (Fact::Absent(m), _) | (_, Fact::Absent(m)) => {
+                // The consumer's view answered, without the list.
+                (_, Fact::Known(_)) => "the service reports no SupportedIpAddressTypes".to_owned(),
+                (_, Fact::Absent(m)) => {
                     format!("the service's supported IP address types: {m}")
                 }
-                _ => "the service reports no SupportedIpAddressTypes".to_owned(),
             },
         ),
     }
@@ -194,9 +196,13 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         }
     }
 
-    if supported
-        .as_ref()
-        .is_some_and(|t| t.iter().any(|x| x.eq_ignore_ascii_case("ipv6")))
+    // AWS runs the load balancers of its own services: nothing of theirs to compare.
+    let aws_service =
+        crate::endpoint_type::service_kind(s) == crate::endpoint_type::ServiceKind::AwsService;
+    if !aws_service
+        && supported
+            .as_ref()
+            .is_some_and(|t| t.iter().any(|x| x.eq_ignore_ascii_case("ipv6")))
     {
         match &s.provider.load_balancers {
             Fact::Known(lbs) => {
@@ -262,13 +268,18 @@ pub fn evaluate(ctx: &Context) -> Outcome {
             );
     }
     Outcome::pass(format!(
-        "{} is {}{}: its subnets, the service and the NLBs agree",
+        "{} is {}{}: its subnets{} agree",
         ep.id,
         ty.as_str(),
         ep.dns_record_ip_type
             .as_deref()
             .map(|r| format!(" with {r} DNS records"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        if aws_service {
+            " and the service"
+        } else {
+            ", the service and the NLBs"
+        }
     ))
     .details(f.fine)
     .evidence("address_types", evidence)

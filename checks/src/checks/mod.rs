@@ -8,6 +8,7 @@ pub mod connection_acceptance;
 pub mod cross_zone;
 pub mod dns_overrides;
 pub mod dns_resolution;
+pub mod endpoint_policy;
 pub mod endpoint_sg_ingress;
 pub mod endpoint_state;
 pub mod flow_log_rejects;

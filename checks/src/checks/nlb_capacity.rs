@@ -16,6 +16,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "No PrivateLink source-port exhaustion or sustained drops",
     source: "seed: Scaling (\"source-port exhaustion on long-lived connections\"); AWS: NLB CloudWatch metrics, PrivateLink CloudWatch metrics and quotas",
     severity: Severity::High,
+    applies_to: crate::endpoint_type::AppliesTo::EndpointServices,
     reads: &[
         "observability.metrics",
         "provider.load_balancers[].attributes",

@@ -12,6 +12,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Service NLB is internal and listens on the port",
     source: "seed: Step 1 (Front the service with an NLB)",
     severity: Severity::Critical,
+    applies_to: crate::endpoint_type::AppliesTo::EndpointServices,
     reads: &[
         "provider.service_configuration.network_load_balancer_arns",
         "provider.service_configuration.gateway_load_balancer_arns",

@@ -11,6 +11,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "NLB security groups admit PrivateLink traffic",
     source: "beyond the seed: https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-security-groups.html",
     severity: Severity::Critical,
+    applies_to: crate::endpoint_type::AppliesTo::EndpointServices,
     reads: &[
         "provider.load_balancers[].security_group_ids",
         "provider.load_balancers[].enforce_sg_inbound_rules_on_privatelink",

@@ -12,6 +12,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Private DNS is enabled on the endpoint",
     source: "seed: Step 5, Troubleshooting runbook 3",
     severity: Severity::High,
+    applies_to: crate::endpoint_type::AppliesTo::Both,
     reads: &[
         "consumer.endpoint.private_dns_enabled",
         "consumer.endpoint.dns_entries",
@@ -37,7 +38,10 @@ pub static META: CheckMeta = CheckMeta {
     docs_url: "https://docs.aws.amazon.com/vpc/latest/privatelink/manage-dns-names.html",
     doc: CheckDoc {
         what_it_checks: "When the service offers a private DNS name, the interface endpoint's PrivateDnsEnabled \
-flag. Skipped when the service has no private DNS name, and when private-dns-verification failed (AWS refuses \
+flag. For an endpoint to an AWS service the name is the service's own regional name (ssm.us-east-1.amazonaws.com), \
+the one the AWS SDKs use: with private DNS off they go to the public endpoint instead. For S3 (and other services \
+with both gateway and interface endpoints) it reports PrivateDnsOnlyForInboundResolverEndpoint: the VPC's own \
+queries then go to the gateway endpoint, and only on-premises queries through a Resolver inbound endpoint to this one. Skipped when the service has no private DNS name, and when private-dns-verification failed (AWS refuses \
 to enable private DNS for an unverified name, so that is the thing to fix first).",
         why_it_matters: "With private DNS off, AWS does not create the managed private hosted zone that makes the \
 friendly name (payments.internal.example.com) resolve to the endpoint ENIs inside the VPC. Clients configured \
@@ -107,12 +111,25 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         "private_dns_name": offered.name,
         "dns_entries": ep.dns_entries.iter().map(|d| d.dns_name.as_str()).collect::<Vec<_>>(),
     });
+    let aws_service =
+        crate::endpoint_type::service_kind(s) == crate::endpoint_type::ServiceKind::AwsService;
     if ep.private_dns_enabled {
-        return Outcome::pass(format!(
+        let out = Outcome::pass(format!(
             "private DNS is enabled on {} for {}",
             ep.id, offered.name
         ))
         .evidence("endpoint", evidence);
+        return match ep.private_dns_only_for_inbound_resolver_endpoint {
+            Some(true) => out
+                .detail(format!(
+                    "for inbound Resolver endpoints only (PrivateDnsOnlyForInboundResolverEndpoint): queries from {} itself resolve {} for the VPC's gateway endpoint, which carries its traffic; queries forwarded from on premises through a Route 53 Resolver inbound endpoint get this endpoint's addresses. In-VPC clients reach this endpoint only through its own names ({}).",
+                    ep.vpc_id,
+                    offered.name,
+                    ep.dns_entries.first().map(|d| d.dns_name.as_str()).unwrap_or("its vpce-… names")
+                ))
+                .evidence("private_dns_only_for_inbound_resolver_endpoint", true),
+            _ => out,
+        };
     }
     if let Some(z) = own_zone_serving(ctx, offered.name) {
         return Outcome::pass(format!(
@@ -137,10 +154,17 @@ pub fn evaluate(ctx: &Context) -> Outcome {
         .evidence("endpoint", evidence)
         .detail("Keep that zone in step with the endpoint: an alias or CNAME to the endpoint's regional DNS name survives ENI changes; A records do not.");
     }
-    let mut out = Outcome::fail(format!(
-        "private DNS is disabled on {}: {} does not resolve to the endpoint inside {}; only clients using the vpce-… names work",
-        ep.id, offered.name, ep.vpc_id
-    ))
+    let mut out = if aws_service {
+        Outcome::fail(format!(
+            "private DNS is disabled on {}: the AWS SDKs and CLI resolve {} to the service's public endpoint, so they never use this endpoint (from a subnet without a NAT or internet route, their calls time out)",
+            ep.id, offered.name
+        ))
+    } else {
+        Outcome::fail(format!(
+            "private DNS is disabled on {}: {} does not resolve to the endpoint inside {}; only clients using the vpce-… names work",
+            ep.id, offered.name, ep.vpc_id
+        ))
+    }
     .evidence("endpoint", evidence);
     let mut prereqs = Vec::new();
     if !offered.is_verified() {

@@ -9,6 +9,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Private DNS name is verified",
     source: "seed: Step 5 (Private DNS and domain ownership verification), Verify 1",
     severity: Severity::High,
+    applies_to: crate::endpoint_type::AppliesTo::EndpointServices,
     reads: &[
         "provider.service_configuration.private_dns_name",
         "provider.service_configuration.private_dns_name_configuration",

@@ -15,6 +15,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Cross-region service is open to this Region",
     source: "beyond the seed: AWS PrivateLink cross-Region access (Nov 2024)",
     severity: Severity::Critical,
+    applies_to: crate::endpoint_type::AppliesTo::Both,
     reads: &[
         "consumer.endpoint.service_region",
         "consumer.regions",

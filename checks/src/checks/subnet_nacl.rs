@@ -15,6 +15,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Network ACLs allow the port and the ephemeral return ports",
     source: "beyond the seed: https://docs.aws.amazon.com/vpc/latest/userguide/vpc-network-acls.html",
     severity: Severity::High,
+    applies_to: crate::endpoint_type::AppliesTo::Both,
     reads: &[
         "consumer.endpoint_enis",
         "consumer.subnets",

@@ -14,6 +14,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Targets behind the port are healthy",
     source: "seed: Troubleshooting runbook 2 (\"confirm targets are healthy\"), Observability (HealthyHostCount/UnHealthyHostCount)",
     severity: Severity::Critical,
+    applies_to: crate::endpoint_type::AppliesTo::EndpointServices,
     reads: &[
         "provider.service_configuration.network_load_balancer_arns",
         "provider.load_balancers[].listeners",

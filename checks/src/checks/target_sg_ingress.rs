@@ -12,6 +12,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Target security groups admit the NLB",
     source: "beyond the seed: https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-register-targets.html#target-security-groups",
     severity: Severity::Critical,
+    applies_to: crate::endpoint_type::AppliesTo::EndpointServices,
     reads: &[
         "provider.load_balancers[].availability_zones[].private_ipv4_addresses",
         "provider.load_balancers[].security_group_ids",

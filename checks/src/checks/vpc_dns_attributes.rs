@@ -8,6 +8,7 @@ pub static META: CheckMeta = CheckMeta {
     title: "Consumer VPC has DNS support and DNS hostnames",
     source: "seed: Step 5, Troubleshooting runbook 3",
     severity: Severity::High,
+    applies_to: crate::endpoint_type::AppliesTo::Both,
     reads: &[
         "consumer.vpc.enable_dns_support",
         "consumer.vpc.enable_dns_hostnames",

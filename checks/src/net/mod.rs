@@ -6,6 +6,7 @@ pub mod dns;
 pub mod family;
 pub mod nacl;
 pub mod nlb;
+pub mod policy;
 pub mod ports;
 pub mod resolver;
 pub mod series;

@@ -2,7 +2,8 @@
 //! (`vpce.amazonaws.com`) publish: what a connection notification needs to be delivered.
 //! A deliberately small IAM-policy reader: Allow/Deny statements with Principal and
 //! Action (strings or lists, `*` and `?` wildcards); anything it cannot judge
-//! (NotPrincipal, NotAction, unreadable JSON) is said, never guessed.
+//! (NotPrincipal, NotAction, unreadable JSON) is said, never guessed. The pattern and
+//! list helpers are the endpoint-policy evaluator's (`net::policy`).
 
 use serde_json::Value;
 
@@ -25,36 +26,11 @@ pub enum PublishVerdict {
     Undecided(String),
 }
 
+use super::policy::strings;
+
 /// `*`/`?` glob match, case-insensitive (IAM action names are).
 fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.to_ascii_lowercase().chars().collect();
-    let t: Vec<char> = text.to_ascii_lowercase().chars().collect();
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-fn strings(v: &Value) -> Vec<&str> {
-    match v {
-        Value::String(s) => vec![s.as_str()],
-        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-        _ => vec![],
-    }
+    super::policy::glob(pattern, text, true)
 }
 
 /// How a statement's Principal reaches the endpoint service principal.

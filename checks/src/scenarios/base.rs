@@ -248,6 +248,9 @@ pub fn healthy() -> Snapshot {
             skip: vec![],
             view: View::Consumer,
             consumer_unread: None,
+            action: None,
+            principal: None,
+            resource: None,
         },
         consumer_identity: Fact::Known(CallerIdentity {
             account: CONSUMER_ACCOUNT.into(),
@@ -275,6 +278,8 @@ pub fn healthy() -> Snapshot {
                 ip_address_type: Some("ipv4".into()),
                 dns_record_ip_type: Some("ipv4".into()),
                 service_region: Some(REGION.into()),
+                policy_document: None,
+                private_dns_only_for_inbound_resolver_endpoint: None,
             },
             endpoint_enis: Fact::Known(vec![
                 NetworkInterface {
@@ -349,6 +354,7 @@ pub fn healthy() -> Snapshot {
                 base_endpoint_dns_names: vec![format!("{SERVICE_ID}.{REGION}.vpce.amazonaws.com")],
                 service_region: Some(REGION.into()),
                 supported_ip_address_types: vec!["ipv4".into()],
+                vpc_endpoint_policy_supported: None,
             }),
             client: Some(Fact::Known(ClientFacts {
                 spec: CLIENT_INSTANCE.into(),
@@ -649,6 +655,9 @@ pub fn enterprise() -> Snapshot {
         skip: vec![],
         view: View::Consumer,
         consumer_unread: None,
+        action: None,
+        principal: None,
+        resource: None,
     };
     s.consumer_identity = Fact::Known(CallerIdentity {
         account: consumer.into(),
@@ -684,6 +693,8 @@ pub fn enterprise() -> Snapshot {
         ip_address_type: Some("ipv4".into()),
         dns_record_ip_type: Some("ipv4".into()),
         service_region: Some(REGION.into()),
+        policy_document: None,
+        private_dns_only_for_inbound_resolver_endpoint: None,
     };
     c.dns_config = Fact::Known(aws_dns_config(
         "dopt-0e1e2e3e",
@@ -751,6 +762,7 @@ pub fn enterprise() -> Snapshot {
         base_endpoint_dns_names: vec![format!("{svc_id}.{REGION}.vpce.amazonaws.com")],
         service_region: Some(REGION.into()),
         supported_ip_address_types: vec!["ipv4".into()],
+        vpc_endpoint_policy_supported: None,
     });
 
     let p = &mut s.provider;

@@ -8,6 +8,7 @@ use crate::model::Snapshot;
 use crate::registry;
 
 pub mod access;
+pub mod awsservice;
 pub mod base;
 pub mod capacity;
 pub mod dns;
@@ -27,7 +28,8 @@ pub struct Scenario {
     pub expect: Vec<(&'static str, Status)>,
 }
 
-/// Every check `pass`, except the ones named. Panics on an unknown id so that a
+/// Every check `pass`, except the ones named (and, in [`Scenario::new`], the checks that
+/// do not apply to the snapshot's kind of endpoint, which are `skip`). Panics on an unknown id so that a
 /// typo in a scenario cannot silently expect nothing.
 pub fn pass_except(overrides: &[(&'static str, Status)]) -> Vec<(&'static str, Status)> {
     for (id, _) in overrides {
@@ -56,12 +58,25 @@ impl Scenario {
         root_cause: Option<&'static str>,
         overrides: &[(&'static str, Status)],
     ) -> Self {
+        // A check that does not apply to this kind of endpoint (the provider-only checks
+        // for an AWS service, endpoint-policy for an endpoint service) is `skip`.
+        let expect = pass_except(overrides)
+            .into_iter()
+            .map(|(id, status)| {
+                let meta = registry::find(id).expect("listed by the registry").meta;
+                let overridden = overrides.iter().any(|(o, _)| *o == id);
+                match crate::endpoint_type::not_applicable(&snapshot, meta) {
+                    Some(_) if !overridden => (id, Status::Skip),
+                    _ => (id, status),
+                }
+            })
+            .collect();
         Scenario {
             name,
             description,
             snapshot,
             root_cause,
-            expect: pass_except(overrides),
+            expect,
         }
     }
 }
@@ -76,5 +91,6 @@ pub fn all() -> Vec<Scenario> {
     v.extend(observability::all());
     v.extend(region::all());
     v.extend(capacity::all());
+    v.extend(awsservice::all());
     v
 }

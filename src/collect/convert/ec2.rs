@@ -45,6 +45,10 @@ pub fn endpoint(e: &ec2::VpcEndpoint) -> Result<Endpoint, Unreadable> {
             .and_then(|d| d.dns_record_ip_type())
             .map(|t| t.as_str().to_owned()),
         service_region: opt_string(e.service_region()),
+        policy_document: opt_string(e.policy_document()),
+        private_dns_only_for_inbound_resolver_endpoint: e
+            .dns_options()
+            .and_then(|d| d.private_dns_only_for_inbound_resolver_endpoint()),
     })
 }
 
@@ -303,6 +307,7 @@ pub fn service_view(s: &ec2::ServiceDetail) -> Result<ServiceView, Unreadable> {
             .iter()
             .map(|t| t.as_str().to_owned())
             .collect(),
+        vpc_endpoint_policy_supported: s.vpc_endpoint_policy_supported(),
     })
 }
 
