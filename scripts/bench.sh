@@ -13,7 +13,9 @@
 # accounts (default 120) × 1 endpoint, `--service --consumer-role-name` and `--all --org`.
 #
 # Environment: PL_BENCH_RTT_MS (injected delay per call, default 50), PL_BENCH_RUNS
-# (pl-doctor runs, default 5), PL_BENCH_CLI_RUNS (runbook runs, default 3).
+# (pl-doctor runs, default 5), PL_BENCH_CLI_RUNS (runbook runs, default 3); for the
+# many-accounts one PL_BENCH_ACCOUNTS (default 120) and PL_BENCH_SNAPSHOT=FILE (keep the
+# --all --org snapshot, to replay it offline).
 #
 # Provisions on first use, under the cargo target dir: moto (scripts/emulator.sh) and
 # the AWS CLI v1, pinned, in a venv of its own (awscli pins botocore, which would fight

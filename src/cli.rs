@@ -219,7 +219,7 @@ pub struct ManyAccountsArgs {
     #[arg(long, value_name = "NAME", value_parser = parse_role_name, conflicts_with_all = ["provider_profile", "provider_role_arn", "endpoint", "from_snapshot"])]
     pub provider_role_name: Option<String>,
 
-    /// Account × region collections in flight at once (default 16: each opens about 15 calls; API rate limits are per account, so accounts in parallel do not share them).
+    /// Account × region collections in flight at once (default 32: each opens about 15 calls; API rate limits are per account, so accounts in parallel do not share them).
     #[arg(long, value_name = "N", value_parser = parse_concurrency)]
     pub concurrency: Option<usize>,
 }

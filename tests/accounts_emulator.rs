@@ -557,3 +557,37 @@ fn calls_per_account_do_not_grow_with_the_endpoints_in_it() {
     );
     assert_eq!(counts[0].2, counts[1].2, "--service calls grew: {counts:?}");
 }
+
+#[test]
+fn the_organization_is_read_across_list_accounts_pages() {
+    // ListAccounts answers at most 20 accounts a page (the launcher pages as AWS
+    // documents): the hub and 21 members are two pages, and every account is read.
+    let rig = rig(21, 1);
+    let w = &rig.world;
+    rig.proxy.reset_counters();
+    let org = rig.fleet(&["--org"], &[]);
+    assert_eq!(org.code, Some(1), "the broken member fails: {}", org.stderr);
+    let json = org.json();
+    let pages = rig.proxy.counters().operation("ListAccounts").seen;
+    assert_eq!(pages, 2, "two pages of ListAccounts");
+    let mut expected: Vec<String> = std::iter::once(w.hub_account.clone())
+        .chain(w.member_accounts())
+        .collect();
+    expected.sort();
+    let scoped: Vec<String> = json["scope"]["accounts"]
+        .as_array()
+        .expect("scope.accounts")
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        scoped, expected,
+        "every ACTIVE account, the closed one left out"
+    );
+    assert_eq!(rows(&json).len(), expected.len());
+    assert_eq!(
+        assume_calls(&org),
+        w.members.len() + 1,
+        "each member and the provider once"
+    );
+}

@@ -33,13 +33,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// Account × region collections in flight at once by default. Each one's widest stage
-/// has about 15 calls in flight, so 16 keep roughly 250 requests open from this host:
-/// comfortable for one process and its connection pool, and far from any rate limit,
-/// because EC2's and ELB's request limits are per account and region (each member
-/// account sees only its own ~30 calls) while the hub's STS AssumeRole quota (per
-/// account, hundreds per second) is met with one call per account. 120 accounts then
-/// take 8 waves of one account's round trips.
-pub const DEFAULT_CONCURRENCY: usize = 16;
+/// has about 15 calls in flight, so 32 keep roughly 500 requests open from this host:
+/// comfortable for one process and its connection pool (well under the usual 1,024 open
+/// files), and far from any rate limit, because EC2's and ELB's request limits are per
+/// account and region (each member account sees only its own ~20 calls) while the hub
+/// makes one AssumeRole per account, each inside the account's slot, so about one in
+/// five slots asks STS at any time (an account is 1 AssumeRole + about 4 round trips).
+/// 120 accounts then take 4 waves of one account's round trips (16 would take 8).
+pub const DEFAULT_CONCURRENCY: usize = 32;
 
 /// Role chaining (a role assuming a role) caps sessions at one hour: never ask for more.
 /// A run needs its session for its `--timeout` only; `--watch` assumes again every run,
@@ -391,8 +392,11 @@ async fn collect_on(
     let done = std::sync::atomic::AtomicUsize::new(0);
     tracker.headline(format!("accounts × regions: 0/{total} read"));
 
-    // One bound on account × region collections in flight; an account's AssumeRole runs
-    // under a permit too, so the hub never has more than `concurrency` sessions opening.
+    // One bound on account × region collections in flight. An account's slot covers its
+    // AssumeRole and then its first region's collection (each further region takes a slot
+    // of its own): a session is opened only when it is about to be used, an account costs
+    // one AssumeRole plus its collection's depth in round trips, and the hub never has
+    // more than `concurrency` sessions opening.
     let permits = tokio::sync::Semaphore::new(req.concurrency.max(1));
     let per_account = futures_util::future::join_all(accounts.iter().map(|account| {
         let (hub, permits, lookup, network, regions, partition, caller, done) = (
@@ -400,11 +404,11 @@ async fn collect_on(
         );
         async move {
             let own = caller.account.as_deref() == Some(account.as_str());
+            let slot = permits.acquire().await;
             let conf = if own {
                 Ok(hub.clone())
             } else {
                 let role_arn = req.role.arn(partition, account);
-                let _permit = permits.acquire().await;
                 assume(
                     tracker.stage("account: assume role"),
                     hub,
@@ -432,10 +436,15 @@ async fn collect_on(
                     return vec![Err(f)];
                 }
             };
+            let mut slot = Some(slot);
             futures_util::future::join_all(regions.iter().map(|region| {
                 let conf = in_region(&conf, region);
+                let held = slot.take();
                 async move {
-                    let _permit = permits.acquire().await;
+                    let _permit = match held {
+                        Some(p) => p,
+                        None => permits.acquire().await,
+                    };
                     let r = read_member(
                         &req.live, lookup, &conf, tracker, deadline, network, account,
                     )

@@ -26,6 +26,14 @@ production:
   private hosted zone AWS manages for it) when private DNS is enabled.
 * Service configurations and service details carry no SupportedIpAddressTypes in moto;
   AWS always reports them (`ipv4` for a service created without IPv6).
+* With IAM enforcement on, moto answers a denied STS call with a generic
+  `<ErrorResponse><Errors><Error>` document, which an SDK cannot read (no code, no
+  message); AWS answers in STS's awsQuery format, `<ErrorResponse><Error><Code>
+  AccessDenied</Code><Message>User: ARN is not authorized to perform: sts:AssumeRole on
+  resource: ROLE</Message></Error>`, HTTP 403.
+* Organizations ListAccounts in moto returns up to 100 accounts per page; AWS returns at
+  most 20 (MaxResults: 1 to 20), so a large organization costs its real number of
+  sequential pages (121 accounts: 7).
 * For an interface endpoint to an AWS service (`com.amazonaws.<region>.<service>`), AWS
   names the endpoint `vpce-<id>-<8 chars>[-<az>].<service>.<region>.vpce.amazonaws.com`
   (for S3 under a wildcard label, `*.vpce-…`) and lists the service's own regional name
@@ -47,6 +55,12 @@ production:
   SignatureDoesNotMatch; AWS signs the payload that was sent (SigV4: the hash of an
   empty payload for such a GET).
 
+One setting makes the emulator cheaper without changing what pl-doctor reads: moto loads
+its catalogue of public AMIs into every account's EC2 backend when the account is first
+used (about 70 ms each, most of an account's set-up cost in the 120-account benchmark);
+`MOTO_EC2_LOAD_DEFAULT_AMIS=false` skips it. pl-doctor never reads AMIs (DescribeImages
+is not among its calls), and RunInstances accepts any image id without them.
+
 Usage: python moto_launcher.py
 Binds 127.0.0.1 on a free port, prints `PORT <n>` on stdout once it accepts
 connections, and exits when its stdin closes (so it never outlives the test process
@@ -55,6 +69,7 @@ that started it, even when that process is killed).
 
 import ipaddress
 import json
+from xml.sax.saxutils import escape
 import os
 import random
 import sys
@@ -64,7 +79,7 @@ from werkzeug.serving import make_server
 
 import moto
 from moto.cloudtrail.responses import CloudTrailResponse
-from moto.core.exceptions import JsonRESTError
+from moto.core.exceptions import JsonRESTError, _RESTError
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import ec2_backends
@@ -72,6 +87,7 @@ from moto.ec2.models.vpc_service_configuration import VPCServiceConfiguration
 from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
 from moto.ec2.responses import EC2Response
 from moto.iam.access_control import IAMRequest
+from moto.organizations.responses import OrganizationsResponse
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -332,6 +348,55 @@ def service_to_dict(self):
     return detail
 
 
+# As AWS documents it: Organizations API Reference, ListAccounts (MaxResults: minimum 1,
+# maximum 20; NextToken while more accounts follow).
+LIST_ACCOUNTS_PAGE = 20
+
+
+def list_accounts(self):
+    page = min(self._get_int_param("MaxResults") or LIST_ACCOUNTS_PAGE, LIST_ACCOUNTS_PAGE)
+    token = self._get_param("NextToken")
+    start = int(token) if token and token.isdigit() else 0
+    backend = self.organizations_backend
+    accounts = sorted(backend.accounts, key=lambda a: (a.create_time, a.id))
+    response = {"Accounts": [a.describe() for a in accounts[start : start + page]]}
+    if start + page < len(accounts):
+        response["NextToken"] = str(start + page)
+    return json.dumps(response)
+
+
+class StsAccessDenied(_RESTError):
+    code = 403
+
+    def __init__(self, message):
+        super().__init__("AccessDenied", message)
+        request_id = "%08x-%04x-%04x-%04x-%012x" % tuple(
+            random.getrandbits(bits) for bits in (32, 16, 16, 16, 48)
+        )
+        self.description = (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+
+
+_original_raise_access_denied = IAMRequest._raise_access_denied
+
+
+# As AWS documents it: STS API Reference, Common Errors / AssumeRole (AccessDenied, HTTP 403,
+# in the awsQuery error document, naming the caller, the action and the role).
+def raise_access_denied(self):
+    if self._service != "sts":
+        return _original_raise_access_denied(self)
+    message = f"User: {self._access_key.arn} is not authorized to perform: {self._action}"
+    role = self._data.get("RoleArn") if isinstance(self._data, dict) else None
+    if isinstance(role, list):
+        role = role[0] if role else None
+    if role:
+        message += f" on resource: {role}"
+    raise StsAccessDenied(message)
+
+
 # Recorded CloudTrail events per (account, region), as the LookupEvents API returns them.
 _TRAIL_EVENTS = {}
 _TRAIL_LOCK = threading.Lock()
@@ -421,6 +486,8 @@ def create_aws_request_over_the_sent_payload(self):
 
 
 def install_extensions():
+    IAMRequest._raise_access_denied = raise_access_denied
+    OrganizationsResponse.list_accounts = list_accounts
     IAMRequest._create_aws_request = create_aws_request_over_the_sent_payload
     VPCEndPoint.get_filter_value = endpoint_filter_value
     # Read by the serializer for DescribeVpcEndpointServiceConfigurations (the
@@ -445,6 +512,8 @@ def exit_when_stdin_closes():
 def main():
     if moto.__version__ != PINNED:
         sys.exit(f"moto {moto.__version__} found, the suite pins {PINNED}: run bash scripts/emulator.sh")
+    # Read when each account's EC2 backend is created (see the docstring).
+    os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
     install_extensions()
     app = with_test_endpoints(DomainDispatcherApplication(create_backend_app))
     server = make_server(

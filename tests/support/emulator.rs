@@ -156,6 +156,29 @@ impl Emulator {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Sets moto's INITIAL_NO_AUTH_ACTION_COUNT (`POST /moto-api/reset-auth`): `"0"`
+    /// enforces IAM on every request from now on (each call authorized against the
+    /// caller's identity policies), `"inf"` turns enforcement off (moto parses the body
+    /// with Python's `float`).
+    pub fn set_iam_enforcement(&self, count: &str) {
+        use std::io::Write;
+        let mut stream =
+            std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("emulator socket");
+        write!(
+            stream,
+            "POST /moto-api/reset-auth HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{count}",
+            count.len()
+        )
+        .expect("send reset-auth");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("read reset-auth");
+        assert!(
+            answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+            "reset-auth {count}: {answer}"
+        );
+    }
+
     /// The last lines the server logged, for failure messages.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();

@@ -249,6 +249,8 @@ impl Counters {
 pub struct CallTiming {
     pub service: String,
     pub operation: String,
+    /// The access key id that signed it (one per account session), when signed.
+    pub access_key: Option<String>,
     /// When the request had been read whole (before any delay).
     pub arrived: Instant,
     /// When the answer's head was ready to go back (upstream's or injected); `None`
@@ -338,13 +340,25 @@ pub fn recognise(parts: &Parts, body: &[u8]) -> Call {
 
 /// The service of the SigV4 credential scope:
 /// `Credential=AKID/20261124/us-east-1/ec2/aws4_request` → `ec2`.
-fn signing_service(parts: &Parts) -> Option<String> {
+/// The SigV4 credential scope of a request: `AKID/date/region/service/aws4_request`.
+fn credential_scope(parts: &Parts) -> Option<Vec<&str>> {
     let auth = parts.headers.get("authorization")?.to_str().ok()?;
     let credential = auth.split("Credential=").nth(1)?;
     let credential = credential
         .split(|c: char| c == ',' || c.is_whitespace())
         .next()?;
-    let scope: Vec<&str> = credential.split('/').collect();
+    Some(credential.split('/').collect())
+}
+
+fn access_key_id(parts: &Parts) -> Option<String> {
+    credential_scope(parts)?
+        .first()
+        .filter(|k| !k.is_empty())
+        .map(|k| (*k).to_owned())
+}
+
+fn signing_service(parts: &Parts) -> Option<String> {
+    let scope = credential_scope(parts)?;
     // AKID / date / region / service / aws4_request
     match scope.as_slice() {
         [.., service, "aws4_request"] if scope.len() >= 5 => Some((*service).to_string()),
@@ -610,7 +624,7 @@ impl Shared {
 
     /// Counts the call as seen and lets every rule in scope count it; the first rule
     /// (in the order given) whose share hits it decides.
-    fn decide(&self, call: &Call) -> (Decision, String, u64) {
+    fn decide(&self, call: &Call, access_key: Option<String>) -> (Decision, String, u64) {
         self.update(|s| {
             s.requests += 1;
             let number = s.requests;
@@ -619,6 +633,7 @@ impl Shared {
                 CallTiming {
                     service: call.service.clone(),
                     operation: call.operation.clone(),
+                    access_key,
                     arrived: Instant::now(),
                     answered: None,
                 },
@@ -864,7 +879,7 @@ async fn handle(
     let body = body.collect().await?.to_bytes();
     let call = recognise(&parts, &body);
     let shared = &conn.shared;
-    let (decision, request_id, number) = shared.decide(&call);
+    let (decision, request_id, number) = shared.decide(&call, access_key_id(&parts));
     match decision {
         Decision::Answer(kind) => {
             shared.count(&call, |c| c.faulted += 1);
