@@ -32,6 +32,13 @@ use support::fault_proxy::{CallTiming, Fault, FaultProxy};
 use support::world::{ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY};
 
 const PL_DOCTOR: &str = env!("CARGO_BIN_EXE_pl-doctor");
+
+/// The binary measured: the one cargo built for this bench, or `PL_BENCH_BIN` (e.g. a
+/// release build made apart by scripts/release-figures.sh, so the dev-built harness can
+/// measure a release binary without another cold release build).
+fn pl_doctor() -> String {
+    std::env::var("PL_BENCH_BIN").unwrap_or_else(|_| PL_DOCTOR.to_owned())
+}
 const GNU_TIME: &str = "/usr/bin/time";
 /// The targets: at most 60 round trips for 120 accounts, under 150 MB.
 const TARGET_ROUND_TRIPS: f64 = 60.0;
@@ -223,7 +230,7 @@ fn measure(
     let (key, secret, token) = creds.unwrap_or((ACCESS_KEY_ID, SECRET_ACCESS_KEY, None));
     let mut c = Command::new(GNU_TIME);
     c.arg("-v")
-        .arg(PL_DOCTOR)
+        .arg(pl_doctor())
         .args(["--region", REGION, "--endpoint-url", &url])
         .args(args)
         .args(["--skip", "dns-resolution,connect-probe", "-o", "json"])
