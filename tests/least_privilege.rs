@@ -648,21 +648,7 @@ fn the_hub_and_member_policies_are_exactly_enough_for_many_accounts() {
 
     // The hub without sts:AssumeRole: every member account (and the provider side) is a
     // scope.failed entry naming the action; the hub's own account is still read.
-    emulator.set_iam_enforcement("inf");
-    rt.block_on(async {
-        let iam = iam_in(&url, CONSUMER_ACCOUNT).await;
-        iam.put_user_policy()
-            .user_name(HUB_USER)
-            .policy_name("pl-doctor-hub")
-            .policy_document(without(
-                printed_policy(&["--hub", "--role-name", MEMBER_ROLE]),
-                Some("sts:AssumeRole"),
-            ))
-            .send()
-            .await
-            .expect("narrow the hub policy");
-    });
-    emulator.set_iam_enforcement("0");
+    narrow_hub(&emulator, &rt, &url, "sts:AssumeRole");
     let no_assume = fleet_run(command(&url, Some(&p.hub), &accounts_args));
     let json = no_assume.json();
     let failed = json["scope"]["failed"].as_array().expect("scope.failed");
@@ -694,21 +680,7 @@ fn the_hub_and_member_policies_are_exactly_enough_for_many_accounts() {
     );
 
     // The hub without organizations:ListAccounts: --org cannot start, and says why.
-    emulator.set_iam_enforcement("inf");
-    rt.block_on(async {
-        let iam = iam_in(&url, CONSUMER_ACCOUNT).await;
-        iam.put_user_policy()
-            .user_name(HUB_USER)
-            .policy_name("pl-doctor-hub")
-            .policy_document(without(
-                printed_policy(&["--hub", "--role-name", MEMBER_ROLE]),
-                Some("organizations:ListAccounts"),
-            ))
-            .send()
-            .await
-            .expect("narrow the hub policy");
-    });
-    emulator.set_iam_enforcement("0");
+    narrow_hub(&emulator, &rt, &url, "organizations:ListAccounts");
     let no_list = fleet_run(command(&url, Some(&p.hub), &org_args));
     assert_eq!(no_list.code, Some(3), "{}", no_list.stderr);
     assert!(
@@ -716,6 +688,26 @@ fn the_hub_and_member_policies_are_exactly_enough_for_many_accounts() {
         "{}",
         no_list.stderr
     );
+}
+
+/// The hub user's policy becomes the printed hub policy without `action` (enforcement
+/// off while it is written, back on after).
+fn narrow_hub(emulator: &Emulator, rt: &tokio::runtime::Runtime, url: &str, action: &str) {
+    emulator.set_iam_enforcement("inf");
+    rt.block_on(async {
+        let iam = iam_in(url, CONSUMER_ACCOUNT).await;
+        iam.put_user_policy()
+            .user_name(HUB_USER)
+            .policy_name("pl-doctor-hub")
+            .policy_document(without(
+                printed_policy(&["--hub", "--role-name", MEMBER_ROLE]),
+                Some(action),
+            ))
+            .send()
+            .await
+            .expect("narrow the hub policy");
+    });
+    emulator.set_iam_enforcement("0");
 }
 
 /// The CloudTrail lookups behind a failing check are granted by the printed policies
