@@ -46,16 +46,7 @@ fn events_of<'a>(report: &'a Report, check: &str) -> &'a Vec<Value> {
 
 /// The endpoint security group's TCP 8443 rule, the one the healthy world admits.
 fn sg_rule() -> aws_sdk_ec2::types::IpPermission {
-    aws_sdk_ec2::types::IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(i32::from(PORT))
-        .to_port(i32::from(PORT))
-        .ip_ranges(
-            aws_sdk_ec2::types::IpRange::builder()
-                .cidr_ip(VPC_CIDR)
-                .build(),
-        )
-        .build()
+    support::world::tcp_rule(PORT, VPC_CIDR)
 }
 
 fn revoke_params(sg: &str) -> Value {

@@ -55,18 +55,7 @@ fn authorize_service_port(emulator: &Emulator, world: &World) {
         let ec2 = aws_sdk_ec2::Client::new(&sdk_config(&url, consumer_credentials()).await);
         ec2.authorize_security_group_ingress()
             .group_id(&world.endpoint_sg)
-            .ip_permissions(
-                aws_sdk_ec2::types::IpPermission::builder()
-                    .ip_protocol("tcp")
-                    .from_port(i32::from(PORT))
-                    .to_port(i32::from(PORT))
-                    .ip_ranges(
-                        aws_sdk_ec2::types::IpRange::builder()
-                            .cidr_ip(VPC_CIDR)
-                            .build(),
-                    )
-                    .build(),
-            )
+            .ip_permissions(support::world::tcp_rule(PORT, VPC_CIDR))
             .send()
             .await
             .expect("AuthorizeSecurityGroupIngress on the endpoint's group");

@@ -342,6 +342,8 @@ def aws_dns_entries(backend, endpoint):
 _original_service_to_dict = VPCServiceConfiguration.to_dict
 
 
+# As AWS documents it: EC2 API Reference, ServiceDetail and ServiceConfiguration
+# (SupportedIpAddressTypes: ipv4 | ipv6, always present; ipv4 for a service without IPv6).
 def service_to_dict(self):
     detail = _original_service_to_dict(self)
     detail.setdefault("SupportedIpAddressTypes", list(self.supported_ip_address_types))
@@ -475,6 +477,9 @@ def with_test_endpoints(app):
 MOTO_CREATE_AWS_REQUEST = IAMRequest._create_aws_request
 
 
+# As AWS documents it: IAM User Guide, "Create a signed AWS API request" (Signature
+# Version 4): the canonical request ends with the hex SHA-256 of the payload sent, which
+# for a GET without a body is the hash of the empty string, whatever its query string.
 def create_aws_request_over_the_sent_payload(self):
     """The request moto re-signs to check a signature, with the payload that was sent:
     nothing, for a GET (moto substitutes the parsed query string; for a form POST its

@@ -546,6 +546,17 @@ async fn create_subnet(ec2: &aws_sdk_ec2::Client, vpc: &str, az: &str) -> String
         .to_owned()
 }
 
+/// One ingress rule: TCP `port` from `cidr` (what the tests authorise and revoke).
+#[allow(dead_code)] // not every test binary that includes support/ uses it
+pub fn tcp_rule(port: u16, cidr: &str) -> ec2t::IpPermission {
+    ec2t::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(i32::from(port))
+        .to_port(i32::from(port))
+        .ip_ranges(ec2t::IpRange::builder().cidr_ip(cidr).build())
+        .build()
+}
+
 /// A security group in `vpc` admitting TCP on `ingress_ports` from `clients`.
 pub async fn create_sg(
     ec2: &aws_sdk_ec2::Client,
