@@ -231,6 +231,15 @@ fn service_with_consumer_role_gives_every_connection_its_consumer_side_and_a_den
         if m.broken_sg {
             assert_eq!(s["endpoint-sg-ingress"], "fail");
             assert_eq!(r["root_cause"], "endpoint-sg-ingress");
+            // What changed is looked up in the member's own trail, through its role.
+            let changes = &check(r, "endpoint-sg-ingress")["changes"];
+            assert!(changes.get("missing").is_none(), "looked up: {changes:#}");
+            assert!(
+                changes["resources"][0]
+                    .as_str()
+                    .is_some_and(|g| g.starts_with("sg-")),
+                "{changes:#}"
+            );
         } else {
             assert_eq!(s["endpoint-sg-ingress"], "pass", "{r:#}");
             assert!(r["root_cause"].is_null(), "{r:#}");

@@ -223,19 +223,14 @@ fn a_revoked_security_group_rule_is_named_under_endpoint_sg_ingress() {
     );
 }
 
-#[test]
-fn a_deregistered_target_is_named_under_target_health_from_the_providers_trail() {
-    let emulator = Emulator::start();
-    let url = emulator.url();
-    let rt = runtime();
-    let world = rt.block_on(World::build(&url, &Spec::default()));
-    let tg = world.target_group_arn.clone();
+/// Deregister every target of the world's target group, through the provider's SDK.
+fn deregister_every_target(rt: &tokio::runtime::Runtime, url: &str, world: &World) {
     rt.block_on(async {
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(
-            &sdk_config(&url, provider_credentials(&url).await).await,
+            &sdk_config(url, provider_credentials(url).await).await,
         );
         elb.deregister_targets()
-            .target_group_arn(&tg)
+            .target_group_arn(&world.target_group_arn)
             .set_targets(Some(
                 world
                     .targets
@@ -252,13 +247,18 @@ fn a_deregistered_target_is_named_under_target_health_from_the_providers_trail()
             .await
             .expect("DeregisterTargets");
     });
+}
+
+/// The provider's trail records that deregistration `ago` seconds ago (`e-deregister`).
+fn record_deregistered(port: u16, world: &World, ago: i64) {
+    let tg = &world.target_group_arn;
     let targets: Vec<Value> = world
         .targets
         .iter()
         .map(|t| json!({"id": t, "port": PORT}))
         .collect();
     record(
-        emulator.port(),
+        port,
         PROVIDER_ACCOUNT,
         &[event(
             "e-deregister",
@@ -266,11 +266,21 @@ fn a_deregistered_target_is_named_under_target_health_from_the_providers_trail()
             "elasticloadbalancing.amazonaws.com",
             "DeregisterTargets",
             "AWS::ElasticLoadBalancingV2::TargetGroup",
-            &tg,
-            now_epoch() - 5 * 60,
+            tg,
+            now_epoch() - ago,
             json!({"targetGroupArn": tg, "targets": targets}),
         )],
     );
+}
+
+#[test]
+fn a_deregistered_target_is_named_under_target_health_from_the_providers_trail() {
+    let emulator = Emulator::start();
+    let url = emulator.url();
+    let rt = runtime();
+    let world = rt.block_on(World::build(&url, &Spec::default()));
+    deregister_every_target(&rt, &url, &world);
+    record_deregistered(emulator.port(), &world, 5 * 60);
     // The same event in the consumer's trail would be the wrong account: never found there.
     let run = Invocation::new(&world.endpoint_id, &url).report();
     assert_eq!(run.statuses()["target-health"], "fail", "{}", run.summary());
@@ -286,6 +296,175 @@ fn a_deregistered_target_is_named_under_target_health_from_the_providers_trail()
             && what.contains(&format!("lost target {}:{PORT}", world.targets[0])),
         "{what}"
     );
+}
+
+/// `pl-doctor --service <the world's service> <args>` as the provider.
+fn provider_view(
+    url: &str,
+    creds: &aws_sdk_ec2::config::Credentials,
+    service: &str,
+    args: &[&str],
+) -> support::fleet_world::Run {
+    let mut c = assert_cmd::Command::cargo_bin("pl-doctor").expect("pl-doctor binary");
+    support::service_world::scrubbed(&mut c);
+    c.env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
+        .env(
+            "AWS_SESSION_TOKEN",
+            creds.session_token().expect("assumed-role token"),
+        )
+        .env("PL_DOCTOR_CALL_LOG", "1")
+        .args([
+            "--service",
+            service,
+            "--region",
+            support::world::REGION,
+            "--endpoint-url",
+            url,
+        ])
+        .args(args);
+    support::fleet_world::run(c)
+}
+
+fn check_in<'a>(checks: &'a Value, id: &str) -> &'a Value {
+    checks
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("no check {id} in {checks:#}"))
+}
+
+#[test]
+fn the_provider_view_looks_up_the_services_resources_once_and_shows_them_under_each_connection() {
+    let emulator = Emulator::start();
+    let rt = runtime();
+    let world = rt.block_on(World::build(&emulator.url(), &Spec::default()));
+    deregister_every_target(&rt, &emulator.url(), &world);
+    record_deregistered(emulator.port(), &world, 7 * 60);
+    let proxy = rt.block_on(FaultProxy::start(SocketAddr::from((
+        [127, 0, 0, 1],
+        emulator.port(),
+    ))));
+    let url = proxy.url();
+    let creds = rt.block_on(provider_credentials(&emulator.url()));
+
+    let run = provider_view(&url, &creds, &world.service_id, &["-o", "json"]);
+    assert_eq!(run.code, Some(1), "target-health fails: {}", run.stderr);
+    let json = run.json();
+    // The service-wide check names the event from the provider's trail.
+    let th = check_in(&json["service"]["checks"], "target-health");
+    assert_eq!(th["status"], "fail", "{th:#}");
+    let e = &th["changes"]["events"][0];
+    assert_eq!(e["event_id"], "e-deregister", "{th:#}");
+    assert_eq!(e["account"], PROVIDER_ACCOUNT);
+    assert_eq!(e["principal"], principal_arn(PROVIDER_ACCOUNT));
+    assert_eq!(e["ago_seconds"].as_i64().map(|s| s / 60), Some(7), "{e:#}");
+    // The connection's report shows the same change under its own target-health.
+    let row = json["reports"]
+        .as_array()
+        .expect("reports")
+        .iter()
+        .find(|r| r["target"]["endpoint_id"] == world.endpoint_id.as_str())
+        .expect("the world's connection");
+    let row_th = check_in(&row["checks"], "target-health");
+    assert_eq!(
+        row_th["changes"]["events"][0]["event_id"], "e-deregister",
+        "{row_th:#}"
+    );
+    // Listed once in the fleet's recent changes, under the service and the connection.
+    let recent = json["recent_changes"].as_array().expect("recent_changes");
+    assert_eq!(recent.len(), 1, "{recent:#?}");
+    assert_eq!(recent[0]["event_id"], "e-deregister");
+    let under: Vec<&str> = recent[0]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        under,
+        vec![world.service_id.as_str(), world.endpoint_id.as_str()]
+    );
+    // One LookupEvents call per resource the failing checks name and the provider owns
+    // (each has at most two events: one page), however many connections name it too.
+    let mut looked_up = std::collections::BTreeSet::new();
+    let all_checks = json["service"]["checks"].as_array().unwrap().iter().chain(
+        json["reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["checks"].as_array().unwrap()),
+    );
+    let mut shown = Vec::new();
+    for c in all_checks {
+        if c.get("changes").is_some() {
+            shown.push(format!("{}: {}", c["id"], c["changes"]));
+        }
+        let unreadable: Vec<&Value> = c["changes"]["missing"]
+            .as_array()
+            .map(|m| m.iter().map(|m| &m["resource"]).collect())
+            .unwrap_or_default();
+        for r in c["changes"]["resources"].as_array().into_iter().flatten() {
+            if !unreadable.contains(&r) {
+                looked_up.insert(r.as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert!(looked_up.contains(&world.target_group_arn), "{looked_up:?}");
+    assert_eq!(
+        proxy.counters().operation("LookupEvents").seen,
+        looked_up.len() as u64,
+        "one call per resource: {looked_up:?}\n{}\n{}",
+        shown.join("\n"),
+        run.stderr
+    );
+    assert!(schema_errors(row).is_empty(), "{:?}", schema_errors(row));
+
+    // People read it in the table and in Markdown: under the finding, and once in all.
+    let table = provider_view(&url, &creds, &world.service_id, &[]);
+    for words in ["What changed:", "Recent changes:", "DeregisterTargets by"] {
+        assert!(table.stdout.contains(words), "{words}\n{}", table.stdout);
+    }
+    assert!(
+        table.stdout.contains(&format!(
+            "[under {}, {}]",
+            world.service_id, world.endpoint_id
+        )),
+        "{}",
+        table.stdout
+    );
+    let md = provider_view(&url, &creds, &world.service_id, &["-o", "markdown"]);
+    for words in [
+        "**What changed:**",
+        "### Recent changes",
+        "changed 7 min ago",
+    ] {
+        assert!(md.stdout.contains(words), "{words}\n{}", md.stdout);
+    }
+
+    // --changes off: no lookup, the same statuses.
+    proxy.reset_counters();
+    let off = provider_view(
+        &url,
+        &creds,
+        &world.service_id,
+        &["-o", "json", "--changes", "off"],
+    );
+    assert_eq!(proxy.counters().operation("LookupEvents").seen, 0);
+    let off = off.json();
+    assert!(
+        off.get("recent_changes").is_none(),
+        "{:#}",
+        off["recent_changes"]
+    );
+    let statuses = |v: &Value| -> Vec<(String, String)> {
+        v["service"]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["id"].to_string(), c["status"].to_string()))
+            .collect()
+    };
+    assert_eq!(statuses(&off), statuses(&json));
 }
 
 #[test]

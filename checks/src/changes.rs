@@ -350,12 +350,15 @@ fn missing_reason(m: &Missing, side: Side) -> String {
 
 /// Newest first; ties by event id so the order is stable.
 pub fn sort_newest_first(events: &mut [Change]) {
-    events.sort_by(|a, b| {
-        let (ta, tb) = (epoch_seconds(&a.time), epoch_seconds(&b.time));
-        tb.cmp(&ta)
-            .then_with(|| b.time.cmp(&a.time))
-            .then_with(|| a.event_id.cmp(&b.event_id))
-    });
+    events.sort_by(newest_first);
+}
+
+/// The order of [`sort_newest_first`], for lists that carry a change inside.
+pub fn newest_first(a: &Change, b: &Change) -> std::cmp::Ordering {
+    let (ta, tb) = (epoch_seconds(&a.time), epoch_seconds(&b.time));
+    tb.cmp(&ta)
+        .then_with(|| b.time.cmp(&a.time))
+        .then_with(|| a.event_id.cmp(&b.event_id))
 }
 
 /// Every check's changes, once each, newest first: the report's "Recent changes".

@@ -6,6 +6,7 @@
 //! rows worst first, the verdict over all of them, and (provider view) the service-wide
 //! checks evaluated once.
 
+use crate::changes::Change;
 use crate::check::{CheckResult, EvalOptions};
 use crate::checks::allowed_principals::{classify, Principal};
 use crate::fact::{Fact, Missing};
@@ -461,8 +462,74 @@ pub struct FleetReport {
     /// makes the verdict at least `warn`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vpc_endpoints: Vec<VpcEndpointUsage>,
+    /// The changes under the failing and warning checks of the service summary and every
+    /// report, once each (by event id), newest first, each with where it shows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_changes: Vec<FleetChange>,
     /// One report per endpoint, worst verdict first, then by account, then by endpoint id.
     pub reports: Vec<Report>,
+}
+
+/// One change behind a fleet's failing or warning checks: a revoked rule on a shared
+/// security group shows under every endpoint that uses it, but it is one change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetChange {
+    #[serde(flatten)]
+    pub change: Change,
+    /// The endpoints whose checks show it, in report order; the service id for the
+    /// provider view's service-wide checks.
+    pub endpoints: Vec<String>,
+}
+
+impl FleetChange {
+    /// The change's line, naming where it shows: `… (under vpce-1, vpce-2)`, or `(under 14
+    /// endpoints)` past a few.
+    pub fn line(&self) -> String {
+        const NAMED: usize = 3;
+        let under = if self.endpoints.len() > NAMED {
+            format!("{} endpoints", self.endpoints.len())
+        } else {
+            self.endpoints.join(", ")
+        };
+        format!("{} [under {under}]", self.change.line())
+    }
+}
+
+/// The fleet's "Recent changes": the service summary's first, then each report's, merged
+/// by event id, newest first.
+pub fn recent_changes(
+    service: Option<(&str, &[CheckResult])>,
+    reports: &[Report],
+) -> Vec<FleetChange> {
+    let mut all: Vec<FleetChange> = Vec::new();
+    let mut add = |events: &mut dyn Iterator<Item = &Change>, under: &str| {
+        for e in events {
+            match all.iter_mut().find(|f| f.change.event_id == e.event_id) {
+                Some(f) if !f.endpoints.iter().any(|x| x == under) => {
+                    f.endpoints.push(under.to_owned())
+                }
+                Some(_) => {}
+                None => all.push(FleetChange {
+                    change: e.clone(),
+                    endpoints: vec![under.to_owned()],
+                }),
+            }
+        }
+    };
+    if let Some((service_id, checks)) = service {
+        add(
+            &mut checks
+                .iter()
+                .filter_map(|c| c.changes.as_ref())
+                .flat_map(|c| &c.events),
+            service_id,
+        );
+    }
+    for r in reports {
+        add(&mut r.recent_changes.iter(), &r.target.endpoint_id);
+    }
+    all.sort_by(|a, b| crate::changes::newest_first(&a.change, &b.change));
+    all
 }
 
 /// How many endpoints share a root cause.
@@ -545,6 +612,15 @@ pub fn build(
             .chain(near_quota),
     );
     let root_causes = root_cause_counts(&reports);
+    let recent_changes = recent_changes(
+        service.as_ref().map(|s| {
+            (
+                fleet.scope.service_id.as_deref().unwrap_or("service"),
+                s.checks.as_slice(),
+            )
+        }),
+        &reports,
+    );
     FleetReport {
         schema_version: FLEET_SCHEMA_VERSION,
         tool: "pl-doctor".into(),
@@ -558,6 +634,7 @@ pub fn build(
         service,
         root_causes,
         vpc_endpoints,
+        recent_changes,
         reports,
     }
 }

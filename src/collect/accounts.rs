@@ -463,7 +463,7 @@ async fn collect_on(
     let mut snapshots = Vec::new();
     // Each snapshot's account's configuration, for the change lookups after the provider
     // sides are in.
-    let mut member_confs: Vec<SdkConfig> = Vec::new();
+    let mut member_confs: Vec<Option<SdkConfig>> = Vec::new();
     let mut left_out = Vec::new();
     let mut endpoint_quotas = Vec::new();
     let mut read_any = false;
@@ -471,7 +471,7 @@ async fn collect_on(
         match result {
             Ok((c, conf)) => {
                 read_any = true;
-                member_confs.extend(c.snapshots.iter().map(|_| conf.clone()));
+                member_confs.extend(c.snapshots.iter().map(|_| Some(conf.clone())));
                 snapshots.extend(c.snapshots);
                 left_out.extend(c.left_out);
                 endpoint_quotas.extend(c.endpoint_quota);
@@ -522,6 +522,7 @@ async fn collect_on(
         &member_confs,
         &owners,
         &super::eval_options(&req.live),
+        None,
         deadline,
     )
     .await;

@@ -62,17 +62,25 @@ fn limiter() -> &'static Limiter {
 /// The CloudTrail clients of one collection: per side, for the snapshot's Region and for
 /// us-east-1 (hosted zones).
 pub struct Clients {
-    consumer: aws_sdk_cloudtrail::Client,
-    consumer_global: aws_sdk_cloudtrail::Client,
-    provider: Option<(aws_sdk_cloudtrail::Client, aws_sdk_cloudtrail::Client)>,
+    /// None in the provider view without `--consumer-role-name`: the consumer's trail is
+    /// not visible.
+    consumer: Option<SideClients>,
+    provider: Option<SideClients>,
     limiter: &'static Limiter,
     /// Resources asked for so far in this collection (against [`MAX_LOOKUPS`]).
     spent: std::sync::atomic::AtomicUsize,
 }
 
-fn clients_for(
-    config: &aws_config::SdkConfig,
-) -> (aws_sdk_cloudtrail::Client, aws_sdk_cloudtrail::Client) {
+/// One account's trail clients: its configuration's Region and us-east-1.
+struct SideClients {
+    regional: aws_sdk_cloudtrail::Client,
+    global: aws_sdk_cloudtrail::Client,
+    /// The configuration's Region: where the regional lookups go, whatever the row's
+    /// Region (a cross-region endpoint's service is read in the service's Region).
+    region: Option<String>,
+}
+
+fn clients_for(config: &aws_config::SdkConfig) -> SideClients {
     let regional = aws_sdk_cloudtrail::Client::new(config);
     let global = aws_sdk_cloudtrail::Client::from_conf(
         aws_sdk_cloudtrail::config::Builder::from(config)
@@ -81,15 +89,26 @@ fn clients_for(
             ))
             .build(),
     );
-    (regional, global)
+    SideClients {
+        regional,
+        global,
+        region: config.region().map(|r| r.to_string()),
+    }
 }
 
 impl Clients {
     pub fn new(consumer: &aws_config::SdkConfig, provider: Option<&aws_config::SdkConfig>) -> Self {
-        let (c, cg) = clients_for(consumer);
+        Self::sides(Some(consumer), provider)
+    }
+
+    /// Either side may be out of reach (the provider view reads the consumer's trail only
+    /// through `--consumer-role-name`).
+    pub fn sides(
+        consumer: Option<&aws_config::SdkConfig>,
+        provider: Option<&aws_config::SdkConfig>,
+    ) -> Self {
         Clients {
-            consumer: c,
-            consumer_global: cg,
+            consumer: consumer.map(clients_for),
             provider: provider.map(clients_for),
             limiter: limiter(),
             spent: std::sync::atomic::AtomicUsize::new(0),
@@ -149,24 +168,27 @@ pub async fn lookup_all(
                 )),
             };
         }
-        let lookup_region = if w.global {
-            GLOBAL_SERVICE_REGION
-        } else {
-            region
+        let side = match w.side {
+            Side::Consumer => clients.consumer.as_ref(),
+            Side::Provider => clients.provider.as_ref(),
         };
-        let client = match (w.side, w.global, &clients.provider) {
-            (Side::Consumer, false, _) => Some(&clients.consumer),
-            (Side::Consumer, true, _) => Some(&clients.consumer_global),
-            (Side::Provider, false, Some((p, _))) => Some(p),
-            (Side::Provider, true, Some((_, pg))) => Some(pg),
-            (Side::Provider, _, None) => None,
+        let lookup_region = match (w.global, side) {
+            (true, _) => GLOBAL_SERVICE_REGION.to_owned(),
+            (false, Some(SideClients { region: Some(r), .. })) => r.clone(),
+            (false, _) => region.to_owned(),
         };
-        let events = match client {
+        let lookup_region = lookup_region.as_str();
+        let events = match side {
             None => Fact::Absent(Missing::NotVisible {
                 account: account.clone(),
-                hint: "the provider's CloudTrail needs provider access: --provider-profile or --provider-role-arn".into(),
+                hint: match w.side {
+                    Side::Provider => "the provider's CloudTrail needs provider access: --provider-profile or --provider-role-arn",
+                    Side::Consumer => "the consumer's CloudTrail needs the consumer account's credentials: in the provider view, --consumer-role-name",
+                }
+                .into(),
             }),
-            Some(client) => {
+            Some(sc) => {
+                let client = if w.global { &sc.global } else { &sc.regional };
                 let key = format!(
                     "{}/{lookup_region}",
                     account.clone().unwrap_or_else(|| format!("{:?}", w.side))
@@ -268,15 +290,19 @@ async fn lookup_one(
 
 /// Looks up what the snapshots' failing and warning checks name and their lookups lack,
 /// once per account and resource however many rows name it, with each row's account's
-/// configuration and the service owner's (`provider[i]`), over the window already recorded:
-/// for snapshots whose provider side is attached after their collection (many accounts).
+/// configuration (`consumer[i]`, None where the consumer side is out of reach) and the
+/// service owner's (`provider[i]`), over the window already recorded: for snapshots whose
+/// provider side is attached after their collection (many accounts, the provider view).
+/// `only`: the checks whose resources count (the provider view's service snapshot shows
+/// its service-wide checks only); None for every check.
 /// No-op with `--changes off` (no change facts) or nothing left to look up.
 pub async fn complete_all(
     tracker: &Tracker,
     snapshots: &mut [pl_checks::Snapshot],
-    consumer: &[aws_config::SdkConfig],
+    consumer: &[Option<aws_config::SdkConfig>],
     provider: &[Option<aws_config::SdkConfig>],
     options: &pl_checks::EvalOptions,
+    only: Option<&[&str]>,
     deadline: Instant,
 ) {
     // (side, account, resource) → the first row naming it; each row's keys.
@@ -287,7 +313,10 @@ pub async fn complete_all(
         let Some(facts) = &snapshot.changes else {
             continue;
         };
-        let results = pl_checks::report::evaluate(snapshot, options);
+        let mut results = pl_checks::report::evaluate(snapshot, options);
+        if let Some(only) = only {
+            results.retain(|r| only.contains(&r.id.as_str()));
+        }
         for (resource, side) in pl_checks::changes::wanted(snapshot, &results) {
             if facts.lookup(&resource).is_some() {
                 continue;
@@ -335,7 +364,7 @@ pub async fn complete_all(
                 provider: snapshot.provider.identity.known().map(|i| i.account.clone()),
             };
             let region = snapshot.region.clone();
-            let clients = Clients::new(&consumer[*i], provider[*i].as_ref());
+            let clients = Clients::sides(consumer[*i].as_ref(), provider[*i].as_ref());
             async move {
                 let lookup = match window {
                     _ if n >= MAX_LOOKUPS => ResourceLookup {

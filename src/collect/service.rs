@@ -155,39 +155,156 @@ pub async fn collect(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
         ),
         hint: "retry; if it persists, report it with the pl-doctor version".into(),
     });
-    let result = match (assembled, &req.consumer_role) {
-        (Ok(mut fleet), Some(role)) => {
-            let regions: BTreeMap<String, String> = raw_connections
-                .iter()
-                .filter_map(|c| {
-                    Some((
-                        c.vpc_endpoint_id()?.to_owned(),
-                        c.vpc_endpoint_region()
-                            .filter(|r| !r.is_empty())
-                            .unwrap_or(&region)
-                            .to_owned(),
-                    ))
-                })
-                .collect();
-            let caller_arn = lookup.identity.known().map(|i| i.arn.clone());
-            consumer_sides(
-                req,
-                role,
-                &tracker,
-                deadline,
-                conf,
-                account.as_deref(),
-                caller_arn.as_deref(),
-                &regions,
-                &mut fleet,
-            )
-            .await;
+    let result = match assembled {
+        Ok(mut fleet) => {
+            let change_window = live
+                .changes_since
+                .map(|since| change_window(window_end, since));
+            // The service's own lookups (what its service-wide checks name, in the
+            // provider's trail) run beside the consumer sides; the rows' follow after.
+            let mut service = fleet.service.take();
+            if let (Some(s), Some(w)) = (service.as_mut(), &change_window) {
+                s.changes = Some(w.clone());
+            }
+            let options = super::eval_options(live);
+            let service_lookups = async {
+                if let (Some(s), Some(_)) = (service.as_mut(), &change_window) {
+                    super::changes::complete_all(
+                        &tracker,
+                        std::slice::from_mut(s),
+                        &[None],
+                        &[Some(conf.clone())],
+                        &options,
+                        Some(fleet::SERVICE_WIDE),
+                        deadline,
+                    )
+                    .await;
+                }
+            };
+            let consumer_sides = async {
+                match &req.consumer_role {
+                    Some(role) => {
+                        let regions: BTreeMap<String, String> = raw_connections
+                            .iter()
+                            .filter_map(|c| {
+                                Some((
+                                    c.vpc_endpoint_id()?.to_owned(),
+                                    c.vpc_endpoint_region()
+                                        .filter(|r| !r.is_empty())
+                                        .unwrap_or(&region)
+                                        .to_owned(),
+                                ))
+                            })
+                            .collect();
+                        let caller_arn = lookup.identity.known().map(|i| i.arn.clone());
+                        consumer_sides(
+                            req,
+                            role,
+                            &tracker,
+                            deadline,
+                            conf,
+                            account.as_deref(),
+                            caller_arn.as_deref(),
+                            &regions,
+                            &mut fleet,
+                        )
+                        .await
+                    }
+                    None => BTreeMap::new(),
+                }
+            };
+            let ((), consumer_confs) = tokio::join!(service_lookups, consumer_sides);
+            fleet.service = service;
+            if let Some(w) = &change_window {
+                row_changes(
+                    &tracker,
+                    &mut fleet,
+                    w,
+                    &consumer_confs,
+                    conf,
+                    &options,
+                    deadline,
+                )
+                .await;
+            }
             Ok(fleet)
         }
-        (other, _) => other,
+        Err(e) => Err(e),
     };
     tracker.finish_and_log();
     result
+}
+
+/// The change facts every snapshot of the provider view starts from: the window, no
+/// lookups yet.
+fn change_window(
+    collected: time::OffsetDateTime,
+    since: std::time::Duration,
+) -> pl_checks::changes::ChangeFacts {
+    let (start, _, _) = super::changes::window(collected, since);
+    pl_checks::changes::ChangeFacts {
+        since: rfc3339(start),
+        since_seconds: (collected - start).whole_seconds().max(0) as u64,
+        lookups: Vec::new(),
+    }
+}
+
+/// What the connections' failing and warning checks name: the service's lookups where
+/// they name the same provider resources (target groups, NLBs: looked up once for the
+/// service, not once per connection), then the rest in the provider's trail and, for a
+/// connection whose consumer side was read, in its owner's (`consumer_confs`, by endpoint
+/// id). A row read through `--consumer-role-name` brings the lookups its own collection
+/// made; the others start from `window`.
+async fn row_changes(
+    tracker: &Tracker,
+    fleet: &mut FleetSnapshot,
+    window: &pl_checks::changes::ChangeFacts,
+    consumer_confs: &BTreeMap<String, aws_config::SdkConfig>,
+    provider: &aws_config::SdkConfig,
+    options: &pl_checks::EvalOptions,
+    deadline: tokio::time::Instant,
+) {
+    let service_lookups: Vec<pl_checks::changes::ResourceLookup> = fleet
+        .service
+        .as_ref()
+        .and_then(|s| s.changes.as_ref())
+        .map(|c| c.lookups.clone())
+        .unwrap_or_default();
+    for s in fleet.snapshots.iter_mut() {
+        if s.changes.is_none() {
+            s.changes = Some(window.clone());
+        }
+        let results = pl_checks::report::evaluate(s, options);
+        let named = pl_checks::changes::wanted(s, &results);
+        let Some(facts) = s.changes.as_mut() else {
+            continue;
+        };
+        for l in &service_lookups {
+            if named
+                .iter()
+                .any(|(r, side)| *r == l.resource && *side == l.side)
+                && facts.lookup(&l.resource).is_none()
+            {
+                facts.lookups.push(l.clone());
+            }
+        }
+    }
+    let consumers: Vec<Option<aws_config::SdkConfig>> = fleet
+        .snapshots
+        .iter()
+        .map(|s| consumer_confs.get(&s.consumer.endpoint.id).cloned())
+        .collect();
+    let providers = vec![Some(provider.clone()); fleet.snapshots.len()];
+    super::changes::complete_all(
+        tracker,
+        &mut fleet.snapshots,
+        &consumers,
+        &providers,
+        options,
+        None,
+        deadline,
+    )
+    .await;
 }
 
 /// Whether a connection's endpoint still exists in its owner's account to be read.
@@ -201,6 +318,8 @@ fn consumer_readable(s: &Snapshot) -> bool {
 /// `--consumer-role-name`: each connection's consumer side, read through the role in its
 /// owner's account (assumed once per account), in the connection's own region, one
 /// batched collection per account and region, `--concurrency` accounts at a time.
+/// Returns each read endpoint's configuration (its owner's, in its Region), for the
+/// change lookups that follow.
 #[allow(clippy::too_many_arguments)]
 async fn consumer_sides(
     req: &ServiceRequest,
@@ -212,7 +331,7 @@ async fn consumer_sides(
     caller_arn: Option<&str>,
     regions: &BTreeMap<String, String>,
     fleet: &mut FleetSnapshot,
-) {
+) -> BTreeMap<String, aws_config::SdkConfig> {
     let home = fleet.scope.region.clone();
     // owner → region → endpoint ids.
     let mut wanted: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
@@ -271,13 +390,15 @@ async fn consumer_sides(
                         .flatten()
                         .map(|id| (id.clone(), Err(why.clone())))
                         .collect::<Vec<_>>();
-                    return (per_endpoint, vec![failure]);
+                    return (per_endpoint, vec![failure], Vec::new());
                 }
             };
             let mut per_endpoint = Vec::new();
             let mut failures = Vec::new();
+            let mut confs = Vec::new();
             for (region, ids) in by_region {
                 let conf = accounts::in_region(&conf, region);
+                confs.extend(ids.iter().map(|id| (id.clone(), conf.clone())));
                 for chunk in ids.chunks(FILTER_CHUNK) {
                     let lookup = Lookup::Endpoints(chunk.to_vec());
                     match accounts::read_member(
@@ -313,14 +434,16 @@ async fn consumer_sides(
                     }
                 }
             }
-            (per_endpoint, failures)
+            (per_endpoint, failures, confs)
         }
     }))
     .await;
     let mut consumers: BTreeMap<String, Result<Snapshot, Missing>> = BTreeMap::new();
-    for (per_endpoint, failures) in results {
+    let mut confs: BTreeMap<String, aws_config::SdkConfig> = BTreeMap::new();
+    for (per_endpoint, failures, read_with) in results {
         consumers.extend(per_endpoint);
         fleet.scope.failed.extend(failures);
+        confs.extend(read_with);
     }
     fleet.scope.accounts = wanted.keys().cloned().collect();
     let mut regions_read: Vec<String> = wanted.values().flat_map(|r| r.keys().cloned()).collect();
@@ -330,10 +453,14 @@ async fn consumer_sides(
     for s in fleet.snapshots.iter_mut() {
         match consumers.remove(&s.consumer.endpoint.id) {
             Some(Ok(consumer)) => *s = fleet::both_sides(s, consumer),
-            Some(Err(why)) => *s = fleet::consumer_unread(s, &why),
+            Some(Err(why)) => {
+                confs.remove(&s.consumer.endpoint.id);
+                *s = fleet::consumer_unread(s, &why)
+            }
             None => {}
         }
     }
+    confs
 }
 
 /// The endpoint type a service's connections have: Gateway Load Balancer endpoints for

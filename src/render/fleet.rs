@@ -337,6 +337,14 @@ pub fn fleet_table(f: &FleetReport, style: Style) -> String {
             finding(&mut out, rc, style.width);
         }
     }
+    if !f.recent_changes.is_empty() {
+        out.push_str(&format!("{}\n", "Recent changes:".bold()));
+        for c in &f.recent_changes {
+            let w = super::wrap(&c.line(), style.width, "    ");
+            out.push_str(&format!("  - {}\n", w.trim_start()));
+        }
+        out.push('\n');
+    }
     let n = &f.counts;
     out.push_str(&format!(
         "Verdict: {}  ({} endpoint{}: {} fail, {} inconclusive, {} warn, {} pass)\n",
@@ -625,6 +633,7 @@ pub fn fleet_markdown(f: &FleetReport) -> String {
         if let Some(fix) = &rc.remediation {
             out.push_str(&format!("\n**Fix:** {fix}\n"));
         }
+        super::markdown_changes(&mut out, rc);
     }
     for r in f
         .reports
@@ -642,6 +651,13 @@ pub fn fleet_markdown(f: &FleetReport) -> String {
             if let Some(fix) = &rc.remediation {
                 out.push_str(&format!("\n**Fix:** {fix}\n"));
             }
+            super::markdown_changes(&mut out, rc);
+        }
+    }
+    if !f.recent_changes.is_empty() {
+        out.push_str("\n### Recent changes\n\n");
+        for c in &f.recent_changes {
+            out.push_str(&format!("- {}\n", c.line()));
         }
     }
     out

@@ -325,6 +325,10 @@ pub fn fleet_html(f: &FleetReport) -> String {
                     }
                 }
             }
+            @if !f.recent_changes.is_empty() {
+                h2 { "Recent changes" }
+                ul class="changes" { @for c in &f.recent_changes { li { (c.line()) } } }
+            }
             @if let Some(svc) = &f.service {
                 h2 { "Service-wide checks " (verdict_badge(svc.verdict)) }
                 @for c in &svc.checks {

@@ -62,13 +62,7 @@ pub fn markdown(report: &Report) -> String {
         if let Some(fix) = &c.remediation {
             out.push_str(&format!("\n**Fix:** {fix}\n"));
         }
-        let changes = super::change_lines(c);
-        if !changes.is_empty() {
-            out.push_str("\n**What changed:**\n");
-            for line in changes {
-                out.push_str(&format!("- {line}\n"));
-            }
-        }
+        super::markdown_changes(&mut out, c);
         if !c.evidence.is_empty() {
             let ev = serde_json::to_string_pretty(&c.evidence).unwrap_or_default();
             out.push_str(&format!(

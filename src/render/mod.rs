@@ -40,6 +40,18 @@ pub(crate) fn change_lines(c: &pl_checks::CheckResult) -> Vec<String> {
     out
 }
 
+/// A check's changes as a Markdown block under its section (one endpoint, or a fleet
+/// row's headline).
+pub(crate) fn markdown_changes(out: &mut String, c: &pl_checks::CheckResult) {
+    let lines = change_lines(c);
+    if !lines.is_empty() {
+        out.push_str("\n**What changed:**\n");
+        for line in lines {
+            out.push_str(&format!("- {line}\n"));
+        }
+    }
+}
+
 /// The report's "Recent changes", newest first.
 pub(crate) fn recent_change_lines(report: &Report) -> Vec<String> {
     report.recent_changes.iter().map(|c| c.line()).collect()

@@ -729,3 +729,159 @@ fn the_report_attaches_changes_and_the_replay_reads_the_same() {
     let back: Snapshot = serde_json::from_str(&text).unwrap();
     assert_eq!(back, s);
 }
+
+/// Two endpoints behind one security group, both failing `endpoint-sg-ingress`.
+fn fleet_of_two(sg_events: [Vec<TrailEvent>; 2]) -> crate::fleet::FleetSnapshot {
+    let base = scenario("endpoint-sg-missing-port");
+    let sg = base.consumer.endpoint.security_group_ids[0].clone();
+    let snapshots = sg_events
+        .into_iter()
+        .enumerate()
+        .map(|(i, events)| {
+            let mut s = base.clone();
+            s.collected_at = "2026-12-02T10:00:00Z".into();
+            s.consumer.endpoint.id = format!("vpce-0{i}aaaaaaaaaaaaaaa");
+            s.changes = Some(ChangeFacts {
+                since: "2026-12-01T10:00:00Z".into(),
+                since_seconds: 86400,
+                lookups: vec![lookup(&sg, events)],
+            });
+            s
+        })
+        .collect();
+    crate::fleet::FleetSnapshot {
+        fleet_snapshot_version: crate::fleet::FLEET_SNAPSHOT_VERSION,
+        kind: crate::fleet::FleetKind::Fleet,
+        collected_by: "test".into(),
+        collected_at: "2026-12-02T10:00:00Z".into(),
+        scope: Default::default(),
+        service: None,
+        snapshots,
+        endpoint_quotas: vec![],
+    }
+}
+
+#[test]
+fn a_fleet_lists_each_change_once_with_the_endpoints_it_shows_under_newest_first() {
+    let sg = scenario("endpoint-sg-missing-port")
+        .consumer
+        .endpoint
+        .security_group_ids[0]
+        .clone();
+    let revoke = |id: &str, at: &str| {
+        let mut rec = record(
+            "ec2.amazonaws.com",
+            "RevokeSecurityGroupIngress",
+            json!({"groupId": sg, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 8443, "toPort": 8443, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/16"}]}}]}}),
+        );
+        rec["eventTime"] = json!(at);
+        trail(id, "RevokeSecurityGroupIngress", at, "false", rec)
+    };
+    // The shared group's revoke shows under both rows; a later one only under the second
+    // (its lookup ran later).
+    let fleet = fleet_of_two([
+        vec![revoke("e-shared", "2026-12-02T09:18:00Z")],
+        vec![
+            revoke("e-later", "2026-12-02T09:50:00Z"),
+            revoke("e-shared", "2026-12-02T09:18:00Z"),
+        ],
+    ]);
+    let report = crate::fleet::build(&fleet, &Default::default(), "t".into(), 1);
+    let ids: Vec<(&str, Vec<&str>)> = report
+        .recent_changes
+        .iter()
+        .map(|c| {
+            (
+                c.change.event_id.as_str(),
+                c.endpoints.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            ("e-later", vec!["vpce-01aaaaaaaaaaaaaaa"]),
+            (
+                "e-shared",
+                vec!["vpce-00aaaaaaaaaaaaaaa", "vpce-01aaaaaaaaaaaaaaa"]
+            ),
+        ]
+    );
+    let line = report.recent_changes[1].line();
+    assert!(
+        line.starts_with("changed 42 min ago")
+            && line.ends_with("[under vpce-00aaaaaaaaaaaaaaa, vpce-01aaaaaaaaaaaaaaa]"),
+        "{line}"
+    );
+    // The JSON keeps the change's own fields at the top, beside `endpoints`.
+    let v = serde_json::to_value(&report.recent_changes[1]).unwrap();
+    assert_eq!(v["event_id"], "e-shared");
+    assert_eq!(v["endpoints"][1], "vpce-01aaaaaaaaaaaaaaa");
+    // Past three endpoints the line counts them.
+    let mut many = report.recent_changes[1].clone();
+    many.endpoints = (0..5).map(|i| format!("vpce-{i}")).collect();
+    assert!(
+        many.line().ends_with("[under 5 endpoints]"),
+        "{}",
+        many.line()
+    );
+    // Without lookups there is nothing to list.
+    let mut plain = fleet_of_two([vec![], vec![]]);
+    for s in plain.snapshots.iter_mut() {
+        s.changes = None;
+    }
+    assert!(
+        crate::fleet::build(&plain, &Default::default(), "t".into(), 1)
+            .recent_changes
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_provider_views_service_wide_changes_show_under_the_service_id() {
+    let fleet = fleet_of_two([vec![], vec![]]);
+    let tg_event = {
+        let mut rec = record(
+            "elasticloadbalancing.amazonaws.com",
+            "DeregisterTargets",
+            json!({"targetGroupArn": TG, "targets": [{"id": "i-0abc", "port": 8443}]}),
+        );
+        rec["eventTime"] = json!("2026-12-02T09:55:00Z");
+        trail(
+            "e-tg",
+            "DeregisterTargets",
+            "2026-12-02T09:55:00Z",
+            "false",
+            rec,
+        )
+    };
+    let report = crate::fleet::build(&fleet, &Default::default(), "t".into(), 1);
+    assert!(report.recent_changes.is_empty(), "no events recorded");
+    // A service summary whose failing check carries the event.
+    let mut check = failing(
+        "target-health",
+        Status::Fail,
+        json!({"target_groups": [TG]}),
+    );
+    let mut service = fleet.snapshots[0].clone();
+    service.changes = Some(ChangeFacts {
+        since: "2026-12-01T10:00:00Z".into(),
+        since_seconds: 86400,
+        lookups: vec![lookup(TG, vec![tg_event])],
+    });
+    check.changes = for_check(&check, &service);
+    assert!(check.changes.is_some());
+    let reports: Vec<crate::Report> = fleet
+        .snapshots
+        .iter()
+        .map(|s| crate::report::build(s, &Default::default(), "t".into(), 1))
+        .collect();
+    let all = crate::fleet::recent_changes(Some(("vpce-svc-0123", &[check])), &reports);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].endpoints, vec!["vpce-svc-0123".to_owned()]);
+    assert!(
+        all[0].change.what.contains("lost target i-0abc:8443"),
+        "{:?}",
+        all[0]
+    );
+}
