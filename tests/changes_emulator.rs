@@ -12,6 +12,7 @@ use std::path::Path;
 use support::emulator::Emulator;
 use support::fault_proxy::{Fault, FaultProxy};
 use support::run::{Invocation, Report};
+use support::service_world::{Extras, ServiceWorld};
 use support::trail::{self, event, now_epoch, principal_arn, read_event, record};
 use support::world::{
     consumer_credentials, provider_credentials, sdk_config, Spec, World, CONSUMER_ACCOUNT, PORT,
@@ -337,7 +338,18 @@ fn check_in<'a>(checks: &'a Value, id: &str) -> &'a Value {
 fn the_provider_view_looks_up_the_services_resources_once_and_shows_them_under_each_connection() {
     let emulator = Emulator::start();
     let rt = runtime();
-    let world = rt.block_on(World::build(&emulator.url(), &Spec::default()));
+    // Three connections (two from the consumer, one from a third account), one service.
+    let service_world = rt.block_on(ServiceWorld::build(
+        &emulator.url(),
+        &Spec::default(),
+        &Extras::default(),
+    ));
+    let world = service_world.world.clone();
+    let connections = [
+        world.endpoint_id.as_str(),
+        service_world.second_endpoint.as_str(),
+        service_world.third_account_endpoint.as_str(),
+    ];
     deregister_every_target(&rt, &emulator.url(), &world);
     record_deregistered(emulator.port(), &world, 7 * 60);
     let proxy = rt.block_on(FaultProxy::start(SocketAddr::from((
@@ -345,7 +357,7 @@ fn the_provider_view_looks_up_the_services_resources_once_and_shows_them_under_e
         emulator.port(),
     ))));
     let url = proxy.url();
-    let creds = rt.block_on(provider_credentials(&emulator.url()));
+    let creds = service_world.provider.clone();
 
     let run = provider_view(&url, &creds, &world.service_id, &["-o", "json"]);
     assert_eq!(run.code, Some(1), "target-health fails: {}", run.stderr);
@@ -358,32 +370,33 @@ fn the_provider_view_looks_up_the_services_resources_once_and_shows_them_under_e
     assert_eq!(e["account"], PROVIDER_ACCOUNT);
     assert_eq!(e["principal"], principal_arn(PROVIDER_ACCOUNT));
     assert_eq!(e["ago_seconds"].as_i64().map(|s| s / 60), Some(7), "{e:#}");
-    // The connection's report shows the same change under its own target-health.
-    let row = json["reports"]
-        .as_array()
-        .expect("reports")
-        .iter()
-        .find(|r| r["target"]["endpoint_id"] == world.endpoint_id.as_str())
-        .expect("the world's connection");
-    let row_th = check_in(&row["checks"], "target-health");
-    assert_eq!(
-        row_th["changes"]["events"][0]["event_id"], "e-deregister",
-        "{row_th:#}"
-    );
+    // Each connection's report shows the same change under its own target-health.
+    let reports = json["reports"].as_array().expect("reports");
+    assert_eq!(reports.len(), connections.len());
+    for row in reports {
+        let row_th = check_in(&row["checks"], "target-health");
+        assert_eq!(
+            row_th["changes"]["events"][0]["event_id"], "e-deregister",
+            "{row_th:#}"
+        );
+        assert!(schema_errors(row).is_empty(), "{:?}", schema_errors(row));
+    }
     // Listed once in the fleet's recent changes, under the service and the connection.
     let recent = json["recent_changes"].as_array().expect("recent_changes");
     assert_eq!(recent.len(), 1, "{recent:#?}");
     assert_eq!(recent[0]["event_id"], "e-deregister");
-    let under: Vec<&str> = recent[0]["endpoints"]
+    let mut under: Vec<&str> = recent[0]["endpoints"]
         .as_array()
         .unwrap()
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(
-        under,
-        vec![world.service_id.as_str(), world.endpoint_id.as_str()]
-    );
+    assert_eq!(under[0], world.service_id, "the service first: {under:?}");
+    under.sort();
+    let mut expected = vec![world.service_id.as_str()];
+    expected.extend(connections);
+    expected.sort();
+    assert_eq!(under, expected);
     // One LookupEvents call per resource the failing checks name and the provider owns
     // (each has at most two events: one page), however many connections name it too.
     let mut looked_up = std::collections::BTreeSet::new();
@@ -417,19 +430,21 @@ fn the_provider_view_looks_up_the_services_resources_once_and_shows_them_under_e
         shown.join("\n"),
         run.stderr
     );
-    assert!(schema_errors(row).is_empty(), "{:?}", schema_errors(row));
 
     // People read it in the table and in Markdown: under the finding, and once in all.
     let table = provider_view(&url, &creds, &world.service_id, &[]);
+    // The table wraps to the terminal: its words, not its lines.
+    let words_of_table = table
+        .stdout
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     for words in ["What changed:", "Recent changes:", "DeregisterTargets by"] {
-        assert!(table.stdout.contains(words), "{words}\n{}", table.stdout);
+        assert!(words_of_table.contains(words), "{words}\n{}", table.stdout);
     }
     assert!(
-        table.stdout.contains(&format!(
-            "[under {}, {}]",
-            world.service_id, world.endpoint_id
-        )),
-        "{}",
+        words_of_table.contains("[under 4 endpoints]"),
+        "the service and three connections: {}",
         table.stdout
     );
     let md = provider_view(&url, &creds, &world.service_id, &["-o", "markdown"]);

@@ -238,3 +238,80 @@ fn a_fleet_file_from_the_future_is_refused_in_one_line() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("upgrade pl-doctor"), "{err}");
 }
+
+#[test]
+fn a_fleets_changes_are_listed_once_under_every_endpoint_that_shows_them() {
+    // Two endpoints behind the same security group, whose 8443 rule was revoked: the one
+    // RevokeSecurityGroupIngress shows under each row's finding and once in all.
+    const ONE: &str = "vpce-0000000000000000d";
+    const TWO: &str = "vpce-0000000000000000e";
+    let dir = tempfile::tempdir().unwrap();
+    let file = fleet_file(
+        dir.path(),
+        "fleet",
+        &[
+            ("endpoint-sg-rule-revoked", ONE),
+            ("endpoint-sg-rule-revoked", TWO),
+            ("healthy", HEALTHY),
+        ],
+        false,
+    );
+    let file = file.to_str().unwrap();
+    let (v, code) = run_json(&["--from-snapshot", file]);
+    assert_eq!(code, 1);
+    let recent = v["recent_changes"].as_array().expect("recent_changes");
+    assert_eq!(recent.len(), 1, "{recent:#?}");
+    assert_eq!(recent[0]["event_name"], "RevokeSecurityGroupIngress");
+    assert_eq!(recent[0]["endpoints"], json!([ONE, TWO]));
+    assert_eq!(recent[0]["ago_seconds"], 42 * 60);
+
+    let out = pl().args(["--from-snapshot", file]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Each row's root cause, with what changed under it.
+    assert_eq!(text.matches("What changed:").count(), 2, "{text}");
+    let recent_at = text
+        .find("Recent changes:")
+        .expect("a Recent changes section");
+    // The table wraps to the terminal: read the section's words, not its lines.
+    let section = text[recent_at..]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        section.contains("changed 42 min ago")
+            && section.contains(&format!("[under {ONE}, {TWO}]"))
+            && section.find("Verdict:").is_some(),
+        "{text}"
+    );
+
+    let md = pl()
+        .args(["--from-snapshot", file, "-o", "markdown"])
+        .output()
+        .unwrap();
+    let md = String::from_utf8(md.stdout).unwrap();
+    assert_eq!(md.matches("**What changed:**").count(), 2, "{md}");
+    let recent_md = &md[md.find("### Recent changes").expect("the section")..];
+    assert_eq!(
+        recent_md
+            .lines()
+            .filter(|l| l.starts_with("- changed"))
+            .count(),
+        1,
+        "{md}"
+    );
+
+    let html = pl()
+        .args(["--from-snapshot", file, "-o", "html"])
+        .output()
+        .unwrap();
+    let html = String::from_utf8(html.stdout).unwrap();
+    assert!(
+        html.contains("<h2>Recent changes</h2>") && html.contains(&format!("[under {ONE}, {TWO}]")),
+        "{html}"
+    );
+
+    // A fleet whose snapshots hold no change facts has nothing to list (the field is absent).
+    let healthy = fleet_file(dir.path(), "fleet", &[("healthy", HEALTHY)], false);
+    let (plain, _) = run_json(&["--from-snapshot", healthy.to_str().unwrap()]);
+    assert!(plain.get("recent_changes").is_none(), "{plain:#}");
+}
