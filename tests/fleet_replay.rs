@@ -64,6 +64,10 @@ fn pl() -> Command {
     c
 }
 
+fn stdout_of(args: &[&str]) -> String {
+    String::from_utf8(pl().args(args).output().unwrap().stdout).expect("UTF-8 output")
+}
+
 fn run_json(args: &[&str]) -> (Value, i32) {
     let out = pl().args(args).args(["-o", "json"]).output().unwrap();
     let v = serde_json::from_slice(&out.stdout)
@@ -265,8 +269,7 @@ fn a_fleets_changes_are_listed_once_under_every_endpoint_that_shows_them() {
     assert_eq!(recent[0]["endpoints"], json!([ONE, TWO]));
     assert_eq!(recent[0]["ago_seconds"], 42 * 60);
 
-    let out = pl().args(["--from-snapshot", file]).output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_of(&["--from-snapshot", file]);
     // Each row's root cause, with what changed under it.
     assert_eq!(text.matches("What changed:").count(), 2, "{text}");
     let recent_at = text
@@ -284,11 +287,7 @@ fn a_fleets_changes_are_listed_once_under_every_endpoint_that_shows_them() {
         "{text}"
     );
 
-    let md = pl()
-        .args(["--from-snapshot", file, "-o", "markdown"])
-        .output()
-        .unwrap();
-    let md = String::from_utf8(md.stdout).unwrap();
+    let md = stdout_of(&["--from-snapshot", file, "-o", "markdown"]);
     assert_eq!(md.matches("**What changed:**").count(), 2, "{md}");
     let recent_md = &md[md.find("### Recent changes").expect("the section")..];
     assert_eq!(
@@ -300,11 +299,7 @@ fn a_fleets_changes_are_listed_once_under_every_endpoint_that_shows_them() {
         "{md}"
     );
 
-    let html = pl()
-        .args(["--from-snapshot", file, "-o", "html"])
-        .output()
-        .unwrap();
-    let html = String::from_utf8(html.stdout).unwrap();
+    let html = stdout_of(&["--from-snapshot", file, "-o", "html"]);
     assert!(
         html.contains("<h2>Recent changes</h2>") && html.contains(&format!("[under {ONE}, {TWO}]")),
         "{html}"
