@@ -196,7 +196,7 @@ fn emulator_time(timings: &[CallTiming], rtt: Duration) -> Vec<(String, usize, D
         e.1 += spent;
     }
     let mut v: Vec<_> = per_op.into_iter().map(|(k, (n, d))| (k, n, d)).collect();
-    v.sort_by(|a, b| b.2.cmp(&a.2));
+    v.sort_by_key(|b| std::cmp::Reverse(b.2));
     v
 }
 

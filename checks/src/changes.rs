@@ -38,6 +38,15 @@ impl ChangeFacts {
     pub fn lookup(&self, resource: &str) -> Option<&ResourceLookup> {
         self.lookups.iter().find(|l| l.resource == resource)
     }
+
+    /// Whether `resource` needs no further lookup: it was asked for, and not merely
+    /// recorded as out of reach by a collection that lacked its side's credentials (a
+    /// member account read before its provider side was attached), which a caller that
+    /// holds them asks again.
+    pub fn settled(&self, resource: &str) -> bool {
+        self.lookup(resource)
+            .is_some_and(|l| !matches!(l.events, Fact::Absent(Missing::NotVisible { .. })))
+    }
 }
 
 /// Which credentials a resource is read with: the account that owns it.

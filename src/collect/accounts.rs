@@ -705,7 +705,7 @@ async fn provider_sides(
             }
         })
         .collect();
-    let collected = futures_util::stream::iter(services.into_iter())
+    let collected = futures_util::stream::iter(services)
         .map(|((region, name), owner)| {
             let key = match &req.provider {
                 ProviderReach::ByOwner(_) => owner.clone().unwrap_or_default(),
@@ -755,7 +755,7 @@ async fn provider_sides(
                 let own = std::mem::replace(&mut s.observability.metrics, Fact::Known(vec![]));
                 s.observability.metrics = match metrics::combine(
                     Some(series.clone()),
-                    own.as_result().map(|v| v.clone()).map_err(|m| m.clone()),
+                    own.as_result().cloned().map_err(|m| m.clone()),
                 ) {
                     Ok(all) => Fact::Known(all),
                     Err(m) => Fact::Absent(m),

@@ -318,7 +318,7 @@ pub async fn complete_all(
             results.retain(|r| only.contains(&r.id.as_str()));
         }
         for (resource, side) in pl_checks::changes::wanted(snapshot, &results) {
-            if facts.lookup(&resource).is_some() {
+            if facts.settled(&resource) {
                 continue;
             }
             let account = match side {
@@ -406,6 +406,7 @@ pub async fn complete_all(
         if let Some(facts) = &mut snapshot.changes {
             for key in keys {
                 if let Some((_, l)) = found.iter().find(|(k, _)| *k == key) {
+                    facts.lookups.retain(|old| old.resource != l.resource);
                     facts.lookups.push(l.clone());
                 }
             }

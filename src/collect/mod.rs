@@ -265,7 +265,7 @@ pub async fn collect_with(
     // the provider stages can await them without the consumer side waiting too.
     let provider_account = futures_util::FutureExt::shared(Box::pin(async {
         match &provider_clients {
-            Some(c) => Some(provider::account(&tracker, c).await),
+            Some(c) => Some(provider::account(tracker, c).await),
             None => None,
         }
     }));
@@ -518,7 +518,7 @@ pub async fn collect_with(
         let structural = async {
             let (details, provider_sides, consumer_metrics) = tokio::join!(
                 consumer::details(
-                    &tracker,
+                    tracker,
                     &consumer_clients,
                     &endpoints,
                     req.client.as_ref(),
@@ -547,7 +547,7 @@ pub async fn collect_with(
                     .collect();
                 let wanted = changes_wanted(&provisional, &options, &[]);
                 looked_up = changes::lookup_all(
-                    &tracker,
+                    tracker,
                     clients,
                     &wanted,
                     &trail_accounts(&provider_sides),
@@ -618,7 +618,7 @@ pub async fn collect_with(
             let more = changes_wanted(&snapshots, &options, &done);
             looked_up.extend(
                 changes::lookup_all(
-                    &tracker,
+                    tracker,
                     clients,
                     &more,
                     &trail_accounts(&provider_sides),

@@ -283,8 +283,9 @@ async fn row_changes(
             if named
                 .iter()
                 .any(|(r, side)| *r == l.resource && *side == l.side)
-                && facts.lookup(&l.resource).is_none()
+                && !facts.settled(&l.resource)
             {
+                facts.lookups.retain(|old| old.resource != l.resource);
                 facts.lookups.push(l.clone());
             }
         }

@@ -17,6 +17,8 @@ pub fn principal_arn(account: &str) -> String {
 
 /// One event as LookupEvents returns it: `name` on `resource` (type `resource_type`) at
 /// `epoch` seconds, by the deploy role's `ci` session, with these request parameters.
+// One argument per field LookupEvents returns: the calls read as the event they record.
+#[allow(clippy::too_many_arguments)]
 pub fn event(
     id: &str,
     account: &str,

@@ -885,3 +885,34 @@ fn the_provider_views_service_wide_changes_show_under_the_service_id() {
         all[0]
     );
 }
+
+#[test]
+fn a_lookup_out_of_reach_is_not_settled_and_any_other_is() {
+    let mut facts = ChangeFacts {
+        since: "2026-12-01T10:00:00Z".into(),
+        since_seconds: 86400,
+        lookups: vec![lookup(SG, vec![])],
+    };
+    assert!(facts.settled(SG), "looked up, no events");
+    assert!(!facts.settled(TG), "never asked");
+    let mut denied = lookup(TG, vec![]);
+    denied.events = Fact::Absent(Missing::ApiError {
+        operation: LOOKUP_ACTION.into(),
+        message: "AccessDenied".into(),
+    });
+    facts.lookups.push(denied);
+    assert!(
+        facts.settled(TG),
+        "a denied lookup is an answer: not asked again"
+    );
+    let mut hidden = lookup(NLB, vec![]);
+    hidden.events = Fact::Absent(Missing::NotVisible {
+        account: Some("111111111111".into()),
+        hint: "needs provider access".into(),
+    });
+    facts.lookups.push(hidden);
+    assert!(
+        !facts.settled(NLB),
+        "out of reach then: asked again with the owner's credentials"
+    );
+}
