@@ -10,7 +10,6 @@
 mod support;
 
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use support::accounts_world::{
@@ -19,6 +18,7 @@ use support::accounts_world::{
 use support::emulator::Emulator;
 use support::fault_proxy::{Fault, FaultProxy};
 use support::fleet_world::{run, Run};
+use support::report_json::{check, row, rows, statuses};
 
 /// The emulator, the world, and the proxy in front of the emulator. The multi-threaded
 /// runtime keeps serving the proxy while the test thread runs the binary.
@@ -123,40 +123,6 @@ fn assert_valid_fleet(json: &Value) {
         "fleet report invalid:\n{}",
         errors.join("\n")
     );
-}
-
-fn rows(json: &Value) -> &Vec<Value> {
-    json["reports"].as_array().expect("reports array")
-}
-
-fn row<'a>(json: &'a Value, endpoint: &str) -> &'a Value {
-    rows(json)
-        .iter()
-        .find(|r| r["target"]["endpoint_id"] == endpoint)
-        .unwrap_or_else(|| panic!("no row for {endpoint} in\n{json:#}"))
-}
-
-fn statuses(report: &Value) -> BTreeMap<String, String> {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap().to_owned(),
-                c["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check {id}"))
 }
 
 fn assume_calls(r: &Run) -> usize {

@@ -72,15 +72,7 @@ fn healthy_except(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str
         ("connect-probe", "skip"),
     ];
     all.extend(AWS_MANAGED.iter().map(|id| (*id, "skip")));
-    for (id, status) in changes {
-        let slot = all
-            .iter_mut()
-            .find(|(i, _)| i == id)
-            .unwrap_or_else(|| panic!("no check {id}"));
-        slot.1 = status;
-    }
-    assert_eq!(all.len(), pl_checks::registry::RUNBOOK.len());
-    all
+    support::run::expected_statuses(all, changes)
 }
 
 fn summary(report: &support::run::Report, id: &str) -> String {

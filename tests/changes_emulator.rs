@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use support::emulator::Emulator;
 use support::fault_proxy::{Fault, FaultProxy};
+use support::report_json::check;
 use support::run::{Invocation, Report};
 use support::service_world::{Extras, ServiceWorld};
 use support::trail::{self, event, now_epoch, principal_arn, read_event, record};
@@ -327,13 +328,6 @@ fn provider_view(
     support::fleet_world::run(c)
 }
 
-fn check_in<'a>(checks: &'a Value, id: &str) -> &'a Value {
-    checks
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["id"] == id))
-        .unwrap_or_else(|| panic!("no check {id} in {checks:#}"))
-}
-
 #[test]
 fn the_provider_view_looks_up_the_services_resources_once_and_shows_them_under_each_connection() {
     let emulator = Emulator::start();
@@ -363,7 +357,7 @@ fn the_provider_view_looks_up_the_services_resources_once_and_shows_them_under_e
     assert_eq!(run.code, Some(1), "target-health fails: {}", run.stderr);
     let json = run.json();
     // The service-wide check names the event from the provider's trail.
-    let th = check_in(&json["service"]["checks"], "target-health");
+    let th = check(&json["service"], "target-health");
     assert_eq!(th["status"], "fail", "{th:#}");
     let e = &th["changes"]["events"][0];
     assert_eq!(e["event_id"], "e-deregister", "{th:#}");
@@ -374,7 +368,7 @@ fn the_provider_view_looks_up_the_services_resources_once_and_shows_them_under_e
     let reports = json["reports"].as_array().expect("reports");
     assert_eq!(reports.len(), connections.len());
     for row in reports {
-        let row_th = check_in(&row["checks"], "target-health");
+        let row_th = check(row, "target-health");
         assert_eq!(
             row_th["changes"]["events"][0]["event_id"], "e-deregister",
             "{row_th:#}"

@@ -16,6 +16,7 @@ use std::path::Path;
 use support::emulator::Emulator;
 use support::fault_proxy::{Fault, FaultProxy};
 use support::fleet_world::{self, command, run, Run, AWS_SERVICE_NAME};
+use support::report_json::{row, rows, statuses};
 use support::world::{CONSUMER_ACCOUNT, REGION, SECRET_ACCESS_KEY};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -64,31 +65,6 @@ fn assert_valid_fleet(json: &Value) {
         "fleet report does not validate against schema/fleet-report.schema.json:\n{}",
         errors.join("\n")
     );
-}
-
-fn rows(json: &Value) -> &Vec<Value> {
-    json["reports"].as_array().expect("reports array")
-}
-
-fn row<'a>(json: &'a Value, endpoint: &str) -> &'a Value {
-    rows(json)
-        .iter()
-        .find(|r| r["target"]["endpoint_id"] == endpoint)
-        .unwrap_or_else(|| panic!("no row for {endpoint} in\n{json:#}"))
-}
-
-fn statuses(report: &Value) -> BTreeMap<String, String> {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap().to_owned(),
-                c["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
 }
 
 fn row_ids(json: &Value) -> Vec<String> {

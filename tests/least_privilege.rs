@@ -458,25 +458,12 @@ async fn many_account_principals(url: &str, world: &AccountsWorld) -> ManyAccoun
 
 /// Row endpoint id → (check id → status) of a fleet report.
 fn row_statuses(json: &serde_json::Value) -> BTreeMap<String, BTreeMap<String, String>> {
-    json["reports"]
-        .as_array()
-        .expect("reports")
+    support::report_json::rows(json)
         .iter()
         .map(|r| {
-            let statuses = r["checks"]
-                .as_array()
-                .expect("checks")
-                .iter()
-                .map(|c| {
-                    (
-                        c["id"].as_str().unwrap().to_owned(),
-                        c["status"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect();
             (
                 r["target"]["endpoint_id"].as_str().unwrap().to_owned(),
-                statuses,
+                support::report_json::statuses(r),
             )
         })
         .collect()
@@ -543,29 +530,23 @@ fn the_hub_and_member_policies_are_exactly_enough_for_many_accounts() {
         .collect();
     let accounts_list = members.join(",");
     let skip = ["--skip", "dns-resolution,connect-probe", "-o", "json"];
-    let org_args: Vec<&str> = [
-        "--all",
-        "--org",
-        "--role-name",
-        MEMBER_ROLE,
-        "--provider-role-name",
-        PROVIDER_ROLE,
-    ]
-    .into_iter()
-    .chain(skip)
-    .collect();
-    let accounts_args: Vec<&str> = [
-        "--all",
-        "--accounts",
-        &accounts_list,
-        "--role-name",
-        MEMBER_ROLE,
-        "--provider-role-name",
-        PROVIDER_ROLE,
-    ]
-    .into_iter()
-    .chain(skip)
-    .collect();
+    // `--all <selection>` through the member and provider roles.
+    let fleet_args = |selection: &[&'static str]| -> Vec<&str> {
+        ["--all"]
+            .into_iter()
+            .chain(selection.iter().copied())
+            .chain([
+                "--role-name",
+                MEMBER_ROLE,
+                "--provider-role-name",
+                PROVIDER_ROLE,
+            ])
+            .chain(skip)
+            .collect()
+    };
+    let org_args = fleet_args(&["--org"]);
+    let mut accounts_args = fleet_args(&["--accounts"]);
+    accounts_args.insert(2, &accounts_list);
     let service_args: Vec<&str> = [
         "--service",
         world.world.service_id.as_str(),

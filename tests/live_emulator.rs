@@ -130,20 +130,10 @@ const HEALTHY: &[(&str, &str)] = &[
 
 /// The status of every check of the runbook: the healthy world's, with `changes` applied.
 fn healthy_except(changes: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
-    let mut all: Vec<(&str, &str)> = HEALTHY.iter().chain(NOT_EMULATED).copied().collect();
-    for (id, status) in changes {
-        let slot = all
-            .iter_mut()
-            .find(|(i, _)| i == id)
-            .unwrap_or_else(|| panic!("no check {id}"));
-        slot.1 = status;
-    }
-    assert_eq!(
-        all.len(),
-        pl_checks::registry::RUNBOOK.len(),
-        "every check of the runbook"
-    );
-    all
+    support::run::expected_statuses(
+        HEALTHY.iter().chain(NOT_EMULATED).copied().collect(),
+        changes,
+    )
 }
 
 fn saved_snapshot(dir: &tempfile::TempDir, name: &str) -> (std::path::PathBuf, String) {

@@ -14,6 +14,7 @@ mod support;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use support::emulator::Emulator;
+use support::report_json::{check, statuses};
 use support::run::Invocation;
 use support::service_world::{Extras, ServiceWorld, THIRD_ACCOUNT, UNUSED_PRINCIPAL};
 use support::world::{Spec, CONSUMER_ACCOUNT, PROVIDER_ACCOUNT, REGION};
@@ -73,29 +74,6 @@ fn json(r: &Run) -> Value {
             r.code, r.stdout, r.stderr
         )
     })
-}
-
-fn statuses(report: &Value) -> BTreeMap<String, String> {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap().to_owned(),
-                c["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no {id}"))
 }
 
 fn keys(v: &Value) -> Vec<String> {

@@ -523,6 +523,7 @@ async fn collect_on(
         &owners,
         &super::eval_options(&req.live),
         None,
+        &[],
         deadline,
     )
     .await;

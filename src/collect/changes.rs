@@ -295,7 +295,10 @@ async fn lookup_one(
 /// provider side is attached after their collection (many accounts, the provider view).
 /// `only`: the checks whose resources count (the provider view's service snapshot shows
 /// its service-wide checks only); None for every check.
+/// `known`: lookups this run already made (the provider view's service lookups, which its
+/// connections name again), used instead of asking again.
 /// No-op with `--changes off` (no change facts) or nothing left to look up.
+#[allow(clippy::too_many_arguments)]
 pub async fn complete_all(
     tracker: &Tracker,
     snapshots: &mut [pl_checks::Snapshot],
@@ -303,10 +306,12 @@ pub async fn complete_all(
     provider: &[Option<aws_config::SdkConfig>],
     options: &pl_checks::EvalOptions,
     only: Option<&[&str]>,
+    known: &[ResourceLookup],
     deadline: Instant,
 ) {
     // (side, account, resource) → the first row naming it; each row's keys.
     type Key = (Side, Option<String>, String);
+    let key_of = |l: &ResourceLookup| -> Key { (l.side, l.account.clone(), l.resource.clone()) };
     let mut first: Vec<(Key, usize, Wanted)> = Vec::new();
     let mut per_row: Vec<Vec<Key>> = vec![Vec::new(); snapshots.len()];
     for (i, snapshot) in snapshots.iter().enumerate() {
@@ -333,7 +338,7 @@ pub async fn complete_all(
                     .map(|i| i.account.clone()),
             };
             let key: Key = (side, account, resource.clone());
-            if !first.iter().any(|(k, _, _)| *k == key) {
+            if !first.iter().any(|(k, _, _)| *k == key) && !known.iter().any(|l| key_of(l) == key) {
                 first.push((
                     key.clone(),
                     i,
@@ -347,10 +352,10 @@ pub async fn complete_all(
             per_row[i].push(key);
         }
     }
-    if first.is_empty() {
+    if per_row.iter().all(Vec::is_empty) {
         return;
     }
-    let found: Vec<(Key, ResourceLookup)> =
+    let mut found: Vec<(Key, ResourceLookup)> =
         futures_util::future::join_all(first.iter().enumerate().map(|(n, (key, i, w))| {
             let snapshot = &snapshots[*i];
             let window = (
@@ -402,6 +407,7 @@ pub async fn complete_all(
             }
         }))
         .await;
+    found.extend(known.iter().map(|l| (key_of(l), l.clone())));
     for (snapshot, keys) in snapshots.iter_mut().zip(per_row) {
         if let Some(facts) = &mut snapshot.changes {
             for key in keys {

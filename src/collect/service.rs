@@ -176,6 +176,7 @@ pub async fn collect(req: &ServiceRequest) -> Result<FleetSnapshot, Failure> {
                         &[Some(conf.clone())],
                         &options,
                         Some(fleet::SERVICE_WIDE),
+                        &[],
                         deadline,
                     )
                     .await;
@@ -270,25 +271,8 @@ async fn row_changes(
         .and_then(|s| s.changes.as_ref())
         .map(|c| c.lookups.clone())
         .unwrap_or_default();
-    for s in fleet.snapshots.iter_mut() {
-        if s.changes.is_none() {
-            s.changes = Some(window.clone());
-        }
-        let results = pl_checks::report::evaluate(s, options);
-        let named = pl_checks::changes::wanted(s, &results);
-        let Some(facts) = s.changes.as_mut() else {
-            continue;
-        };
-        for l in &service_lookups {
-            if named
-                .iter()
-                .any(|(r, side)| *r == l.resource && *side == l.side)
-                && !facts.settled(&l.resource)
-            {
-                facts.lookups.retain(|old| old.resource != l.resource);
-                facts.lookups.push(l.clone());
-            }
-        }
+    for s in fleet.snapshots.iter_mut().filter(|s| s.changes.is_none()) {
+        s.changes = Some(window.clone());
     }
     let consumers: Vec<Option<aws_config::SdkConfig>> = fleet
         .snapshots
@@ -303,6 +287,7 @@ async fn row_changes(
         &providers,
         options,
         None,
+        &service_lookups,
         deadline,
     )
     .await;

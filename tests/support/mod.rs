@@ -12,6 +12,7 @@ pub mod fault_proxy;
 pub mod fleet_world;
 pub mod html_check;
 pub mod imds;
+pub mod report_json;
 pub mod run;
 pub mod service_world;
 pub mod tcp;

@@ -245,3 +245,24 @@ impl Report {
         );
     }
 }
+
+/// Every check of the runbook with its expected status: `all`, with `changes` applied
+/// (each naming a check `all` holds).
+pub fn expected_statuses(
+    mut all: Vec<(&'static str, &'static str)>,
+    changes: &[(&'static str, &'static str)],
+) -> Vec<(&'static str, &'static str)> {
+    for (id, status) in changes {
+        let slot = all
+            .iter_mut()
+            .find(|(i, _)| i == id)
+            .unwrap_or_else(|| panic!("no check {id}"));
+        slot.1 = status;
+    }
+    assert_eq!(
+        all.len(),
+        pl_checks::registry::RUNBOOK.len(),
+        "every check of the runbook"
+    );
+    all
+}
